@@ -1,0 +1,96 @@
+"""Who may open what: the role sets, the one decorator that checks them, and the permissions
+each role's group carries. Objects are then fetched through querysets scoped to the user
+(`Patient.objects.for_user(user)`), so an id that is not yours is a 404."""
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from clinic.models import User
+
+Role = User.Role
+STAFF = frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.CLINIC_ADMIN})
+CLINICAL = frozenset({Role.CLINICIAN})
+PATIENTS = frozenset({Role.PATIENT})
+
+
+def role_required(roles):
+    """Allow only users whose role is in `roles`.
+
+    A patient who reaches a staff page gets a 404, as for any object that is not theirs: the
+    portal never confirms that a staff page exists. Staff without the role get a 403.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            role = request.user.role
+            if role in roles:
+                return view(request, *args, **kwargs)
+            if role == Role.PATIENT:
+                raise Http404
+            raise PermissionDenied
+
+        return wrapped
+
+    return decorator
+
+
+staff_required = role_required(STAFF)
+clinician_required = role_required(CLINICAL)
+patient_required = role_required(PATIENTS)
+
+# The permissions of each role's group, as (app_label, model, actions). The views check roles;
+# these permissions serve the admin (clinic admins) and anything that asks `user.has_perm`.
+ALL = ("view", "add", "change", "delete")
+GROUP_PERMISSIONS = {
+    Role.CLINICIAN: [
+        ("patients", "patient", ("view", "add", "change")),
+        ("patients", "contactconsent", ("view", "add")),
+        ("clinic", "location", ("view",)),
+    ],
+    Role.FRONT_DESK: [
+        ("patients", "patient", ("view", "add", "change")),
+        ("patients", "contactconsent", ("view", "add")),
+        ("clinic", "location", ("view",)),
+    ],
+    Role.PATIENT: [],
+    Role.CLINIC_ADMIN: [
+        ("clinic", "user", ALL),
+        ("clinic", "location", ALL),
+        ("patients", "patient", ALL),
+        ("patients", "contactconsent", ("view", "add")),
+        ("auth", "group", ("view",)),
+    ],
+}
+
+
+def sync_role_groups(apps) -> None:
+    """Create each role's group and give it exactly the permissions above.
+
+    Called from data migrations with the historical `apps`; a later migration that adds models
+    extends GROUP_PERMISSIONS and calls this again.
+    """
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        # Permissions are normally created after migrate; data migrations need them now.
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, grants in GROUP_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role.value)
+        codenames = [
+            (app_label, f"{action}_{model}")
+            for app_label, model, actions in grants
+            for action in actions
+        ]
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
+            for app_label, codename in codenames
+        ]
+        group.permissions.set(permissions)

@@ -1,0 +1,186 @@
+"""The demo clinic that `manage.py seed_demo` loads: deterministic, and idempotent (rows are
+found by a natural key and left alone when they exist). Later features add their part here."""
+
+import datetime
+import random
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from clinic.models import Location, User
+from patients.models import Channel, ContactConsent, DiagnosisCode, Patient
+
+DEMO_PASSWORD = "cadence-demo"
+
+LOCATIONS = [
+    {
+        "name": "Riverside Clinic",
+        "address": "120 Riverside Drive\nNew York, NY 10024\nUSA",
+        "phone": "+12125550142",
+        "time_zone": "America/New_York",
+    },
+    {
+        "name": "Harbour Clinic",
+        "address": "14 Quay Street\nBristol BS1 4DB\nUnited Kingdom",
+        "phone": "+441174960100",
+        "time_zone": "Europe/London",
+    },
+]
+
+# (username, first, last, role, location index for clinicians)
+STAFF = [
+    ("dr.osei", "Ama", "Osei", User.Role.CLINICIAN, 0),
+    ("dr.hughes", "Gareth", "Hughes", User.Role.CLINICIAN, 1),
+    ("np.rivera", "Lucia", "Rivera", User.Role.CLINICIAN, 0),
+    ("desk.kim", "Min-ji", "Kim", User.Role.FRONT_DESK, None),
+    ("desk.brown", "Tom", "Brown", User.Role.FRONT_DESK, None),
+    ("admin", "Priya", "Shah", User.Role.CLINIC_ADMIN, None),
+]
+
+FIRST_NAMES = [
+    "Alice",
+    "Ben",
+    "Chloe",
+    "Daniel",
+    "Emma",
+    "Farah",
+    "George",
+    "Hannah",
+    "Isaac",
+    "Jade",
+    "Kofi",
+    "Laura",
+    "Mohammed",
+    "Nina",
+    "Oliver",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Samuel",
+    "Tara",
+]
+LAST_NAMES = [
+    "Morgan",
+    "Patel",
+    "Nguyen",
+    "O'Brien",
+    "Schmidt",
+    "Kowalski",
+    "Haddad",
+    "Johnson",
+    "Okafor",
+    "Garcia",
+    "Lindqvist",
+    "Murphy",
+    "Tanaka",
+    "Evans",
+    "Rossi",
+    "Williams",
+]
+PATIENT_COUNT = 40
+PORTAL_PATIENTS = 8  # patient01 .. patient08
+
+
+def seed_demo() -> dict[str, int]:
+    """Create the demo clinic; return how many rows of each kind were created."""
+    with transaction.atomic():
+        created = {"locations": 0, "users": 0, "patients": 0}
+        locations = _seed_locations(created)
+        clinicians_at = _seed_staff(created)
+        _seed_patients(created, locations, clinicians_at)
+    return created
+
+
+def _seed_locations(created) -> list[Location]:
+    locations = []
+    for fields in LOCATIONS:
+        location, was_created = Location.objects.get_or_create(name=fields["name"], defaults=fields)
+        created["locations"] += was_created
+        locations.append(location)
+    return locations
+
+
+def _demo_user(created, password_hash, username, first, last, role, email) -> User:
+    user, was_created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "first_name": first,
+            "last_name": last,
+            "role": role,
+            "email": email,
+            "password": password_hash,
+        },
+    )
+    created["users"] += was_created
+    return user
+
+
+def _seed_staff(created) -> dict[int, list[User]]:
+    """Create the staff; return the clinicians by the index of the location they work at."""
+    # One hash for every demo account: hashing is deliberately slow, and these share a password.
+    password_hash = make_password(DEMO_PASSWORD)
+    clinicians_at: dict[int, list[User]] = {}
+    for username, first, last, role, location_index in STAFF:
+        user = _demo_user(
+            created, password_hash, username, first, last, role, f"{username}@cadence.invalid"
+        )
+        if role == User.Role.CLINICIAN:
+            clinicians_at.setdefault(location_index, []).append(user)
+    return clinicians_at
+
+
+def _seed_patients(created, locations, clinicians_at) -> None:
+    rng = random.Random(2026)  # the same demo clinic every time
+    password_hash = make_password(DEMO_PASSWORD)
+    codes = DiagnosisCode.values
+    for number in range(1, PATIENT_COUNT + 1):
+        mrn = f"CAD-{number:04d}"
+        first = FIRST_NAMES[(number - 1) % len(FIRST_NAMES)]
+        last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
+        index = number % len(locations)
+        headache_days = rng.randint(15, 26)
+        fields = {
+            "first_name": first,
+            "last_name": last,
+            "date_of_birth": datetime.date(
+                rng.randint(1955, 2002), rng.randint(1, 12), rng.randint(1, 28)
+            ),
+            "sex": rng.choice(["female", "female", "female", "male"]),  # CM is ~3:1 female
+            "email": f"{first}.{last}".lower().replace("'", "") + f"{number}@example.com",
+            "phone": (f"+1212555{100 + number:04d}" if index == 0 else f"+4411749601{number:02d}"),
+            "address": f"{number} Example Street",
+            "location": locations[index],
+            "primary_clinician": rng.choice(clinicians_at[index]),
+            "status": "discharged" if number % 13 == 0 else "active",
+            "baseline_headache_days": headache_days,
+            "baseline_migraine_days": rng.randint(8, headache_days),
+            "preventives_failed": rng.randint(2, 5),
+            "preventives_notes": "Topiramate, propranolol, amitriptyline",
+            "diagnosis_code": rng.choice(codes),
+        }
+        if number <= PORTAL_PATIENTS:
+            fields["user"] = _demo_user(
+                created,
+                password_hash,
+                f"patient{number:02d}",
+                first,
+                last,
+                User.Role.PATIENT,
+                fields["email"],
+            )
+        patient, was_created = Patient.objects.get_or_create(mrn=mrn, defaults=fields)
+        if was_created:
+            created["patients"] += 1
+            ContactConsent.objects.create(
+                patient=patient,
+                channel=Channel.EMAIL,
+                granted=True,
+                source=ContactConsent.Source.WRITTEN,
+            )
+            if number % 3:
+                ContactConsent.objects.create(
+                    patient=patient,
+                    channel=Channel.SMS,
+                    granted=True,
+                    source=ContactConsent.Source.WRITTEN,
+                )

@@ -1,0 +1,84 @@
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser, Group, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("Choose an IANA time zone such as Europe/London.", code="time_zone")
+
+
+class CadenceUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", User.Role.CLINIC_ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who logs in. The role decides the home page and the pages allowed; the group of
+    the same name carries the model permissions (used by the admin)."""
+
+    class Role(models.TextChoices):
+        CLINICIAN = "clinician", "Clinician"
+        FRONT_DESK = "front_desk", "Front desk"
+        PATIENT = "patient", "Patient"
+        CLINIC_ADMIN = "clinic_admin", "Clinic admin"
+
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    objects = CadenceUserManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["clinician", "front_desk", "patient", "clinic_admin"]),
+                name="user_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "role" in update_fields:
+            # The role's group is the only group: the role decides the permissions.
+            self.groups.set(Group.objects.filter(name=self.role))
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == self.Role.PATIENT
+
+    @property
+    def is_clinician(self) -> bool:
+        return self.role == self.Role.CLINICIAN
+
+    @property
+    def is_clinic_admin(self) -> bool:
+        return self.role == self.Role.CLINIC_ADMIN
+
+    @property
+    def is_staff_member(self) -> bool:
+        """Clinic staff of any kind (not to be confused with Django's is_staff admin flag)."""
+        return self.role in {self.Role.CLINICIAN, self.Role.FRONT_DESK, self.Role.CLINIC_ADMIN}
+
+
+class Location(models.Model):
+    """A place where injections happen. Appointment times are shown in its time zone."""
+
+    name = models.CharField(max_length=120, unique=True)
+    address = models.TextField()
+    phone = PhoneNumberField()
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], help_text="IANA name, e.g. Europe/London."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,28 @@
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+
+from clinic.access import STAFF
+from clinic.models import User
+
+
+def home(request):
+    """Send each role to its own home page."""
+    role = request.user.role
+    if role == User.Role.PATIENT:
+        return redirect("portal:home")
+    if role in STAFF:
+        return redirect("patients:list")
+    raise PermissionDenied
+
+
+@login_not_required
+@never_cache
+def health(request):
+    """For load balancers and the compose healthcheck: the app answers and reaches its database."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")

@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from patients.models import ContactConsent, Patient
+
+
+class ContactConsentInline(admin.TabularInline):
+    model = ContactConsent
+    extra = 0
+    fields = ("channel", "granted", "source", "recorded_by", "recorded_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    # No search box: admin search terms travel in the query string, and patient names must not.
+    list_display = ("mrn", "last_name", "first_name", "status", "location", "primary_clinician")
+    list_filter = ("status", "location")
+    list_select_related = ("location", "primary_clinician")
+    raw_id_fields = ("user",)
+    inlines = [ContactConsentInline]
+
+
+@admin.register(ContactConsent)
+class ContactConsentAdmin(admin.ModelAdmin):
+    list_display = ("patient", "channel", "granted", "source", "recorded_at")
+    list_filter = ("channel", "granted", "source")
+    list_select_related = ("patient",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

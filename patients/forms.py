@@ -1,0 +1,140 @@
+import datetime
+
+from django import forms
+from django.utils import timezone
+
+from clinic.models import User
+from patients.models import Channel, ContactConsent, Patient
+
+MAX_AGE_YEARS = 120
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class PatientForm(forms.ModelForm):
+    """Demographics and contact details: what front desk and clinicians both edit."""
+
+    class Meta:
+        model = Patient
+        fields = [
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "email",
+            "phone",
+            "address",
+            "location",
+            "primary_clinician",
+            "status",
+        ]
+        widgets = {
+            "date_of_birth": DateInput(format="%Y-%m-%d"),
+            "address": forms.Textarea(attrs={"rows": 3}),
+        }
+        error_messages = {
+            "mrn": {"unique": "A patient with this MRN is already registered."},
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["primary_clinician"].queryset = User.objects.filter(
+            role=User.Role.CLINICIAN, is_active=True
+        ).order_by("last_name", "first_name")
+        self.fields["phone"].widget.attrs.update({"autocomplete": "tel", "inputmode": "tel"})
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
+
+    def clean_mrn(self):
+        return self.cleaned_data["mrn"].strip().upper()
+
+    def clean_first_name(self):
+        return self.cleaned_data["first_name"].strip()
+
+    def clean_last_name(self):
+        return self.cleaned_data["last_name"].strip()
+
+    def clean_date_of_birth(self):
+        dob = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if dob > today:
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if dob < today.replace(year=today.year - MAX_AGE_YEARS) - datetime.timedelta(days=1):
+            raise forms.ValidationError(
+                f"That makes the patient older than {MAX_AGE_YEARS}: check the year."
+            )
+        return dob
+
+
+class PatientIntakeForm(forms.ModelForm):
+    """The clinical intake baseline: clinicians only."""
+
+    class Meta:
+        model = Patient
+        fields = [
+            "diagnosis_code",
+            "baseline_headache_days",
+            "baseline_migraine_days",
+            "preventives_failed",
+            "preventives_notes",
+        ]
+        widgets = {"preventives_notes": forms.Textarea(attrs={"rows": 3})}
+
+    def clean(self):
+        cleaned = super().clean()
+        headache = cleaned.get("baseline_headache_days")
+        migraine = cleaned.get("baseline_migraine_days")
+        if migraine is not None and headache is None:
+            self.add_error("baseline_headache_days", "Enter headache days with migraine days.")
+        elif migraine is not None and migraine > headache:
+            self.add_error("baseline_migraine_days", "Migraine days cannot exceed headache days.")
+        return cleaned
+
+
+class ConsentForm(forms.Form):
+    """Record that a patient granted or revoked contact on one channel."""
+
+    channel = forms.ChoiceField(choices=Channel.choices)
+    granted = forms.TypedChoiceField(
+        label="Consent",
+        choices=[("true", "Granted"), ("false", "Revoked")],
+        coerce=lambda value: value == "true",
+    )
+    source = forms.ChoiceField(
+        label="How it was given",
+        choices=[
+            choice
+            for choice in ContactConsent.Source.choices
+            if choice[0] in {"in_person", "phone", "written"}
+        ],
+    )
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        self.patient = patient
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        channel, granted = cleaned.get("channel"), cleaned.get("granted")
+        if granted and channel == Channel.EMAIL and not self.patient.email:
+            raise forms.ValidationError("Add an email address before recording email consent.")
+        if granted and channel == Channel.SMS and not self.patient.phone:
+            raise forms.ValidationError("Add a phone number before recording SMS consent.")
+        return cleaned
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search patients",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "Name, MRN or date of birth (YYYY-MM-DD)",
+                "type": "search",
+                "autocomplete": "off",
+            }
+        ),
+    )

@@ -1,0 +1,260 @@
+import datetime
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+from clinic.access import STAFF
+
+
+class DiagnosisCode(models.TextChoices):
+    """Chronic migraine, ICD-10-CM (DOMAIN.md section 1)."""
+
+    G43_701 = "G43.701", "G43.701 Chronic migraine without aura, not intractable, with status"
+    G43_709 = "G43.709", "G43.709 Chronic migraine without aura, not intractable, without status"
+    G43_711 = "G43.711", "G43.711 Chronic migraine without aura, intractable, with status"
+    G43_719 = "G43.719", "G43.719 Chronic migraine without aura, intractable, without status"
+    G43_E01 = "G43.E01", "G43.E01 Chronic migraine with aura, not intractable, with status"
+    G43_E09 = "G43.E09", "G43.E09 Chronic migraine with aura, not intractable, without status"
+    G43_E11 = "G43.E11", "G43.E11 Chronic migraine with aura, intractable, with status"
+    G43_E19 = "G43.E19", "G43.E19 Chronic migraine with aura, intractable, without status"
+
+
+# NICE TA260 start criteria (DOMAIN.md section 1): >= 15 headache days a month, >= 8 of them
+# migraine days, and at least 3 preventive medicines failed, not tolerated or unsuitable.
+NICE_MIN_HEADACHE_DAYS = 15
+NICE_MIN_MIGRAINE_DAYS = 8
+NICE_MIN_PREVENTIVES_FAILED = 3
+
+# No one in the registry was born before this; the form also refuses ages over 120.
+EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
+
+
+class PatientQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """The patients `user` may see: staff see the registry, a patient only themself."""
+        role = getattr(user, "role", None)
+        if role in STAFF:
+            return self
+        if role == "patient":
+            return self.filter(user=user)
+        return self.none()
+
+    def search(self, query: str):
+        """Match every word against name or MRN; a date (YYYY-MM-DD) matches date of birth."""
+        query = query.strip()
+        if not query:
+            return self
+        try:
+            return self.filter(date_of_birth=datetime.date.fromisoformat(query))
+        except ValueError:
+            pass
+        condition = Q()
+        for word in query.split():
+            condition &= (
+                Q(last_name__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(mrn__istartswith=word)
+            )
+        return self.filter(condition)
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        # FHIR AdministrativeGender
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISCHARGED = "discharged", "Discharged"
+
+    mrn = models.CharField(
+        "MRN",
+        max_length=20,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Z0-9][A-Z0-9-]{2,19}$",
+                "An MRN is 3 to 20 letters, digits or hyphens.",
+            )
+        ],
+        help_text="Medical record number, unique in the clinic.",
+    )
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+    email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True, help_text="Mobile number, used for SMS reminders.")
+    address = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    location = models.ForeignKey(
+        "clinic.Location",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="patients",
+        verbose_name="usual location",
+    )
+    primary_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="primary_patients",
+        limit_choices_to={"role": "clinician"},
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="patient",
+        limit_choices_to={"role": "patient"},
+        verbose_name="portal account",
+    )
+
+    # Intake baseline (clinical; clinicians only)
+    baseline_headache_days = models.PositiveSmallIntegerField(
+        "headache days a month", null=True, blank=True, validators=[MaxValueValidator(31)]
+    )
+    baseline_migraine_days = models.PositiveSmallIntegerField(
+        "migraine days a month", null=True, blank=True, validators=[MaxValueValidator(31)]
+    )
+    preventives_failed = models.PositiveSmallIntegerField(
+        "preventive medicines failed",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(30)],
+        help_text="Failed, not tolerated or unsuitable.",
+    )
+    preventives_notes = models.TextField("preventives tried", blank=True)
+    diagnosis_code = models.CharField(
+        "diagnosis (ICD-10-CM)", max_length=8, choices=DiagnosisCode.choices, blank=True
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "pk"]
+        indexes = [
+            models.Index(fields=["last_name", "first_name"], name="patient_name_idx"),
+            models.Index(fields=["date_of_birth"], name="patient_dob_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "discharged"]), name="patient_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(sex__in=["female", "male", "other", "unknown"]),
+                name="patient_sex_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_of_birth__gte=EARLIEST_DATE_OF_BIRTH),
+                name="patient_dob_plausible",
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline_headache_days__isnull=True)
+                | Q(baseline_headache_days__lte=31),
+                name="patient_baseline_headache_days_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline_migraine_days__isnull=True)
+                | Q(
+                    baseline_headache_days__isnull=False,
+                    baseline_migraine_days__lte=models.F("baseline_headache_days"),
+                ),
+                name="patient_migraine_days_within_headache_days",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.last_name}, {self.first_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def age(self) -> int:
+        today = timezone.localdate()
+        dob = self.date_of_birth
+        return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+    @property
+    def meets_nice_start_criteria(self) -> bool | None:
+        """NICE TA260 start criteria from the intake baseline; None while it is incomplete."""
+        figures = (
+            self.baseline_headache_days,
+            self.baseline_migraine_days,
+            self.preventives_failed,
+        )
+        if None in figures:
+            return None
+        return (
+            self.baseline_headache_days >= NICE_MIN_HEADACHE_DAYS
+            and self.baseline_migraine_days >= NICE_MIN_MIGRAINE_DAYS
+            and self.preventives_failed >= NICE_MIN_PREVENTIVES_FAILED
+        )
+
+    def current_consents(self) -> dict[str, "ContactConsent | None"]:
+        """The latest consent record per channel (None: never asked). Uses a prefetched
+        `consents` list when there is one."""
+        latest: dict[str, ContactConsent | None] = dict.fromkeys(Channel.values)
+        for consent in sorted(self.consents.all(), key=lambda c: (c.recorded_at, c.pk)):
+            latest[consent.channel] = consent
+        return latest
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class ContactConsent(models.Model):
+    """One change of a patient's consent to be contacted on a channel. Rows are never edited:
+    the latest row per channel is the current state, the rest is the history."""
+
+    class Source(models.TextChoices):
+        IN_PERSON = "in_person", "In person"
+        PHONE = "phone", "By phone"
+        WRITTEN = "written", "Written form"
+        PORTAL = "portal", "Patient portal"
+        STOP_LINK = "stop_link", "Stop link in a message"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=12, choices=Source.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+        indexes = [
+            models.Index(fields=["patient", "channel", "-recorded_at"], name="consent_latest_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms"]), name="consent_channel_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "granted" if self.granted else "revoked"
+        return f"{self.get_channel_display()} {state} {self.recorded_at:%Y-%m-%d}"

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from patients.views import staff
+
+app_name = "patients"
+urlpatterns = [
+    path("", staff.patient_list, name="list"),
+    path("new/", staff.patient_create, name="create"),
+    path("<int:pk>/", staff.patient_detail, name="detail"),
+    path("<int:pk>/edit/", staff.patient_update, name="update"),
+    path("<int:pk>/intake/", staff.patient_intake, name="intake"),
+    path("<int:pk>/consent/", staff.patient_consent, name="consent"),
+]

@@ -1,0 +1,116 @@
+"""The patient registry: clinicians, front desk and clinic admins."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from clinic.access import clinician_required, staff_required
+from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
+from patients.models import ContactConsent, Patient
+from patients.services import record_consent
+
+# The search words live in the session, not the query string: names and dates of birth must
+# stay out of URLs (and so out of access logs and browser history).
+SEARCH_SESSION_KEY = "patient_search"
+PAGE_SIZE = 25
+
+
+@staff_required
+def patient_list(request):
+    if request.method == "POST":
+        form = PatientSearchForm(request.POST)
+        request.session[SEARCH_SESSION_KEY] = form.cleaned_data["q"] if form.is_valid() else ""
+        if not request.htmx:
+            return redirect("patients:list")
+    query = request.session.get(SEARCH_SESSION_KEY, "")
+    patients = (
+        Patient.objects.for_user(request.user)
+        .search(query)
+        .select_related("location", "primary_clinician")
+    )
+    context = {
+        "page": Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page")),
+        "query": query,
+        "search_form": PatientSearchForm(initial={"q": query}),
+    }
+    template = "patients/patient_list.html"
+    return render(request, f"{template}#results" if request.htmx else template, context)
+
+
+@staff_required
+def patient_detail(request, pk, consent_form=None):
+    patient = get_object_or_404(
+        Patient.objects.for_user(request.user)
+        .select_related("location", "primary_clinician", "user")
+        .prefetch_related(
+            Prefetch("consents", queryset=ContactConsent.objects.select_related("recorded_by"))
+        ),
+        pk=pk,
+    )
+    context = {
+        "patient": patient,
+        "consents": patient.current_consents(),
+        "consent_history": patient.consents.all(),
+        "consent_form": consent_form or ConsentForm(patient=patient),
+    }
+    return render(request, "patients/patient_detail.html", context)
+
+
+def _save_patient(form) -> Patient | None:
+    """Save a valid form; a duplicate MRN that slipped past validation (two desks saving the
+    same MRN at once) becomes a form error rather than a 500."""
+    try:
+        with transaction.atomic():
+            return form.save()
+    except IntegrityError:
+        form.add_error("mrn", PatientForm.Meta.error_messages["mrn"]["unique"])
+        return None
+
+
+@staff_required
+def patient_create(request):
+    form = PatientForm(request.POST or None)
+    if form.is_valid() and (patient := _save_patient(form)):
+        messages.success(request, f"{patient.full_name} is registered.")
+        return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/patient_form.html", {"form": form})
+
+
+@staff_required
+def patient_update(request, pk):
+    patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
+    form = PatientForm(request.POST or None, instance=patient)
+    if form.is_valid() and _save_patient(form):
+        messages.success(request, "Patient details saved.")
+        return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/patient_form.html", {"form": form, "patient": patient})
+
+
+@clinician_required
+def patient_intake(request, pk):
+    patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
+    form = PatientIntakeForm(request.POST or None, instance=patient)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Intake baseline saved.")
+        return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/patient_intake_form.html", {"form": form, "patient": patient})
+
+
+@staff_required
+@require_POST
+def patient_consent(request, pk):
+    patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
+    form = ConsentForm(request.POST, patient=patient)
+    if not form.is_valid():
+        return patient_detail(request, pk, consent_form=form)
+    consent = record_consent(patient=patient, recorded_by=request.user, **form.cleaned_data)
+    messages.success(
+        request,
+        f"Recorded: {consent.get_channel_display()} consent "
+        f"{'granted' if consent.granted else 'revoked'}.",
+    )
+    return redirect("patients:detail", pk=patient.pk)

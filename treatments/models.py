@@ -1,0 +1,1 @@
+# The PREEMPT catalogue, courses, sessions, appointments and reminders arrive with their issues.
