@@ -43,7 +43,8 @@ patient_required = role_required(PATIENTS)
 
 # The permissions of each role's group, as (app_label, model, actions). The views check roles;
 # these permissions serve the admin (clinic admins) and anything that asks `user.has_perm`.
-ALL = ("view", "add", "change", "delete")
+# Nobody deletes patients, consents, users or locations: records are kept; people are
+# discharged or deactivated instead.
 GROUP_PERMISSIONS = {
     Role.CLINICIAN: [
         ("patients", "patient", ("view", "add", "change")),
@@ -57,10 +58,10 @@ GROUP_PERMISSIONS = {
     ],
     Role.PATIENT: [],
     Role.CLINIC_ADMIN: [
-        ("clinic", "user", ALL),
-        ("clinic", "location", ALL),
-        ("patients", "patient", ALL),
-        ("patients", "contactconsent", ("view", "add")),
+        ("clinic", "user", ("view", "add", "change")),
+        ("clinic", "location", ("view", "add", "change")),
+        ("patients", "patient", ("view", "add", "change")),
+        ("patients", "contactconsent", ("view",)),
         ("auth", "group", ("view",)),
     ],
 }

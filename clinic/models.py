@@ -1,5 +1,6 @@
 import zoneinfo
 
+import phonenumbers
 from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -82,3 +83,9 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def region(self) -> str | None:
+        """The ISO country code of the location's phone number (US, GB, ...): local phone
+        numbers typed for its patients are read as numbers of this country."""
+        return phonenumbers.region_code_for_number(self.phone) if self.phone else None

@@ -30,6 +30,10 @@ class ContactConsentAdmin(admin.ModelAdmin):
     list_filter = ("channel", "granted", "source")
     list_select_related = ("patient",)
 
+    # Consent is recorded on the patient's page (with who and how); the admin only reads it.
+    def has_add_permission(self, request):
+        return False
+
     def has_change_permission(self, request, obj=None):
         return False
 

@@ -3,7 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
-from clinic.models import User
+from clinic.models import Location, User
 from patients.models import Channel, ContactConsent, Patient
 
 MAX_AGE_YEARS = 120
@@ -45,6 +45,22 @@ class PatientForm(forms.ModelForm):
             role=User.Role.CLINICIAN, is_active=True
         ).order_by("last_name", "first_name")
         self.fields["phone"].widget.attrs.update({"autocomplete": "tel", "inputmode": "tel"})
+        location = self._chosen_location()
+        if location and location.region:
+            self.fields["phone"].region = location.region
+            self.fields["phone"].help_text = (
+                f"Mobile number, used for SMS reminders. A number without +country code is "
+                f"read as a {location.region} number."
+            )
+
+    def _chosen_location(self) -> Location | None:
+        """The usual location being submitted, else the saved one."""
+        if self.is_bound:
+            location_id = self.data.get(self.add_prefix("location"), "")
+            return (
+                Location.objects.filter(pk=location_id).first() if location_id.isdigit() else None
+            )
+        return self.instance.location
         self.fields["email"].widget.attrs.update({"autocomplete": "email"})
 
     def clean_mrn(self):

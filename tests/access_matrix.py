@@ -1,0 +1,94 @@
+"""The committed role x URL table: what a GET of every route gives each role.
+
+Keyed by the route as the resolver spells it. A route missing here fails
+tests/clinic/test_url_matrix.py, so every new route must say who may open it.
+
+Outcomes: ok (200), login (redirect to a login page: ours or the admin's), redirect (any other 302),
+forbidden (403), not_found (404), not_allowed (405).
+Columns: anonymous, patient, front_desk, clinician, clinic_admin.
+"""
+
+ROLES = ("anonymous", "patient", "front_desk", "clinician", "clinic_admin")
+
+
+def row(*outcomes):
+    assert len(outcomes) == len(ROLES)
+    return dict(zip(ROLES, outcomes, strict=True))
+
+
+# Django's admin sends anyone but a clinic admin to a login page: ours (LoginRequiredMiddleware)
+# or its own, which says "you are not authorized" to a logged-in user.
+def admin_row(clinic_admin_outcome):
+    return row("login", "login", "login", "login", clinic_admin_outcome)
+
+
+EXPECTED = {
+    # clinic
+    "": row("login", "redirect", "redirect", "redirect", "redirect"),
+    "healthz": row("ok", "ok", "ok", "ok", "ok"),
+    "accounts/login/": row("ok", "ok", "ok", "ok", "ok"),
+    "accounts/logout/": row("login", "not_allowed", "not_allowed", "not_allowed", "not_allowed"),
+    "accounts/password_change/": row("login", "ok", "ok", "ok", "ok"),
+    "accounts/password_change/done/": row("login", "ok", "ok", "ok", "ok"),
+    "accounts/password_reset/": row("ok", "ok", "ok", "ok", "ok"),
+    "accounts/password_reset/done/": row("ok", "ok", "ok", "ok", "ok"),
+    "accounts/reset/<uidb64>/<token>/": row("ok", "ok", "ok", "ok", "ok"),
+    "accounts/reset/done/": row("ok", "ok", "ok", "ok", "ok"),
+    # patients: the registry (staff). A patient is told nothing exists.
+    "patients/": row("login", "not_found", "ok", "ok", "ok"),
+    "patients/new/": row("login", "not_found", "ok", "ok", "ok"),
+    "patients/<int:pk>/": row("login", "not_found", "ok", "ok", "ok"),
+    "patients/<int:pk>/edit/": row("login", "not_found", "ok", "ok", "ok"),
+    "patients/<int:pk>/intake/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    "patients/<int:pk>/consent/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    # patients: the portal
+    "portal/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    # admin: clinic admins only
+    "admin/": admin_row("ok"),
+    "admin/login/": row("ok", "ok", "ok", "ok", "redirect"),
+    # The admin sends a logged-in non-admin from its logout to its index (then to its login).
+    "admin/logout/": row("login", "redirect", "redirect", "redirect", "not_allowed"),
+    "admin/password_change/": admin_row("ok"),
+    "admin/password_change/done/": admin_row("ok"),
+    "admin/autocomplete/": admin_row("forbidden"),
+    "admin/jsi18n/": admin_row("ok"),
+    "admin/r/<path:content_type_id>/<path:object_id>/": admin_row("not_found"),
+    "admin/^(?P<app_label>auth|clinic|patients)/$": admin_row("ok"),
+    "admin/(?P<url>.*)$": admin_row("not_found"),
+    # Groups are made by migrations from clinic/access.py: read-only in the admin.
+    "admin/auth/group/": admin_row("ok"),
+    "admin/auth/group/add/": admin_row("forbidden"),
+    "admin/auth/group/<path:object_id>/": admin_row("redirect"),
+    "admin/auth/group/<path:object_id>/change/": admin_row("ok"),
+    "admin/auth/group/<path:object_id>/history/": admin_row("ok"),
+    "admin/auth/group/<path:object_id>/delete/": admin_row("forbidden"),
+    # Users, locations, patients: no deleting (deactivate, discharge); records are kept.
+    "admin/clinic/user/": admin_row("ok"),
+    "admin/clinic/user/add/": admin_row("ok"),
+    "admin/clinic/user/<id>/password/": admin_row("ok"),
+    "admin/clinic/user/<path:object_id>/": admin_row("redirect"),
+    "admin/clinic/user/<path:object_id>/change/": admin_row("ok"),
+    "admin/clinic/user/<path:object_id>/history/": admin_row("ok"),
+    "admin/clinic/user/<path:object_id>/delete/": admin_row("forbidden"),
+    "admin/clinic/location/": admin_row("ok"),
+    "admin/clinic/location/add/": admin_row("ok"),
+    "admin/clinic/location/<path:object_id>/": admin_row("redirect"),
+    "admin/clinic/location/<path:object_id>/change/": admin_row("ok"),
+    "admin/clinic/location/<path:object_id>/history/": admin_row("ok"),
+    "admin/clinic/location/<path:object_id>/delete/": admin_row("forbidden"),
+    "admin/patients/patient/": admin_row("ok"),
+    "admin/patients/patient/add/": admin_row("ok"),
+    "admin/patients/patient/<path:object_id>/": admin_row("redirect"),
+    "admin/patients/patient/<path:object_id>/change/": admin_row("ok"),
+    "admin/patients/patient/<path:object_id>/history/": admin_row("ok"),
+    "admin/patients/patient/<path:object_id>/delete/": admin_row("forbidden"),
+    # Consent history is append-only: recorded on the patient page, read here.
+    "admin/patients/contactconsent/": admin_row("ok"),
+    "admin/patients/contactconsent/add/": admin_row("forbidden"),
+    "admin/patients/contactconsent/<path:object_id>/": admin_row("redirect"),
+    "admin/patients/contactconsent/<path:object_id>/change/": admin_row("ok"),
+    "admin/patients/contactconsent/<path:object_id>/history/": admin_row("ok"),
+    "admin/patients/contactconsent/<path:object_id>/delete/": admin_row("forbidden"),
+}

@@ -1,0 +1,59 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from clinic.models import User
+from tests.conftest import PASSWORD, make_user
+
+
+def test_the_four_role_groups_exist_with_their_permissions(db):
+    groups = {
+        g.name: set(g.permissions.values_list("codename", flat=True)) for g in Group.objects.all()
+    }
+    assert set(groups) == {"clinician", "front_desk", "patient", "clinic_admin"}
+    assert groups["patient"] == set()
+    assert {"view_patient", "change_patient", "add_contactconsent"} <= groups["front_desk"]
+    assert "change_user" in groups["clinic_admin"]
+    # Records are kept: nobody holds a delete permission
+    assert not any(code.startswith("delete_") for codes in groups.values() for code in codes)
+
+
+def test_a_users_only_group_follows_their_role(db):
+    user = make_user("someone", User.Role.FRONT_DESK)
+    assert list(user.groups.values_list("name", flat=True)) == ["front_desk"]
+    user.role = User.Role.CLINICIAN
+    user.save()
+    assert list(user.groups.values_list("name", flat=True)) == ["clinician"]
+    assert user.has_perm("patients.change_patient")
+
+
+def test_createsuperuser_makes_a_clinic_admin(db):
+    user = User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    assert user.role == User.Role.CLINIC_ADMIN
+
+
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        ("patient", "portal:home"),
+        ("front_desk", "patients:list"),
+        ("clinician", "patients:list"),
+        ("clinic_admin", "patients:list"),
+    ],
+)
+def test_each_role_lands_on_its_own_home_after_login(client, personas, role, home):
+    response = client.post(
+        reverse("login"),
+        {"username": personas[role].username, "password": PASSWORD},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == reverse(home)
+    assert response.status_code == 200
+
+
+def test_only_clinic_admins_enter_the_admin(client, personas):
+    for role in ("patient", "front_desk", "clinician"):
+        client.force_login(personas[role])
+        assert client.get(reverse("admin:index")).status_code == 302
+    client.force_login(personas["clinic_admin"])
+    assert client.get(reverse("admin:index")).status_code == 200

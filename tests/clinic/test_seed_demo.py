@@ -1,0 +1,34 @@
+from django.apps import apps
+from django.core.management import call_command
+
+from clinic.models import Location, User
+from patients.models import Patient
+
+
+def snapshot():
+    """Every row of every model in our apps, as plain values."""
+    return {
+        model._meta.label: sorted(map(repr, model.objects.values_list()))
+        for app in ("clinic", "patients", "treatments")
+        for model in apps.get_app_config(app).get_models()
+    }
+
+
+def test_seed_demo_builds_the_demo_clinic(db):
+    call_command("seed_demo", stdout=None)
+    assert sorted(Location.objects.values_list("time_zone", flat=True)) == [
+        "America/New_York",
+        "Europe/London",
+    ]
+    roles = {role: User.objects.filter(role=role).count() for role in User.Role.values}
+    assert roles == {"clinician": 3, "front_desk": 2, "clinic_admin": 1, "patient": 8}
+    assert Patient.objects.count() == 40
+    assert Patient.objects.filter(user__isnull=False).count() == 8
+    assert User.objects.get(username="desk.kim").check_password("cadence-demo")
+
+
+def test_seed_demo_twice_leaves_the_same_rows(db):
+    call_command("seed_demo")
+    first = snapshot()
+    call_command("seed_demo")
+    assert snapshot() == first

@@ -1,0 +1,81 @@
+import re
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.shortcuts import resolve_url
+from django.urls import URLResolver, get_resolver
+
+from patients.models import ContactConsent, Patient
+from tests.access_matrix import EXPECTED, ROLES
+
+
+def walk(patterns, prefix=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, route)
+        else:
+            yield route
+
+
+ROUTES = list(dict.fromkeys(walk(get_resolver().url_patterns)))
+
+
+def test_every_route_is_in_the_matrix():
+    missing = [route for route in ROUTES if route not in EXPECTED]
+    stale = [route for route in EXPECTED if route not in ROUTES]
+    assert missing == [], "routes with no row in tests/access_matrix.py"
+    assert stale == [], "rows in tests/access_matrix.py for routes that no longer exist"
+
+
+def concrete_url(route: str, objects: dict[str, object]) -> str:
+    """Fill a route's parameters with real ids, so a GET reaches the view itself."""
+    admin_model = re.match(r"admin/(\w+)/(\w+)/<path:object_id>", route)
+    model = apps.get_model(*admin_model.groups()) if admin_model else None
+    values = {
+        "pk": objects["patient"].pk,
+        "object_id": (model.objects.order_by("pk").first().pk if model else objects["patient"].pk),
+        "content_type_id": ContentType.objects.get_for_model(Patient).pk,
+        "id": objects["user"].pk,
+        "uidb64": "MQ",
+        "token": "set-password",
+    }
+    url = route.replace("^(?P<app_label>auth|clinic|patients)/$", "clinic/")
+    url = url.replace("(?P<url>.*)$", "no-such-page/")
+    url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), url)
+    return "/" + url
+
+
+def outcome(response, login_urls: tuple[str, ...]) -> str:
+    if response.status_code == 302:
+        return "login" if response["Location"].startswith(login_urls) else "redirect"
+    return {200: "ok", 403: "forbidden", 404: "not_found", 405: "not_allowed"}.get(
+        response.status_code, str(response.status_code)
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_the_committed_outcome_on_every_route(client, personas, patient_b, role):
+    # Given one object of every kind, and a patient who is not the user's own (patient_b)
+    ContactConsent.objects.create(
+        patient=patient_b, channel="email", granted=True, source="written"
+    )
+    objects = {"patient": patient_b, "user": personas["front_desk"]}
+    if personas[role]:
+        client.force_login(personas[role])
+    login_urls = (resolve_url("login"), resolve_url("admin:login"))
+
+    # When the role opens every route
+    actual = {
+        route: outcome(client.get(concrete_url(route, objects)), login_urls) for route in ROUTES
+    }
+
+    # Then each outcome is the one in the table
+    expected = {route: EXPECTED[route][role] for route in ROUTES}
+    wrong = {
+        route: f"got {actual[route]}, expected {expected[route]}"
+        for route in ROUTES
+        if actual[route] != expected[route]
+    }
+    assert wrong == {}

@@ -1,0 +1,261 @@
+"""Personas and shared fixtures. The personas: a clinician, a front-desk user, a clinic admin,
+and two patients with portal accounts who must never see each other."""
+
+import datetime
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from clinic.models import Location, User
+from patients.models import Patient
+
+# Playwright's sync API keeps an event loop in the test thread; Django's ORM refuses to run
+# beside one unless told it is safe. Our tests have no async code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Production serves hashed names from collectstatic's manifest; tests skip collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def location(db):
+    return Location.objects.create(
+        name="Riverside Clinic",
+        address="120 Riverside Drive, New York",
+        phone="+12125550142",
+        time_zone="America/New_York",
+    )
+
+
+def make_user(username: str, role: str, **fields) -> User:
+    return User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        role=role,
+        email=f"{username}@example.com",
+        **fields,
+    )
+
+
+@pytest.fixture
+def clinician(db):
+    return make_user("clinician", User.Role.CLINICIAN, first_name="Ama", last_name="Osei")
+
+
+@pytest.fixture
+def front_desk(db):
+    return make_user("frontdesk", User.Role.FRONT_DESK, first_name="Min-ji", last_name="Kim")
+
+
+@pytest.fixture
+def clinic_admin(db):
+    return make_user("clinicadmin", User.Role.CLINIC_ADMIN, first_name="Priya", last_name="Shah")
+
+
+def make_patient(number: int, **fields) -> Patient:
+    defaults = {
+        "mrn": f"MRN-{number:04d}",
+        "first_name": f"Given{number}",
+        "last_name": f"Family{number}",
+        "date_of_birth": datetime.date(1980, 1, 1) + datetime.timedelta(days=number),
+        "sex": "female",
+        "email": f"patient{number}@example.com",
+        "phone": "+12125550100",
+    }
+    return Patient.objects.create(**(defaults | fields))
+
+
+@pytest.fixture
+def patient_a(db, location, clinician):
+    user = make_user("patienta", User.Role.PATIENT, first_name="Alice", last_name="Morgan")
+    return make_patient(
+        1,
+        first_name="Alice",
+        last_name="Morgan",
+        user=user,
+        location=location,
+        primary_clinician=clinician,
+    )
+
+
+@pytest.fixture
+def patient_b(db, location):
+    user = make_user("patientb", User.Role.PATIENT, first_name="Ben", last_name="Patel")
+    return make_patient(2, first_name="Ben", last_name="Patel", user=user, location=location)
+
+
+@pytest.fixture
+def personas(clinician, front_desk, clinic_admin, patient_a, patient_b):
+    """Every role's user, by role name (anonymous is None)."""
+    return {
+        "anonymous": None,
+        "patient": patient_a.user,
+        "front_desk": front_desk,
+        "clinician": clinician,
+        "clinic_admin": clinic_admin,
+    }
+
+
+# --- a real browser -------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, live_server):
+    """A page at phone width (iPhone 13-ish viewport)."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+# --- a real Celery worker ---------------------------------------------------------------------
+
+
+class WorkerProcess:
+    """A `celery worker` subprocess on the configured broker, consuming a private queue and
+    using the test database."""
+
+    def __init__(self, queue: str, env: dict[str, str]):
+        self.queue = queue
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--app",
+                "clinic",
+                "worker",
+                "--queues",
+                queue,
+                "--pool",
+                "solo",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.output.append(line)
+            if " ready." in line:
+                self._ready.set()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise AssertionError("worker did not start:\n" + "".join(self.output[-40:]))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def test_database_url() -> str:
+    """The URL of the database this test run uses, for a worker process to share it."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(params['NAME']).resolve()}"
+    user, password = params["USER"], params["PASSWORD"]
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    return f"postgres://{auth}{params['HOST'] or 'localhost'}:{params['PORT'] or 5432}/{params['NAME']}"
+
+
+test_database_url.__test__ = False  # not a test, despite the name
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = os.environ | {
+        "DATABASE_URL": test_database_url(),
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+    }
+    worker = WorkerProcess(queue, env)
+    worker.wait_ready()
+    yield worker
+    worker.stop()
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
+    """Poll `predicate` until it is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
