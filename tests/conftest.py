@@ -230,7 +230,8 @@ def test_database_url() -> str:
         return f"sqlite:///{Path(params['NAME']).resolve()}"
     user, password = params["USER"], params["PASSWORD"]
     auth = f"{user}:{password}@" if password else f"{user}@"
-    return f"postgres://{auth}{params['HOST'] or 'localhost'}:{params['PORT'] or 5432}/{params['NAME']}"
+    host, port = params["HOST"] or "localhost", params["PORT"] or 5432
+    return f"postgres://{auth}{host}:{port}/{params['NAME']}"
 
 
 test_database_url.__test__ = False  # not a test, despite the name
