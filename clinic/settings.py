@@ -13,7 +13,11 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    """The variable's value; unset and empty (`NAME=` in an env file) both mean the default."""
+    return os.getenv(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -24,7 +28,7 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 def env_int(name: str, default: int) -> int:
@@ -32,8 +36,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+
 # The dev key is deliberately marked insecure: `check --deploy` flags it until SECRET_KEY is set.
-SECRET_KEY = os.getenv("SECRET_KEY", "django-insecure-cadence-dev-key-do-not-use-in-production")
+SECRET_KEY = env_str("SECRET_KEY", "django-insecure-cadence-dev-key-do-not-use-in-production")
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -90,17 +97,17 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL wins, then POSTGRES_* (the names the postgres image uses), else SQLite.
-if os.getenv("DATABASE_URL"):
+if env_str("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-elif os.getenv("POSTGRES_DB") or os.getenv("POSTGRES_HOST"):
+elif env_str("POSTGRES_DB") or env_str("POSTGRES_HOST"):
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": os.getenv("POSTGRES_DB", "cadence"),
-            "USER": os.getenv("POSTGRES_USER", "postgres"),
-            "PASSWORD": os.getenv("POSTGRES_PASSWORD", ""),
-            "HOST": os.getenv("POSTGRES_HOST", "127.0.0.1"),
-            "PORT": os.getenv("POSTGRES_PORT", "5432"),
+            "NAME": env_str("POSTGRES_DB", "cadence"),
+            "USER": env_str("POSTGRES_USER", "postgres"),
+            "PASSWORD": env_str("POSTGRES_PASSWORD"),
+            "HOST": env_str("POSTGRES_HOST", "127.0.0.1"),
+            "PORT": env_str("POSTGRES_PORT", "5432"),
             "CONN_MAX_AGE": 60,
         }
     }
@@ -172,38 +179,38 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.getenv("STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # Email: files under var/mail/ unless EMAIL_BACKEND says otherwise (SMTP in production).
-EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
-EMAIL_FILE_PATH = Path(os.getenv("EMAIL_FILE_PATH", VAR_DIR / "mail"))
-EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail")))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
-DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "Cadence <no-reply@cadence.invalid>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cadence <no-reply@cadence.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 24)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
-PHONENUMBER_DEFAULT_REGION = os.getenv("PHONENUMBER_DEFAULT_REGION", "GB")
+PHONENUMBER_DEFAULT_REGION = env_str("PHONENUMBER_DEFAULT_REGION", "GB")
 PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
 
 # Celery: kombu's filesystem transport under var/ by default; Redis or RabbitMQ by URL.
-CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
-BROKER_DIR = Path(os.getenv("BROKER_DIR", VAR_DIR / "broker"))
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+BROKER_DIR = Path(env_str("BROKER_DIR", str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # One folder for both directions: producers write where consumers read.
@@ -212,7 +219,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
-CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_TASK_DEFAULT_QUEUE", "cadence")
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cadence")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -235,7 +242,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Request-line logging carries query strings; ours never hold patient data, but the
         # 4xx noise is not useful either.

@@ -150,6 +150,7 @@ class PatientSearchForm(forms.Form):
             attrs={
                 "placeholder": "Name, MRN or date of birth (YYYY-MM-DD)",
                 "type": "search",
+                "class": "form-control",
                 "autocomplete": "off",
             }
         ),

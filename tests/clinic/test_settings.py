@@ -43,3 +43,23 @@ def test_the_embedded_default_is_flagged_by_check_deploy():
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
     assert "SECURE_SSL_REDIRECT" in result.stderr
+
+
+def test_an_empty_variable_means_the_default(tmp_path):
+    # An env file line such as `VAR_DIR=` must not put var/ in the working directory
+    env = os.environ | {"VAR_DIR": "", "STATIC_ROOT": "", "EMAIL_FILE_PATH": ""}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; "
+            "print(settings.VAR_DIR, settings.STATIC_ROOT, settings.EMAIL_FILE_PATH)",
+        ],
+        cwd=tmp_path,
+        env=env | {"DJANGO_SETTINGS_MODULE": "clinic.settings", "PYTHONPATH": str(BASE_DIR)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    var = BASE_DIR / "var"
+    assert result.stdout.split() == [str(var), str(var / "static"), str(var / "mail")]

@@ -272,3 +272,22 @@ def test_a_local_phone_number_is_read_in_the_usual_locations_country(desk_client
     )
     assert response.status_code == 302
     assert Patient.objects.get().phone.as_e164 == "+12125550133"
+
+
+def test_consent_times_show_in_the_patients_clinic_time_zone(desk_client, patient_a):
+    # Given consent recorded at 15:30 UTC in January, for a patient of a New York clinic
+    ContactConsent.objects.create(
+        patient=patient_a,
+        channel="email",
+        granted=True,
+        source="written",
+        recorded_at=datetime.datetime(2026, 1, 15, 15, 30, tzinfo=datetime.UTC),
+    )
+    html = desk_client.get(reverse("patients:detail", args=[patient_a.pk])).content.decode()
+    assert "2026-01-15 10:30 EST" in html
+
+
+def test_the_search_box_is_a_labelled_bootstrap_input(desk_client):
+    html = desk_client.get(reverse("patients:list")).content.decode()
+    assert '<label class="form-label" for="id_q">Search patients</label>' in html
+    assert 'class="form-control"' in html.split('id="id_q"')[0].rsplit("<input", 1)[1]
