@@ -50,6 +50,18 @@ GROUP_PERMISSIONS = {
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view", "add")),
         ("clinic", "location", ("view",)),
+        *[
+            ("treatments", model, ("view", "add", "change"))
+            for model in (
+                "treatmentcourse",
+                "treatmentsession",
+                "injectionsite",
+                "viallot",
+                "vialuse",
+                "adverseevent",
+                "sessionamendment",
+            )
+        ],
     ],
     Role.FRONT_DESK: [
         ("patients", "patient", ("view", "add", "change")),
@@ -63,6 +75,18 @@ GROUP_PERMISSIONS = {
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view",)),
         ("auth", "group", ("view",)),
+        *[
+            ("treatments", model, ("view",))
+            for model in (
+                "treatmentcourse",
+                "treatmentsession",
+                "injectionsite",
+                "viallot",
+                "vialuse",
+                "adverseevent",
+                "sessionamendment",
+            )
+        ],
     ],
 }
 
@@ -85,13 +109,22 @@ def sync_role_groups(apps) -> None:
     permission_model = apps.get_model("auth", "Permission")
     for role, grants in GROUP_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role.value)
-        codenames = [
-            (app_label, f"{action}_{model}")
+        permissions = [
+            permission_model.objects.get(
+                content_type__app_label=app_label, codename=f"{action}_{model}"
+            )
             for app_label, model, actions in grants
+            if _exists_yet(apps, app_label, model)
             for action in actions
         ]
-        permissions = [
-            permission_model.objects.get(content_type__app_label=app_label, codename=codename)
-            for app_label, codename in codenames
-        ]
         group.permissions.set(permissions)
+
+
+def _exists_yet(apps, app_label: str, model: str) -> bool:
+    """An earlier migration runs before later apps' models exist; their own migration calls
+    sync_role_groups again once they do."""
+    try:
+        apps.get_model(app_label, model)
+    except LookupError:
+        return False
+    return True

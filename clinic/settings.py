@@ -237,6 +237,12 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Clinical thresholds that clinics and payers set differently (DOMAIN.md sections 2-4).
+RECONSTITUTION_MAX_HOURS = env_int("RECONSTITUTION_MAX_HOURS", 24)  # label; older labels: 4
+TREATMENT_INTERVAL_DAYS = env_int("TREATMENT_INTERVAL_DAYS", 84)  # retreat every 12 weeks
+TREATMENT_MIN_INTERVAL_DAYS = env_int("TREATMENT_MIN_INTERVAL_DAYS", 84)  # payers: 84, some 90
+TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indications
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

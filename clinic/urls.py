@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("patients/", include("patients.urls")),
     path("portal/", include("patients.urls_portal")),
+    path("treatments/", include("treatments.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -22,6 +22,19 @@ def admin_row(clinic_admin_outcome):
     return row("login", "login", "login", "login", clinic_admin_outcome)
 
 
+def admin_model(app, model, *, add="ok", delete="forbidden"):
+    """The six admin routes of one model; `add` and `delete` as the admin allows them."""
+    base = f"admin/{app}/{model}/"
+    return {
+        base: admin_row("ok"),
+        f"{base}add/": admin_row(add),
+        f"{base}<path:object_id>/": admin_row("redirect"),
+        f"{base}<path:object_id>/change/": admin_row("ok"),
+        f"{base}<path:object_id>/history/": admin_row("ok"),
+        f"{base}<path:object_id>/delete/": admin_row(delete),
+    }
+
+
 EXPECTED = {
     # clinic
     "": row("login", "redirect", "redirect", "redirect", "redirect"),
@@ -55,40 +68,48 @@ EXPECTED = {
     "admin/autocomplete/": admin_row("forbidden"),
     "admin/jsi18n/": admin_row("ok"),
     "admin/r/<path:content_type_id>/<path:object_id>/": admin_row("not_found"),
-    "admin/^(?P<app_label>auth|clinic|patients)/$": admin_row("ok"),
+    "admin/^(?P<app_label>auth|clinic|patients|treatments)/$": admin_row("ok"),
     "admin/(?P<url>.*)$": admin_row("not_found"),
     # Groups are made by migrations from clinic/access.py: read-only in the admin.
-    "admin/auth/group/": admin_row("ok"),
-    "admin/auth/group/add/": admin_row("forbidden"),
-    "admin/auth/group/<path:object_id>/": admin_row("redirect"),
-    "admin/auth/group/<path:object_id>/change/": admin_row("ok"),
-    "admin/auth/group/<path:object_id>/history/": admin_row("ok"),
-    "admin/auth/group/<path:object_id>/delete/": admin_row("forbidden"),
+    **admin_model("auth", "group", add="forbidden"),
     # Users, locations, patients: no deleting (deactivate, discharge); records are kept.
-    "admin/clinic/user/": admin_row("ok"),
-    "admin/clinic/user/add/": admin_row("ok"),
+    **admin_model("clinic", "user"),
     "admin/clinic/user/<id>/password/": admin_row("ok"),
-    "admin/clinic/user/<path:object_id>/": admin_row("redirect"),
-    "admin/clinic/user/<path:object_id>/change/": admin_row("ok"),
-    "admin/clinic/user/<path:object_id>/history/": admin_row("ok"),
-    "admin/clinic/user/<path:object_id>/delete/": admin_row("forbidden"),
-    "admin/clinic/location/": admin_row("ok"),
-    "admin/clinic/location/add/": admin_row("ok"),
-    "admin/clinic/location/<path:object_id>/": admin_row("redirect"),
-    "admin/clinic/location/<path:object_id>/change/": admin_row("ok"),
-    "admin/clinic/location/<path:object_id>/history/": admin_row("ok"),
-    "admin/clinic/location/<path:object_id>/delete/": admin_row("forbidden"),
-    "admin/patients/patient/": admin_row("ok"),
-    "admin/patients/patient/add/": admin_row("ok"),
-    "admin/patients/patient/<path:object_id>/": admin_row("redirect"),
-    "admin/patients/patient/<path:object_id>/change/": admin_row("ok"),
-    "admin/patients/patient/<path:object_id>/history/": admin_row("ok"),
-    "admin/patients/patient/<path:object_id>/delete/": admin_row("forbidden"),
+    **admin_model("clinic", "location"),
+    **admin_model("patients", "patient"),
     # Consent history is append-only: recorded on the patient page, read here.
-    "admin/patients/contactconsent/": admin_row("ok"),
-    "admin/patients/contactconsent/add/": admin_row("forbidden"),
-    "admin/patients/contactconsent/<path:object_id>/": admin_row("redirect"),
-    "admin/patients/contactconsent/<path:object_id>/change/": admin_row("ok"),
-    "admin/patients/contactconsent/<path:object_id>/history/": admin_row("ok"),
-    "admin/patients/contactconsent/<path:object_id>/delete/": admin_row("forbidden"),
+    **admin_model("patients", "contactconsent", add="forbidden"),
+    # Clinical records change only through the clinician's pages, where the rules run.
+    **{
+        route: outcome
+        for model in (
+            "treatmentcourse",
+            "treatmentsession",
+            "injectionsite",
+            "viallot",
+            "vialuse",
+            "adverseevent",
+            "sessionamendment",
+        )
+        for route, outcome in admin_model("treatments", model, add="forbidden").items()
+    },
+    # treatments: clinicians only; lot recall also for clinic admins
+    "treatments/patients/<int:patient_pk>/sessions/new/": row(
+        "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    "treatments/patients/<int:patient_pk>/chart/": row(
+        "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    "treatments/sessions/<int:pk>/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    # the session is signed: editing it means amending it
+    "treatments/sessions/<int:pk>/edit/": row(
+        "login", "not_found", "forbidden", "redirect", "forbidden"
+    ),
+    "treatments/sessions/<int:pk>/amend/": row(
+        "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    "treatments/sessions/<int:pk>/adverse-events/new/": row(
+        "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    "treatments/lots/": row("login", "not_found", "forbidden", "ok", "ok"),
 }

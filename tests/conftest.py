@@ -260,3 +260,63 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+# --- injection sessions ------------------------------------------------------------------------
+
+SESSION_TIME = datetime.datetime(2026, 3, 2, 15, 0, tzinfo=datetime.UTC)  # 10:00 in New York
+
+
+def session_input(location, *, when=SESSION_TIME, sites=None, vials=None, **fields):
+    """A complete, signable standard session: 31 sites x 5 U from one 200 U vial."""
+    from treatments.services import SessionInput, VialInput, standard_sites
+
+    defaults = {
+        "consent": "session",
+        "infection_at_site": False,
+        "hypersensitivity": False,
+        "pregnant_or_breastfeeding": False,
+        "other_toxin_recent": False,
+    }
+    return SessionInput(
+        location=location,
+        administered_at=when,
+        reconstituted_at=when - datetime.timedelta(minutes=20),
+        sites=standard_sites() if sites is None else sites,
+        vials=(
+            [VialInput("C1234AB", "botox_200", datetime.date(2027, 6, 30))]
+            if vials is None
+            else vials
+        ),
+        **(defaults | fields),
+    )
+
+
+@pytest.fixture
+def signed_session(patient_b, clinician, location):
+    """A signed cycle-1 session for patient_b, with an adverse event and an amendment."""
+    from treatments.services import (
+        amend_session,
+        record_session,
+        report_adverse_event,
+        sign_session,
+    )
+
+    session = record_session(patient=patient_b, injector=clinician, data=session_input(location))
+    session = sign_session(session=session, user=clinician, acknowledged=[])
+    report_adverse_event(
+        session=session,
+        recorded_by=clinician,
+        reported_by="clinician",
+        term="neck_pain",
+        onset=datetime.date(2026, 3, 4),
+        severity="mild",
+        hint_next_session="trapezius sites lower",
+    )
+    amend_session(
+        session=session,
+        user=clinician,
+        data=session_input(location, notes="Amended"),
+        reason="Typo in the notes",
+    )
+    return session

@@ -11,6 +11,7 @@ from clinic.access import clinician_required, staff_required
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import ContactConsent, Patient
 from patients.services import record_consent
+from treatments.models import TreatmentSession
 
 # The search words live in the session, not the query string: names and dates of birth must
 # stay out of URLs (and so out of access logs and browser history).
@@ -46,7 +47,21 @@ def patient_detail(request, pk, consent_form=None):
         Patient.objects.for_user(request.user)
         .select_related("location", "primary_clinician", "user")
         .prefetch_related(
-            Prefetch("consents", queryset=ContactConsent.objects.select_related("recorded_by"))
+            Prefetch("consents", queryset=ContactConsent.objects.select_related("recorded_by")),
+            # Dates and cycle numbers only: the front desk sees no clinical content.
+            Prefetch(
+                "sessions",
+                queryset=TreatmentSession.objects.select_related("location")
+                .only(
+                    "pk",
+                    "patient_id",
+                    "cycle_number",
+                    "administered_at",
+                    "status",
+                    "location__time_zone",
+                )
+                .order_by("-administered_at"),
+            ),
         ),
         pk=pk,
     )

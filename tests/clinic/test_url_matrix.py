@@ -34,14 +34,15 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
     admin_model = re.match(r"admin/(\w+)/(\w+)/<path:object_id>", route)
     model = apps.get_model(*admin_model.groups()) if admin_model else None
     values = {
-        "pk": objects["patient"].pk,
+        "pk": objects["session" if route.startswith("treatments/sessions/") else "patient"].pk,
+        "patient_pk": objects["patient"].pk,
         "object_id": (model.objects.order_by("pk").first().pk if model else objects["patient"].pk),
         "content_type_id": ContentType.objects.get_for_model(Patient).pk,
         "id": objects["user"].pk,
         "uidb64": "MQ",
         "token": "set-password",
     }
-    url = route.replace("^(?P<app_label>auth|clinic|patients)/$", "clinic/")
+    url = re.sub(r"\^\(\?P<app_label>[\w|]+\)/\$", "clinic/", route)
     url = url.replace("(?P<url>.*)$", "no-such-page/")
     url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), url)
     return "/" + url
@@ -56,12 +57,14 @@ def outcome(response, login_urls: tuple[str, ...]) -> str:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_gets_the_committed_outcome_on_every_route(client, personas, patient_b, role):
+def test_each_role_gets_the_committed_outcome_on_every_route(
+    client, personas, patient_b, signed_session, role
+):
     # Given one object of every kind, and a patient who is not the user's own (patient_b)
     ContactConsent.objects.create(
         patient=patient_b, channel="email", granted=True, source="written"
     )
-    objects = {"patient": patient_b, "user": personas["front_desk"]}
+    objects = {"patient": patient_b, "user": personas["front_desk"], "session": signed_session}
     if personas[role]:
         client.force_login(personas[role])
     login_urls = (resolve_url("login"), resolve_url("admin:login"))

@@ -260,8 +260,8 @@ def test_the_patient_detail_query_count_does_not_grow_with_consent_history(
             recorded_by=front_desk,
         )
     # session, user, patient with its location and clinician, consents with their recorders,
-    # and the session's sliding expiry (3)
-    with django_assert_max_num_queries(7):
+    # treatment session dates, and the session's sliding expiry (3)
+    with django_assert_max_num_queries(8):
         desk_client.get(reverse("patients:detail", args=[patient_a.pk]))
 
 

@@ -1,0 +1,72 @@
+from django.contrib import admin
+
+from treatments.models import (
+    AdverseEvent,
+    InjectionSite,
+    SessionAmendment,
+    TreatmentCourse,
+    TreatmentSession,
+    VialLot,
+    VialUse,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Clinical records change only through the clinician's pages, where the rules run and
+    signed sessions stay locked; the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InjectionSiteInline(ReadOnlyInline):
+    model = InjectionSite
+
+
+class VialUseInline(ReadOnlyInline):
+    model = VialUse
+
+
+@admin.register(TreatmentSession)
+class TreatmentSessionAdmin(ReadOnlyAdmin):
+    list_display = ("patient", "cycle_number", "administered_at", "total_units", "status")
+    list_filter = ("status", "location")
+    list_select_related = ("patient",)
+    inlines = [InjectionSiteInline, VialUseInline]
+
+
+@admin.register(TreatmentCourse)
+class TreatmentCourseAdmin(ReadOnlyAdmin):
+    list_display = ("patient", "started_on", "status")
+    list_select_related = ("patient",)
+
+
+@admin.register(VialLot)
+class VialLotAdmin(ReadOnlyAdmin):
+    list_display = ("lot_number", "product", "expiry")
+
+
+@admin.register(AdverseEvent)
+class AdverseEventAdmin(ReadOnlyAdmin):
+    list_display = ("patient", "term", "severity", "serious", "onset")
+    list_select_related = ("patient",)
+
+
+admin.site.register([InjectionSite, VialUse, SessionAmendment], ReadOnlyAdmin)

@@ -1,0 +1,287 @@
+import zoneinfo
+
+from django import forms
+from django.utils import timezone
+
+from clinic.models import Location
+from treatments import protocol, rules
+from treatments.models import AdverseEvent, TreatmentSession, VialLot
+from treatments.services import SessionInput, VialInput
+
+YES_NO = [(True, "Yes"), (False, "No")]
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+class SessionForm(forms.ModelForm):
+    """The session's own fields. Times are entered in the location's time zone (the view
+    activates it)."""
+
+    acknowledged = forms.MultipleChoiceField(
+        label="I have considered these warnings",
+        required=False,
+        choices=list(rules.ACKNOWLEDGEABLE.items()),
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = TreatmentSession
+        fields = [
+            "location",
+            "administered_at",
+            "reconstituted_at",
+            "diluent_ml",
+            "consent",
+            "infection_at_site",
+            "hypersensitivity",
+            "pregnant_or_breastfeeding",
+            "other_toxin_recent",
+            "other_toxin_units",
+            "early_reason",
+            "notes",
+        ]
+        widgets = {
+            "administered_at": DateTimeInput(),
+            "reconstituted_at": DateTimeInput(),
+            "consent": forms.RadioSelect,
+            "early_reason": forms.Textarea(attrs={"rows": 2}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["consent"].choices = TreatmentSession.Consent.choices
+        self.fields["consent"].required = False
+        for name in (
+            "infection_at_site",
+            "hypersensitivity",
+            "pregnant_or_breastfeeding",
+            "other_toxin_recent",
+        ):
+            self.fields[name] = forms.NullBooleanField(
+                label=self.fields[name].label,
+                required=False,
+                widget=forms.RadioSelect(choices=YES_NO),
+            )
+
+
+class SitesForm(forms.Form):
+    """Units (or a skip reason) for every site in the catalogue: the table the map edits."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for site in protocol.SITES.values():
+            label = f"{site.label} (follow-the-pain)" if site.ftp else site.label
+            self.fields[f"units-{site.code}"] = forms.IntegerField(
+                label=label,
+                required=False,
+                max_value=50,
+                widget=forms.NumberInput(
+                    attrs={"class": "form-control form-control-sm", "min": 1, "max": 50}
+                ),
+            )
+            if not site.ftp:
+                reason_label = f"Reason {site.label} was skipped"
+                self.fields[f"skip-{site.code}"] = forms.CharField(
+                    label=reason_label,
+                    required=False,
+                    max_length=200,
+                    widget=forms.TextInput(
+                        attrs={"class": "form-control form-control-sm", "aria-label": reason_label}
+                    ),
+                )
+
+    @staticmethod
+    def initial_for(entries: list[rules.SiteEntry]) -> dict[str, object]:
+        initial = {}
+        for entry in entries:
+            initial[f"units-{entry.code}"] = entry.units
+            initial[f"skip-{entry.code}"] = entry.skipped_reason
+        return initial
+
+    def clean(self):
+        cleaned = super().clean()
+        for site in protocol.FIXED_SITES:
+            if cleaned.get(f"units-{site.code}") is not None and cleaned.get(f"skip-{site.code}"):
+                self.add_error(f"skip-{site.code}", "Give units or a reason to skip, not both.")
+        return cleaned
+
+    def entries(self) -> list[rules.SiteEntry]:
+        return [
+            rules.SiteEntry(
+                site.code,
+                self.cleaned_data.get(f"units-{site.code}"),
+                (self.cleaned_data.get(f"skip-{site.code}") or "").strip(),
+            )
+            for site in protocol.SITES.values()
+        ]
+
+    def rows(self):
+        """(site, units field, skip field or None) for the template's table."""
+        for site in protocol.SITES.values():
+            skip = self[f"skip-{site.code}"] if not site.ftp else None
+            yield site, self[f"units-{site.code}"], skip
+
+
+class VialForm(forms.Form):
+    lot_number = forms.CharField(
+        max_length=30, required=False, widget=forms.TextInput(attrs={"list": "known-lots"})
+    )
+    product = forms.ChoiceField(
+        choices=[("", "---------"), *VialLot.Product.choices], required=False
+    )
+    expiry = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    vials = forms.IntegerField(min_value=1, max_value=4, initial=1)
+
+    def clean(self):
+        cleaned = super().clean()
+        lot_number = (cleaned.get("lot_number") or "").strip().upper()
+        if not lot_number:
+            return cleaned
+        cleaned["lot_number"] = lot_number
+        known = list(VialLot.objects.filter(lot_number=lot_number))
+        if cleaned.get("product"):
+            known = [lot for lot in known if lot.product == cleaned["product"]]
+        if len(known) == 1:
+            lot = known[0]
+            if cleaned.get("expiry") and cleaned["expiry"] != lot.expiry:
+                self.add_error(
+                    "expiry",
+                    f"Lot {lot_number} is on file with expiry "
+                    f"{lot.expiry:%Y-%m-%d}: check the vial.",
+                )
+            cleaned["product"] = cleaned.get("product") or lot.product
+            cleaned["expiry"] = cleaned.get("expiry") or lot.expiry
+        else:
+            for name in ("product", "expiry"):
+                if not cleaned.get(name):
+                    self.add_error(name, "Needed for a lot not on file yet.")
+        return cleaned
+
+
+VialFormSet = forms.formset_factory(VialForm, extra=0, min_num=1, max_num=4)
+
+
+class SessionEntry:
+    """The three forms of a session page bound together: the session's fields, the sites
+    table, and the vials. `to_input()` gives the service its SessionInput."""
+
+    def __init__(
+        self,
+        data=None,
+        *,
+        session: TreatmentSession | None = None,
+        initial_sites: list[rules.SiteEntry] | None = None,
+        initial=None,
+    ):
+        entries = initial_sites or []
+        if session is not None:
+            entries = [
+                rules.SiteEntry(s.site_code, s.units, s.skipped_reason) for s in session.sites.all()
+            ]
+        self.form = SessionForm(data, instance=session, initial=initial)
+        self.sites = SitesForm(data, initial=SitesForm.initial_for(entries))
+        vial_initial = (
+            [
+                {
+                    "lot_number": u.lot.lot_number,
+                    "product": u.lot.product,
+                    "expiry": u.lot.expiry,
+                    "vials": u.vials,
+                }
+                for u in session.vials.all()
+            ]
+            if session
+            else []
+        )
+        self.vials = VialFormSet(
+            data, prefix="vials", initial=vial_initial or [{"product": "botox_200", "vials": 1}]
+        )
+
+    def is_valid(self) -> bool:
+        return all([self.form.is_valid(), self.sites.is_valid(), self.vials.is_valid()])
+
+    def to_input(self) -> SessionInput:
+        data = self.form.cleaned_data
+        return SessionInput(
+            location=data["location"],
+            administered_at=data["administered_at"],
+            reconstituted_at=data["reconstituted_at"],
+            diluent_ml=data["diluent_ml"],
+            consent=data["consent"] or "",
+            infection_at_site=data["infection_at_site"],
+            hypersensitivity=data["hypersensitivity"],
+            pregnant_or_breastfeeding=data["pregnant_or_breastfeeding"],
+            other_toxin_recent=data["other_toxin_recent"],
+            other_toxin_units=data["other_toxin_units"] or 0,
+            early_reason=data["early_reason"],
+            notes=data["notes"],
+            sites=self.sites.entries(),
+            vials=[
+                VialInput(v["lot_number"], v["product"], v["expiry"], v["vials"])
+                for v in self.vials.cleaned_data
+                if v.get("lot_number")
+            ],
+        )
+
+    def add_findings(self, findings: list[rules.Finding]) -> None:
+        """Show each blocking finding at the field or site that caused it."""
+        for finding in findings:
+            message = f"{finding.rule}: {finding.message}"
+            if finding.field in protocol.SITES:
+                self.sites.add_error(f"units-{finding.field}", message)
+            elif finding.field in self.form.fields:
+                self.form.add_error(finding.field, message)
+            else:
+                self.form.add_error(None, message)
+
+
+def location_zone(data, default: Location | None) -> zoneinfo.ZoneInfo:
+    """The time zone the page's times are in: the chosen location's, else the default's."""
+    location = default
+    location_id = (data or {}).get("location", "")
+    if str(location_id).isdigit():
+        location = Location.objects.filter(pk=location_id).first() or default
+    return zoneinfo.ZoneInfo(location.time_zone if location else "UTC")
+
+
+class AmendmentReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+    )
+
+
+class AdverseEventForm(forms.ModelForm):
+    def __init__(self, *args, session: TreatmentSession, **kwargs):
+        self.session = session
+        super().__init__(*args, **kwargs)
+
+    class Meta:
+        model = AdverseEvent
+        fields = [
+            "term",
+            "description",
+            "onset",
+            "severity",
+            "serious",
+            "outcome",
+            "hint_next_session",
+        ]
+        widgets = {"onset": forms.DateInput(attrs={"type": "date"})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("term") == AdverseEvent.Term.OTHER and not cleaned.get("description"):
+            self.add_error("description", "Describe the event.")
+        onset = cleaned.get("onset")
+        if onset and onset < self.session.session_date:
+            self.add_error("onset", "The onset cannot be before the session.")
+        today = timezone.localdate(timezone=self.session.local_administered_at.tzinfo)
+        if onset and onset > today:
+            self.add_error("onset", "The onset cannot be in the future.")
+        return cleaned

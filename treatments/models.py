@@ -1,1 +1,0 @@
-# The PREEMPT catalogue, courses, sessions, appointments and reminders arrive with their issues.

@@ -1,0 +1,382 @@
+"""Treatment courses and injection sessions: what was given, where, from which vial, and what
+happened after. Rules about a session's content live in treatments/rules.py; the writes that
+keep totals, waste and history consistent live in treatments/services.py."""
+
+import datetime
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from patients.models import Patient
+from treatments import protocol
+
+
+class TreatmentCourse(models.Model):
+    """A patient's course of Botox for chronic migraine: one active course at a time."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="courses"
+    )
+    started_on = models.DateField()
+    interval_days = models.PositiveSmallIntegerField(default=84)
+    min_interval_days = models.PositiveSmallIntegerField(
+        default=84, help_text="Payers' earliest retreatment (84 days; some 90)."
+    )
+    consent_on = models.DateField(
+        "course consent signed on",
+        null=True,
+        blank=True,
+        help_text="Written consent covering every session of this course.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="active"), name="one_active_course"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gt=0) & Q(min_interval_days__gt=0),
+                name="course_intervals_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active") | ~Q(status_reason=""),
+                name="course_pause_or_stop_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Course from {self.started_on:%Y-%m-%d} ({self.get_status_display()})"
+
+
+class SessionQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """Sessions of the patients `user` may see (see Patient.objects.for_user)."""
+        return self.filter(patient__in=Patient.objects.for_user(user))
+
+    def signed(self):
+        return self.filter(status=TreatmentSession.Status.SIGNED)
+
+
+class TreatmentSession(models.Model):
+    """One injection session. Totals are stored (and constrained) so that reports and the
+    chart never re-add sites. A signed session is locked: corrections are amendments."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SIGNED = "signed", "Signed"
+
+    class Consent(models.TextChoices):
+        SESSION = "session", "Signed for this session"
+        COURSE = "course", "Covered by the course consent"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="sessions"
+    )
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
+    cycle_number = models.PositiveSmallIntegerField()
+    location = models.ForeignKey("clinic.Location", on_delete=models.PROTECT, related_name="+")
+    injector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"role": "clinician"},
+    )
+    administered_at = models.DateTimeField("injected at")
+    reconstituted_at = models.DateTimeField("reconstituted at")
+    diluent_ml = models.DecimalField(
+        "saline added (mL)",
+        max_digits=3,
+        decimal_places=1,
+        default=4,
+        help_text="200 U vial + 4 mL, or 100 U vial + 2 mL: 5 U per 0.1 mL.",
+    )
+    total_units = models.PositiveSmallIntegerField(default=0)
+    units_wasted = models.PositiveSmallIntegerField(default=0)
+
+    consent = models.CharField(max_length=10, choices=Consent.choices, blank=True)
+    infection_at_site = models.BooleanField("infection at an injection site", null=True)
+    hypersensitivity = models.BooleanField("hypersensitivity to botulinum toxin", null=True)
+    pregnant_or_breastfeeding = models.BooleanField(null=True)
+    other_toxin_recent = models.BooleanField(
+        "another botulinum toxin in the last 3 months", null=True
+    )
+    other_toxin_units = models.PositiveSmallIntegerField(
+        "units of botulinum toxin for other indications in the last 3 months", default=0
+    )
+    early_reason = models.TextField("reason for treating before the minimum interval", blank=True)
+    acknowledged = models.JSONField(
+        "warnings acknowledged",
+        default=list,
+        blank=True,
+        help_text="Rule ids (R1, R2, ...) the clinician acknowledged at sign-off.",
+    )
+    notes = models.TextField(blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-administered_at", "-pk"]
+        indexes = [
+            models.Index(fields=["patient", "-administered_at"], name="session_patient_date_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course", "cycle_number"], name="one_session_per_cycle"
+            ),
+            models.CheckConstraint(condition=Q(cycle_number__gte=1), name="session_cycle_positive"),
+            models.CheckConstraint(
+                condition=Q(total_units__lte=protocol.MAX_TOTAL_UNITS),
+                name="session_total_at_most_195",
+            ),
+            models.CheckConstraint(
+                condition=Q(reconstituted_at__lte=F("administered_at")),
+                name="session_reconstituted_before_injection",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(signed_at__isnull=False, signed_by__isnull=False),
+                name="session_signed_has_signer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cycle {self.cycle_number} on {self.local_administered_at:%Y-%m-%d}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status == self.Status.SIGNED
+
+    @property
+    def local_administered_at(self) -> datetime.datetime:
+        return self.administered_at.astimezone(zoneinfo.ZoneInfo(self.location.time_zone))
+
+    @property
+    def session_date(self) -> datetime.date:
+        """The date of the session in its location's time zone."""
+        return self.local_administered_at.date()
+
+    @property
+    def billing_lines(self) -> list[tuple[str, str, int]]:
+        """US billing for reports (DOMAIN.md section 4): CPT 64615 once, J0585 per unit given,
+        and the wasted units on a JW line, or JZ when nothing was wasted."""
+        lines = [
+            ("64615", "Chemodenervation for chronic migraine", 1),
+            ("J0585", "OnabotulinumtoxinA, per unit, administered", self.total_units),
+        ]
+        if self.units_wasted:
+            lines.append(("J0585-JW", "Drug wasted", self.units_wasted))
+        else:
+            lines.append(("J0585-JZ", "No drug wasted", 0))
+        return lines
+
+
+def _site_side_is_right() -> Q:
+    # R4: the side is the one the catalogue gives the code; procerus alone is midline.
+    return (
+        Q(site_code__in=protocol.LEFT_CODES, side=protocol.LEFT)
+        | Q(site_code__in=protocol.RIGHT_CODES, side=protocol.RIGHT)
+        | Q(site_code__in=protocol.MIDLINE_CODES, side=protocol.MIDLINE)
+    )
+
+
+class InjectionSite(models.Model):
+    """One site of a session: given (units) or, for a fixed site, skipped with a reason."""
+
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="sites")
+    site_code = models.CharField(
+        max_length=8, choices=[(code, site.label) for code, site in protocol.SITES.items()]
+    )
+    muscle = models.CharField(
+        max_length=3, choices=[(m.code, m.name) for m in protocol.MUSCLES.values()]
+    )
+    side = models.CharField(max_length=1, choices=list(protocol.SIDES.items()))
+    is_ftp = models.BooleanField("follow-the-pain", default=False)
+    units = models.PositiveSmallIntegerField(null=True, blank=True)
+    skipped_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "site_code"], name="one_row_per_site"),
+            models.CheckConstraint(
+                condition=Q(site_code__in=protocol.SITE_CODES), name="site_code_in_catalogue"
+            ),
+            models.CheckConstraint(condition=_site_side_is_right(), name="site_side_matches_code"),
+            models.CheckConstraint(
+                condition=Q(skipped_reason="", units__gt=0)
+                | (~Q(skipped_reason="") & Q(units__isnull=True)),
+                name="site_given_or_skipped_with_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_code}: {self.units or 'skipped'}"
+
+
+class VialLot(models.Model):
+    class Product(models.TextChoices):
+        BOTOX_100 = "botox_100", "Botox 100 U vial"
+        BOTOX_200 = "botox_200", "Botox 200 U vial"
+
+    VIAL_UNITS = {Product.BOTOX_100: 100, Product.BOTOX_200: 200}
+
+    product = models.CharField(max_length=10, choices=Product.choices)
+    lot_number = models.CharField(max_length=30)
+    expiry = models.DateField()
+
+    class Meta:
+        ordering = ["lot_number"]
+        constraints = [
+            # lot_number first: the recall search looks lots up by number alone
+            models.UniqueConstraint(fields=["lot_number", "product"], name="one_row_per_lot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lot_number} ({self.get_product_display()}, exp {self.expiry:%Y-%m-%d})"
+
+    @property
+    def vial_units(self) -> int:
+        return self.VIAL_UNITS[self.product]
+
+
+class VialUse(models.Model):
+    """The vials of one lot used in a session. Single-dose vials: drawn = vials x vial size,
+    and every unit drawn is either administered or wasted (R9)."""
+
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="vials")
+    lot = models.ForeignKey(VialLot, on_delete=models.PROTECT, related_name="uses")
+    vials = models.PositiveSmallIntegerField(default=1)
+    units_drawn = models.PositiveSmallIntegerField()
+    units_administered = models.PositiveSmallIntegerField()
+    units_wasted = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["lot"], name="vialuse_lot_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "lot"], name="one_row_per_session_lot"),
+            models.CheckConstraint(
+                condition=Q(units_drawn=F("units_administered") + F("units_wasted")),
+                name="vial_drawn_is_administered_plus_wasted",
+            ),
+            models.CheckConstraint(condition=Q(vials__gte=1), name="vial_count_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vials} x {self.lot}"
+
+
+class AdverseEvent(models.Model):
+    """An adverse event after a session, reported by a clinician or by the patient."""
+
+    class Term(models.TextChoices):
+        # Common in chronic migraine per the label (DOMAIN.md section 6)
+        NECK_PAIN = "neck_pain", "Neck pain"
+        HEADACHE = "headache", "Headache"
+        WORSENING_MIGRAINE = "worsening_migraine", "Worsening migraine"
+        EYELID_PTOSIS = "eyelid_ptosis", "Eyelid ptosis"
+        BROW_PTOSIS = "brow_ptosis", "Brow ptosis / asymmetry"
+        STIFFNESS = "stiffness", "Musculoskeletal stiffness"
+        WEAKNESS = "weakness", "Muscular weakness"
+        INJECTION_SITE_PAIN = "injection_site_pain", "Injection-site pain"
+        MYALGIA = "myalgia", "Myalgia"
+        FACIAL_PARESIS = "facial_paresis", "Facial paresis"
+        SPREAD = "spread", "Distant spread (swallowing, speech, breathing, vision)"
+        OTHER = "other", "Other"
+
+    class Severity(models.TextChoices):
+        MILD = "mild", "Mild"
+        MODERATE = "moderate", "Moderate"
+        SEVERE = "severe", "Severe"
+
+    class Outcome(models.TextChoices):
+        ONGOING = "ongoing", "Ongoing"
+        RESOLVING = "resolving", "Resolving"
+        RESOLVED = "resolved", "Resolved"
+        UNKNOWN = "unknown", "Unknown"
+
+    class Reporter(models.TextChoices):
+        CLINICIAN = "clinician", "Clinician"
+        PATIENT = "patient", "Patient"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.PROTECT, related_name="adverse_events"
+    )
+    term = models.CharField(max_length=24, choices=Term.choices)
+    description = models.CharField(max_length=200, blank=True)
+    onset = models.DateField()
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    serious = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.ONGOING)
+    hint_next_session = models.CharField(
+        "hint for the next session",
+        max_length=200,
+        blank=True,
+        help_text='Shown when the next session is opened, e.g. "frontalis sites higher".',
+    )
+    reported_by = models.CharField(max_length=10, choices=Reporter.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-onset", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(term="other") | ~Q(description=""),
+                name="adverse_event_other_is_described",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_term_display()} ({self.get_severity_display()})"
+
+
+class SessionAmendment(models.Model):
+    """A correction to a signed session: the values before and after, who, when and why."""
+
+    session = models.ForeignKey(
+        TreatmentSession, on_delete=models.CASCADE, related_name="amendments"
+    )
+    reason = models.TextField()
+    before = models.JSONField()
+    after = models.JSONField()
+    amended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    amended_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["amended_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="amendment_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Amendment of {self.amended_at:%Y-%m-%d %H:%M}"

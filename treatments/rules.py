@@ -1,0 +1,302 @@
+"""Rules R1-R13 (DOMAIN.md section 3) over the facts of one session, as a pure function.
+
+`evaluate(facts)` returns findings: a BLOCK stops the save (or, when `at_signoff`, only the
+sign-off); a WARN is shown, and those that say `needs_ack` must be acknowledged before the
+session is signed. Thresholds that clinics set differently are Django settings.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from treatments import protocol
+
+BLOCK, WARN = "block", "warn"
+# Warnings the clinician acknowledges with a tick at sign-off; the others carry their own
+# reason (a skipped site's reason, R3; the early-treatment reason, R6).
+ACKNOWLEDGEABLE = {
+    "R1": "Total below the standard 155 U",
+    "R2": "Units other than 5 at a site",
+    "R12": "Other botulinum toxin recently, or more than 400 U in 3 months",
+    "R13": "Pregnant or breastfeeding",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    message: str
+    field: str = ""  # a form field name or a site code; "" for the whole session
+    at_signoff: bool = False  # a block that stops sign-off but not saving a draft
+    needs_ack: bool = False
+
+    @property
+    def blocks_save(self) -> bool:
+        return self.severity == BLOCK and not self.at_signoff
+
+
+@dataclass(frozen=True)
+class SiteEntry:
+    code: str
+    units: int | None
+    skipped_reason: str = ""
+    side: str | None = None  # None: the catalogue's side
+
+
+@dataclass(frozen=True)
+class VialEntry:
+    lot_number: str
+    vial_units: int  # 100 or 200
+    expiry: datetime.date
+    vials: int = 1
+
+
+@dataclass
+class SessionFacts:
+    sites: list[SiteEntry]
+    administered_at: datetime.datetime
+    reconstituted_at: datetime.datetime
+    session_date: datetime.date  # in the location's time zone
+    vials: list[VialEntry] = field(default_factory=list)
+    consent: str = ""  # "session", "course" or ""
+    course_consent_on: datetime.date | None = None
+    infection_at_site: bool | None = None
+    hypersensitivity: bool | None = None
+    pregnant_or_breastfeeding: bool | None = None
+    other_toxin_recent: bool | None = None
+    other_toxin_units: int = 0
+    botox_units_previous_90_days: int = 0
+    previous_session_on: datetime.date | None = None
+    min_interval_days: int = 84
+    early_reason: str = ""
+
+    @property
+    def given(self) -> list[SiteEntry]:
+        return [site for site in self.sites if site.units is not None]
+
+    @property
+    def total_units(self) -> int:
+        return sum(site.units for site in self.given if site.units > 0)
+
+
+def evaluate(facts: SessionFacts) -> list[Finding]:
+    checks = (
+        _units,
+        _fixed_sites_present,
+        _sides,
+        _follow_the_pain,
+        _interval,
+        _reconstitution,
+        _vials,
+        _consent,
+        _contraindications,
+        _other_toxins,
+        _pregnancy,
+    )
+    return [finding for check in checks for finding in check(facts)]
+
+
+def _units(facts):  # R1, R2
+    for site in facts.given:
+        if site.units <= 0:
+            yield Finding("R2", BLOCK, "Units must be more than 0.", site.code)
+    odd = [
+        site.code
+        for site in facts.given
+        if site.units > 0 and site.units != protocol.UNITS_PER_SITE
+    ]
+    if odd:
+        yield Finding(
+            "R2", WARN, f"Not {protocol.UNITS_PER_SITE} U at: {', '.join(odd)}.", needs_ack=True
+        )
+    total = facts.total_units
+    if total > protocol.MAX_TOTAL_UNITS:
+        yield Finding(
+            "R1", BLOCK, f"Total {total} U is above the {protocol.MAX_TOTAL_UNITS} U maximum."
+        )
+    elif total < protocol.STANDARD_TOTAL_UNITS:
+        yield Finding(
+            "R1",
+            WARN,
+            f"Total {total} U is below the standard {protocol.STANDARD_TOTAL_UNITS} U.",
+            needs_ack=True,
+        )
+
+
+def _fixed_sites_present(facts):  # R3
+    entries = {site.code: site for site in facts.sites}
+    for site in protocol.FIXED_SITES:
+        entry = entries.get(site.code)
+        if entry is None or (entry.units is None and not entry.skipped_reason.strip()):
+            yield Finding(
+                "R3", BLOCK, f"{site.label}: give units or say why it was skipped.", site.code
+            )
+        elif entry.units is None:
+            yield Finding("R3", WARN, f"{site.label} skipped: {entry.skipped_reason}", site.code)
+
+
+def _sides(facts):  # R4
+    for entry in facts.sites:
+        site = protocol.SITES.get(entry.code)
+        if site and entry.side is not None and entry.side != site.side:
+            yield Finding(
+                "R4",
+                BLOCK,
+                f"{site.label} is on the {protocol.SIDES[site.side].lower()} side.",
+                entry.code,
+            )
+
+
+def _follow_the_pain(facts):  # R5
+    by_muscle: dict[str, list[SiteEntry]] = {}
+    for entry in facts.given:
+        site = protocol.SITES.get(entry.code)
+        if site is None:
+            yield Finding(
+                "R5", BLOCK, f"{entry.code} is not a PREEMPT or follow-the-pain site.", entry.code
+            )
+            continue
+        by_muscle.setdefault(site.muscle, []).append(entry)
+        if site.ftp and not _previous_number_given(site, facts):
+            yield Finding(
+                "R5", BLOCK, f"{site.label}: use the follow-the-pain sites in order.", entry.code
+            )
+    for code, entries in by_muscle.items():
+        muscle = protocol.MUSCLES[code]
+        units = sum(max(entry.units, 0) for entry in entries)
+        if muscle.allows_ftp and units > muscle.ftp_max_units:
+            yield Finding(
+                "R5",
+                BLOCK,
+                f"{muscle.name}: {units} U is above the {muscle.ftp_max_units} U maximum.",
+            )
+        if muscle.allows_ftp and len(entries) > muscle.ftp_max_sites:
+            yield Finding(
+                "R5",
+                BLOCK,
+                f"{muscle.name}: {len(entries)} sites is above the "
+                f"{muscle.ftp_max_sites}-site maximum.",
+            )
+
+
+def _previous_number_given(site: protocol.Site, facts: SessionFacts) -> bool:
+    if site.number == protocol.MUSCLES[site.muscle].sites_per_side + 1:
+        return True
+    previous = site.code[: -len(str(site.number))] + str(site.number - 1)
+    return any(entry.code == previous for entry in facts.given)
+
+
+def _interval(facts):  # R6
+    if facts.previous_session_on is None:
+        return
+    days = (facts.session_date - facts.previous_session_on).days
+    if days >= facts.min_interval_days:
+        return
+    message = f"Only {days} days since the last session (minimum {facts.min_interval_days})."
+    if facts.early_reason.strip():
+        yield Finding("R6", WARN, f"{message} Reason: {facts.early_reason.strip()}")
+    else:
+        yield Finding("R6", BLOCK, f"{message} Give a reason to treat early.", "early_reason")
+
+
+def _reconstitution(facts):  # R7
+    limit = datetime.timedelta(hours=settings.RECONSTITUTION_MAX_HOURS)
+    waited = facts.administered_at - facts.reconstituted_at
+    if waited < datetime.timedelta(0):
+        yield Finding(
+            "R7", BLOCK, "Reconstitution cannot be after the injection.", "reconstituted_at"
+        )
+    elif waited > limit:
+        yield Finding(
+            "R7",
+            BLOCK,
+            f"Reconstituted more than {settings.RECONSTITUTION_MAX_HOURS} "
+            "hours before the injection: discard it.",
+            "reconstituted_at",
+        )
+
+
+def _vials(facts):  # R8, R9
+    for vial in facts.vials:
+        if vial.expiry < facts.session_date:
+            yield Finding(
+                "R8", BLOCK, f"Lot {vial.lot_number} expired on {vial.expiry:%Y-%m-%d}.", "vials"
+            )
+    drawn = sum(vial.vials * vial.vial_units for vial in facts.vials)
+    if not facts.vials:
+        yield Finding("R9", BLOCK, "Record the vials used.", "vials", at_signoff=True)
+    elif drawn < facts.total_units:
+        yield Finding(
+            "R9",
+            BLOCK,
+            f"The vials hold {drawn} U but {facts.total_units} U were given.",
+            "vials",
+            at_signoff=True,
+        )
+
+
+def _consent(facts):  # R10
+    if facts.consent == "session":
+        return
+    if facts.consent == "course" and facts.course_consent_on:
+        return
+    message = (
+        "No course consent is on file: record consent for this session."
+        if facts.consent == "course"
+        else "Record the patient's consent."
+    )
+    yield Finding("R10", BLOCK, message, "consent", at_signoff=True)
+
+
+def _contraindications(facts):  # R11
+    for name, label in (
+        ("infection_at_site", "Infection at an injection site"),
+        ("hypersensitivity", "Hypersensitivity to botulinum toxin"),
+    ):
+        answer = getattr(facts, name)
+        if answer is None:
+            yield Finding("R11", BLOCK, f"Answer: {label.lower()}?", name, at_signoff=True)
+        elif answer:
+            yield Finding("R11", BLOCK, f"{label}: do not inject.", name)
+
+
+def _other_toxins(facts):  # R12
+    if facts.other_toxin_recent:
+        yield Finding(
+            "R12",
+            WARN,
+            "Another botulinum toxin in the last 3 months.",
+            "other_toxin_recent",
+            needs_ack=True,
+        )
+    combined = facts.total_units + facts.other_toxin_units + facts.botox_units_previous_90_days
+    if combined > settings.TOXIN_90_DAY_MAX_UNITS:
+        yield Finding(
+            "R12",
+            WARN,
+            f"{combined} U of botulinum toxin within 3 months (above "
+            f"{settings.TOXIN_90_DAY_MAX_UNITS} U).",
+            "other_toxin_units",
+            needs_ack=True,
+        )
+
+
+def _pregnancy(facts):  # R13
+    if facts.pregnant_or_breastfeeding is None:
+        yield Finding(
+            "R13",
+            BLOCK,
+            "Answer: pregnant or breastfeeding?",
+            "pregnant_or_breastfeeding",
+            at_signoff=True,
+        )
+    elif facts.pregnant_or_breastfeeding:
+        yield Finding(
+            "R13",
+            WARN,
+            "Pregnant or breastfeeding: safety not established.",
+            "pregnant_or_breastfeeding",
+            needs_ack=True,
+        )

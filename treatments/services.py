@@ -1,0 +1,343 @@
+"""Writes for injection sessions: record a draft, sign it, amend it, report adverse events.
+Each checks the rules (treatments/rules.py) first and writes nothing when one blocks."""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from clinic.models import Location, User
+from patients.models import Patient
+from treatments import protocol, rules
+from treatments.models import (
+    AdverseEvent,
+    InjectionSite,
+    SessionAmendment,
+    TreatmentCourse,
+    TreatmentSession,
+    VialLot,
+    VialUse,
+)
+
+
+class RuleViolation(Exception):
+    """A rule blocks the write; `findings` says which and where."""
+
+    def __init__(self, findings: list[rules.Finding]):
+        self.findings = findings
+        super().__init__("; ".join(f"{f.rule}: {f.message}" for f in findings))
+
+
+@dataclass(frozen=True)
+class VialInput:
+    lot_number: str
+    product: str
+    expiry: datetime.date
+    vials: int = 1
+
+
+@dataclass
+class SessionInput:
+    """What a clinician enters for a session (the form's cleaned data)."""
+
+    location: Location
+    administered_at: datetime.datetime
+    reconstituted_at: datetime.datetime
+    sites: list[rules.SiteEntry]
+    vials: list[VialInput] = field(default_factory=list)
+    diluent_ml: float = 4
+    consent: str = ""
+    infection_at_site: bool | None = None
+    hypersensitivity: bool | None = None
+    pregnant_or_breastfeeding: bool | None = None
+    other_toxin_recent: bool | None = None
+    other_toxin_units: int = 0
+    early_reason: str = ""
+    notes: str = ""
+
+
+SCALAR_FIELDS = (
+    "location",
+    "administered_at",
+    "reconstituted_at",
+    "diluent_ml",
+    "consent",
+    "infection_at_site",
+    "hypersensitivity",
+    "pregnant_or_breastfeeding",
+    "other_toxin_recent",
+    "other_toxin_units",
+    "early_reason",
+    "notes",
+)
+
+
+def standard_sites() -> list[rules.SiteEntry]:
+    """The 31 fixed sites at 5 U: what a new session form starts from."""
+    return [rules.SiteEntry(site.code, protocol.UNITS_PER_SITE) for site in protocol.FIXED_SITES]
+
+
+def session_facts(
+    *,
+    patient: Patient,
+    data: SessionInput,
+    course: TreatmentCourse | None,
+    exclude: TreatmentSession | None = None,
+) -> rules.SessionFacts:
+    """Gather what the rules need: the entry plus the patient's history."""
+    zone = zoneinfo.ZoneInfo(data.location.time_zone)
+    session_date = data.administered_at.astimezone(zone).date()
+    earlier = TreatmentSession.objects.signed().filter(
+        patient=patient, administered_at__lt=data.administered_at
+    )
+    if exclude is not None:
+        earlier = earlier.exclude(pk=exclude.pk)
+    previous = earlier.select_related("location").order_by("-administered_at").first()
+    recent_units = earlier.filter(
+        administered_at__gte=data.administered_at - datetime.timedelta(days=90)
+    ).aggregate(units=Sum("total_units"))["units"]
+    return rules.SessionFacts(
+        sites=data.sites,
+        administered_at=data.administered_at,
+        reconstituted_at=data.reconstituted_at,
+        session_date=session_date,
+        vials=[
+            rules.VialEntry(v.lot_number, VialLot.VIAL_UNITS[v.product], v.expiry, v.vials)
+            for v in data.vials
+        ],
+        consent=data.consent,
+        course_consent_on=course.consent_on if course else None,
+        infection_at_site=data.infection_at_site,
+        hypersensitivity=data.hypersensitivity,
+        pregnant_or_breastfeeding=data.pregnant_or_breastfeeding,
+        other_toxin_recent=data.other_toxin_recent,
+        other_toxin_units=data.other_toxin_units,
+        botox_units_previous_90_days=recent_units or 0,
+        previous_session_on=previous.session_date if previous else None,
+        min_interval_days=(
+            course.min_interval_days if course else settings.TREATMENT_MIN_INTERVAL_DAYS
+        ),
+        early_reason=data.early_reason,
+    )
+
+
+def check_session(session: TreatmentSession) -> list[rules.Finding]:
+    """The findings for a saved session, as they stand now."""
+    return rules.evaluate(
+        session_facts(
+            patient=session.patient,
+            data=session_input(session),
+            course=session.course,
+            exclude=session,
+        )
+    )
+
+
+def session_input(session: TreatmentSession) -> SessionInput:
+    """A saved session as the input that would record it again (for editing and amending)."""
+    return SessionInput(
+        **{name: getattr(session, name) for name in SCALAR_FIELDS},
+        sites=[
+            rules.SiteEntry(site.site_code, site.units, site.skipped_reason)
+            for site in session.sites.all()
+        ],
+        vials=[
+            VialInput(use.lot.lot_number, use.lot.product, use.lot.expiry, use.vials)
+            for use in session.vials.all()
+        ],
+    )
+
+
+@transaction.atomic
+def record_session(
+    *,
+    patient: Patient,
+    injector: User,
+    data: SessionInput,
+    session: TreatmentSession | None = None,
+) -> TreatmentSession:
+    """Save a draft session (new, or an edit of a draft).
+
+    1. Refuse a signed session: those change only by `amend_session`.
+    2. Check the rules; any block that is not a sign-off block raises RuleViolation.
+    3. Find or start the patient's active course; a new session takes the next cycle number.
+    4. Write the session, its sites and its vials, with totals and waste computed here.
+    """
+    if session is not None and session.is_signed:
+        raise ValueError("A signed session is changed only by an amendment.")
+    course = session.course if session else _active_course(patient, data)
+    _refuse_blocks(patient=patient, data=data, course=course, exclude=session)
+    if session is None:
+        session = TreatmentSession(
+            patient=patient, course=course, injector=injector, cycle_number=_next_cycle(course)
+        )
+    _write(session, data)
+    return session
+
+
+@transaction.atomic
+def sign_session(
+    *, session: TreatmentSession, user: User, acknowledged: list[str]
+) -> TreatmentSession:
+    """Sign a draft: every block (including sign-off blocks) must be clear, and every warning
+    that needs it acknowledged. A signed session is locked."""
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    if session.is_signed:
+        return session  # signing twice is harmless
+    findings = check_session(session)
+    missing_acks = [f for f in findings if f.needs_ack and f.rule not in acknowledged]
+    problems = [f for f in findings if f.severity == rules.BLOCK] + missing_acks
+    if problems:
+        raise RuleViolation(problems)
+    session.acknowledged = sorted({f.rule for f in findings if f.needs_ack})
+    session.status = TreatmentSession.Status.SIGNED
+    session.signed_at = timezone.now()
+    session.signed_by = user
+    session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
+    return session
+
+
+@transaction.atomic
+def amend_session(
+    *, session: TreatmentSession, user: User, data: SessionInput, reason: str
+) -> SessionAmendment:
+    """Correct a signed session: keep the values before and after, with who, when and why."""
+    if not session.is_signed:
+        raise ValueError("Edit a draft directly; amendments are for signed sessions.")
+    if not reason.strip():
+        raise RuleViolation(
+            [rules.Finding("amend", rules.BLOCK, "Give a reason for the amendment.", "reason")]
+        )
+    findings = rules.evaluate(
+        session_facts(patient=session.patient, data=data, course=session.course, exclude=session)
+    )
+    blocks = [f for f in findings if f.severity == rules.BLOCK]
+    if blocks:
+        raise RuleViolation(blocks)
+    before = snapshot(session)
+    _write(session, data)
+    return SessionAmendment.objects.create(
+        session=session,
+        reason=reason.strip(),
+        before=before,
+        after=snapshot(session),
+        amended_by=user,
+    )
+
+
+@transaction.atomic
+def report_adverse_event(
+    *, session: TreatmentSession, recorded_by: User, reported_by: str, **fields
+) -> AdverseEvent:
+    """Record an adverse event against a session (its patient is the session's)."""
+    return AdverseEvent.objects.create(
+        session=session,
+        patient=session.patient,
+        recorded_by=recorded_by,
+        reported_by=reported_by,
+        **fields,
+    )
+
+
+def snapshot(session: TreatmentSession) -> dict:
+    """The session's clinical content as plain JSON, for an amendment's history."""
+    session.refresh_from_db()
+    return {
+        "administered_at": session.administered_at.isoformat(),
+        "reconstituted_at": session.reconstituted_at.isoformat(),
+        "location": session.location.name,
+        "total_units": session.total_units,
+        "units_wasted": session.units_wasted,
+        "consent": session.consent,
+        "notes": session.notes,
+        "sites": {
+            site.site_code: site.units
+            if site.units is not None
+            else f"skipped: {site.skipped_reason}"
+            for site in session.sites.all()
+        },
+        "vials": [
+            f"{use.lot.lot_number} x{use.vials}" for use in session.vials.select_related("lot")
+        ],
+    }
+
+
+def _refuse_blocks(*, patient, data, course, exclude) -> None:
+    findings = rules.evaluate(
+        session_facts(patient=patient, data=data, course=course, exclude=exclude)
+    )
+    blocks = [f for f in findings if f.blocks_save]
+    if blocks:
+        raise RuleViolation(blocks)
+
+
+def _active_course(patient: Patient, data: SessionInput) -> TreatmentCourse:
+    course = TreatmentCourse.objects.filter(
+        patient=patient, status=TreatmentCourse.Status.ACTIVE
+    ).first()
+    if course is None:
+        zone = zoneinfo.ZoneInfo(data.location.time_zone)
+        course = TreatmentCourse.objects.create(
+            patient=patient,
+            started_on=data.administered_at.astimezone(zone).date(),
+            interval_days=settings.TREATMENT_INTERVAL_DAYS,
+            min_interval_days=settings.TREATMENT_MIN_INTERVAL_DAYS,
+        )
+    return course
+
+
+def _next_cycle(course: TreatmentCourse) -> int:
+    last = course.sessions.order_by("-cycle_number").values_list("cycle_number", flat=True)
+    return (last.first() or 0) + 1
+
+
+def _write(session: TreatmentSession, data: SessionInput) -> None:
+    for name in SCALAR_FIELDS:
+        setattr(session, name, getattr(data, name))
+    given = [site for site in data.sites if site.units is not None]
+    session.total_units = sum(site.units for site in given)
+    session.save()
+
+    session.sites.all().delete()
+    rows = []
+    for entry in data.sites:
+        if entry.units is None and not entry.skipped_reason:
+            continue  # a follow-the-pain site not used
+        site = protocol.SITES[entry.code]
+        rows.append(
+            InjectionSite(
+                session=session,
+                site_code=entry.code,
+                muscle=site.muscle,
+                side=site.side,
+                is_ftp=site.ftp,
+                units=entry.units,
+                skipped_reason="" if entry.units is not None else entry.skipped_reason,
+            )
+        )
+    InjectionSite.objects.bulk_create(rows)
+
+    # Waste: fill the vials in the order given; whatever is drawn and not given is wasted.
+    session.vials.all().delete()
+    remaining = session.total_units
+    for vial in data.vials:
+        lot, _ = VialLot.objects.get_or_create(
+            product=vial.product, lot_number=vial.lot_number, defaults={"expiry": vial.expiry}
+        )
+        drawn = vial.vials * lot.vial_units
+        administered = min(drawn, remaining)
+        remaining -= administered
+        VialUse.objects.create(
+            session=session,
+            lot=lot,
+            vials=vial.vials,
+            units_drawn=drawn,
+            units_administered=administered,
+            units_wasted=drawn - administered,
+        )
+    session.units_wasted = sum(session.vials.values_list("units_wasted", flat=True))
+    session.save(update_fields=["units_wasted"])

@@ -1,0 +1,275 @@
+"""Injection sessions, the patient chart and lot recall: clinicians (recall: clinic admins too)."""
+
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from clinic.access import Role, clinician_required, role_required
+from clinic.models import Location
+from patients.models import Patient
+from treatments import protocol, rules
+from treatments.forms import AdverseEventForm, AmendmentReasonForm, SessionEntry, location_zone
+from treatments.models import AdverseEvent, TreatmentSession, VialLot, VialUse
+from treatments.services import (
+    RuleViolation,
+    amend_session,
+    check_session,
+    record_session,
+    report_adverse_event,
+    sign_session,
+    standard_sites,
+)
+
+
+def _sessions(user):
+    return (
+        TreatmentSession.objects.for_user(user)
+        .select_related(
+            "patient", "patient__location", "location", "injector", "signed_by", "course"
+        )
+        .prefetch_related("sites", "vials__lot", "adverse_events", "amendments__amended_by")
+    )
+
+
+@clinician_required
+def session_create(request, patient_pk):
+    patient = get_object_or_404(
+        Patient.objects.for_user(request.user).select_related("location"), pk=patient_pk
+    )
+    draft = patient.sessions.filter(status=TreatmentSession.Status.DRAFT).first()
+    if draft:
+        messages.info(request, "This patient has a draft session: continue it here.")
+        return redirect("treatments:session_update", pk=draft.pk)
+    return _session_page(request, patient=patient, session=None)
+
+
+@clinician_required
+def session_update(request, pk):
+    session = get_object_or_404(_sessions(request.user), pk=pk)
+    if session.is_signed:
+        return redirect("treatments:session_amend", pk=session.pk)
+    return _session_page(request, patient=session.patient, session=session)
+
+
+@clinician_required
+def session_amend(request, pk):
+    session = get_object_or_404(_sessions(request.user), pk=pk)
+    if not session.is_signed:
+        return redirect("treatments:session_update", pk=session.pk)
+    return _session_page(request, patient=session.patient, session=session, amending=True)
+
+
+def _session_page(request, *, patient, session, amending=False):
+    """The session form: new, draft, or amendment. Times are in the location's zone."""
+    default_location = (
+        session.location if session else (patient.location or Location.objects.first())
+    )
+    data = request.POST if request.method == "POST" else None
+    with timezone.override(location_zone(data, default_location)):
+        entry = SessionEntry(
+            data,
+            session=session,
+            initial_sites=standard_sites(),
+            initial=None if session else _new_session_initial(default_location),
+        )
+        reason = AmendmentReasonForm(data) if amending else None
+        if data is not None and entry.is_valid() and (reason is None or reason.is_valid()):
+            try:
+                if amending:
+                    amend_session(
+                        session=session,
+                        user=request.user,
+                        data=entry.to_input(),
+                        reason=reason.cleaned_data["reason"],
+                    )
+                else:
+                    session = record_session(
+                        patient=patient,
+                        injector=request.user,
+                        data=entry.to_input(),
+                        session=session,
+                    )
+            except RuleViolation as violation:
+                entry.add_findings(violation.findings)
+            else:
+                return _after_save(request, session, entry, amending)
+        return render(
+            request,
+            "treatments/session_form.html",
+            _session_context(patient, session, entry, reason),
+        )
+
+
+def _new_session_initial(location):
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    return {"location": location, "administered_at": now, "reconstituted_at": now}
+
+
+def _after_save(request, session, entry, amending):
+    if amending:
+        messages.success(request, "Amendment recorded; the original values are kept below.")
+        return redirect("treatments:session_detail", pk=session.pk)
+    if request.POST.get("action") != "sign":
+        messages.success(request, "Draft saved.")
+        return redirect("treatments:session_update", pk=session.pk)
+    try:
+        sign_session(
+            session=session, user=request.user, acknowledged=entry.form.cleaned_data["acknowledged"]
+        )
+    except RuleViolation as violation:
+        messages.warning(
+            request,
+            "Saved as a draft. Before it can be signed: "
+            + " ".join(f"{f.rule}: {f.message}" for f in violation.findings),
+        )
+        return redirect("treatments:session_update", pk=session.pk)
+    messages.success(request, f"Cycle {session.cycle_number} signed.")
+    return redirect("treatments:session_detail", pk=session.pk)
+
+
+def _session_context(patient, session, entry, reason):
+    findings = check_session(session) if session else []
+    last_signed = (
+        patient.sessions.signed()
+        .exclude(pk=getattr(session, "pk", None))
+        .order_by("-administered_at")
+        .first()
+    )
+    return {
+        "patient": patient,
+        "session": session,
+        "entry": entry,
+        "reason_form": reason,
+        "findings": findings,
+        "ack_rules": {f.rule for f in findings if f.needs_ack},
+        "alerts": (AdverseEvent.objects.filter(session=last_signed) if last_signed else []),
+        "known_lots": VialLot.objects.filter(expiry__gte=timezone.localdate()).order_by("-expiry")[
+            :50
+        ],
+        "protocol_data": _protocol_data(),
+    }
+
+
+def _protocol_data():
+    """The numbers the map's tally needs, from the one catalogue."""
+    return {
+        "units_per_site": protocol.UNITS_PER_SITE,
+        "standard_total": protocol.STANDARD_TOTAL_UNITS,
+        "max_total": protocol.MAX_TOTAL_UNITS,
+        "muscles": {
+            code: {
+                "name": m.name,
+                "fixed_sites": m.fixed_sites,
+                "fixed_units": m.fixed_units,
+                "ftp_max_units": m.ftp_max_units,
+                "ftp_max_sites": m.ftp_max_sites,
+            }
+            for code, m in protocol.MUSCLES.items()
+        },
+    }
+
+
+@clinician_required
+def session_detail(request, pk):
+    session = get_object_or_404(_sessions(request.user), pk=pk)
+    context = {
+        "session": session,
+        "patient": session.patient,
+        "findings": [] if session.is_signed else check_session(session),
+        "acknowledged": [(rule, rules.ACKNOWLEDGEABLE[rule]) for rule in session.acknowledged],
+    }
+    with timezone.override(session.local_administered_at.tzinfo):
+        return render(request, "treatments/session_detail.html", context)
+
+
+@clinician_required
+def adverse_event_create(request, pk):
+    session = get_object_or_404(_sessions(request.user), pk=pk)
+    form = AdverseEventForm(request.POST or None, session=session)
+    if form.is_valid():
+        report_adverse_event(
+            session=session,
+            recorded_by=request.user,
+            reported_by=AdverseEvent.Reporter.CLINICIAN,
+            **form.cleaned_data,
+        )
+        messages.success(request, "Adverse event recorded.")
+        return redirect("treatments:session_detail", pk=session.pk)
+    return render(
+        request,
+        "treatments/adverse_event_form.html",
+        {"form": form, "session": session, "patient": session.patient},
+    )
+
+
+@clinician_required
+def chart(request, patient_pk):
+    patient = get_object_or_404(
+        Patient.objects.for_user(request.user)
+        .select_related("location")
+        .prefetch_related(
+            Prefetch(
+                "sessions",
+                queryset=TreatmentSession.objects.select_related("location", "injector")
+                .prefetch_related("sites", "vials__lot", "adverse_events")
+                .order_by("administered_at"),
+            )
+        ),
+        pk=patient_pk,
+    )
+    sessions = list(patient.sessions.all())
+    return render(
+        request,
+        "treatments/chart.html",
+        {
+            "patient": patient,
+            "sessions": sessions,
+            "site_history": _site_history(sessions),
+            "ftp_limits": {code: m.ftp_max_units for code, m in protocol.MUSCLES.items()},
+        },
+    )
+
+
+def _site_history(sessions):
+    """Rows of (muscle, [units in each session]) plus a follow-the-pain row."""
+    rows = []
+    for code, muscle in protocol.MUSCLES.items():
+        rows.append(
+            (
+                muscle.name,
+                [
+                    sum(s.units or 0 for s in session.sites.all() if s.muscle == code)
+                    for session in sessions
+                ],
+            )
+        )
+    rows.append(
+        (
+            "Follow-the-pain sites",
+            [
+                ", ".join(s.site_code for s in session.sites.all() if s.is_ftp) or "—"
+                for session in sessions
+            ],
+        )
+    )
+    return rows
+
+
+@role_required({Role.CLINICIAN, Role.CLINIC_ADMIN})
+def lot_recall(request):
+    """Every patient and session that used a lot: lot numbers are not patient data, so the
+    search is a plain GET."""
+    lot_number = request.GET.get("lot", "").strip().upper()
+    uses = []
+    if lot_number:
+        uses = (
+            VialUse.objects.filter(lot__lot_number=lot_number)
+            .select_related("lot", "session__patient", "session__location", "session__injector")
+            .order_by("session__administered_at")
+        )
+    return render(
+        request,
+        "treatments/lot_recall.html",
+        {"lot_number": lot_number, "uses": uses, "lots": VialLot.objects.order_by("-expiry")[:200]},
+    )
