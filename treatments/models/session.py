@@ -225,7 +225,8 @@ class InjectionSite(models.Model):
             ),
             models.CheckConstraint(condition=_site_side_is_right(), name="site_side_matches_code"),
             models.CheckConstraint(
-                condition=Q(skipped_reason="", units__gt=0)
+                # units__isnull=False: a CHECK that evaluates to NULL would pass
+                condition=Q(skipped_reason="", units__isnull=False, units__gt=0)
                 | (~Q(skipped_reason="") & Q(units__isnull=True)),
                 name="site_given_or_skipped_with_reason",
             ),

@@ -1,0 +1,142 @@
+"""Each database constraint refuses a direct ORM write that bypasses the forms and services."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from treatments.models import (
+    AdverseEvent,
+    InjectionSite,
+    SessionAmendment,
+    TreatmentCourse,
+    TreatmentSession,
+    VialLot,
+    VialUse,
+)
+
+WHEN = datetime.datetime(2026, 3, 2, 15, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def course(patient_a):
+    return TreatmentCourse.objects.create(patient=patient_a, started_on=WHEN.date())
+
+
+@pytest.fixture
+def session(course, clinician, location):
+    return TreatmentSession.objects.create(
+        patient=course.patient,
+        course=course,
+        cycle_number=1,
+        location=location,
+        injector=clinician,
+        administered_at=WHEN,
+        reconstituted_at=WHEN,
+    )
+
+
+def refused(create):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        create()
+
+
+def test_one_active_course_per_patient(course, patient_a):
+    refused(lambda: TreatmentCourse.objects.create(patient=patient_a, started_on=WHEN.date()))
+    TreatmentCourse.objects.create(
+        patient=patient_a, started_on=WHEN.date(), status="stopped", status_reason="moved away"
+    )
+
+
+def test_a_stopped_course_needs_a_reason(patient_a):
+    refused(
+        lambda: TreatmentCourse.objects.create(
+            patient=patient_a, started_on=WHEN.date(), status="stopped"
+        )
+    )
+
+
+def test_one_session_per_cycle_and_total_at_most_195(session, course, clinician, location):
+    fields = {
+        "patient": course.patient,
+        "course": course,
+        "location": location,
+        "injector": clinician,
+        "administered_at": WHEN,
+        "reconstituted_at": WHEN,
+    }
+    refused(lambda: TreatmentSession.objects.create(cycle_number=1, **fields))
+    refused(lambda: TreatmentSession.objects.create(cycle_number=2, total_units=200, **fields))
+    refused(
+        lambda: TreatmentSession.objects.create(
+            cycle_number=3, **(fields | {"reconstituted_at": WHEN + datetime.timedelta(hours=1)})
+        )
+    )
+    refused(lambda: TreatmentSession.objects.create(cycle_number=4, status="signed", **fields))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"site_code": "FRO-L1", "muscle": "FRO", "side": "L", "units": 0},
+        {"site_code": "FRO-L9", "muscle": "FRO", "side": "L", "units": 5},
+        {"site_code": "FRO-L1", "muscle": "FRO", "side": "R", "units": 5},
+        {"site_code": "PRO-M", "muscle": "PRO", "side": "L", "units": 5},
+        {"site_code": "FRO-L1", "muscle": "FRO", "side": "L", "units": None},
+        {"site_code": "FRO-L1", "muscle": "FRO", "side": "L", "units": 5, "skipped_reason": "both"},
+    ],
+)
+def test_the_database_refuses_impossible_sites(session, fields):
+    refused(lambda: InjectionSite.objects.create(session=session, **fields))
+
+
+def test_one_row_per_site(session):
+    InjectionSite.objects.create(
+        session=session, site_code="COR-L", muscle="COR", side="L", units=5
+    )
+    refused(
+        lambda: InjectionSite.objects.create(
+            session=session, site_code="COR-L", muscle="COR", side="L", units=5
+        )
+    )
+
+
+def test_vial_units_must_add_up(session):
+    lot = VialLot.objects.create(product="botox_200", lot_number="X1", expiry=WHEN.date())
+    refused(
+        lambda: VialUse.objects.create(
+            session=session, lot=lot, units_drawn=200, units_administered=155, units_wasted=40
+        )
+    )
+    refused(
+        lambda: VialUse.objects.create(
+            session=session,
+            lot=lot,
+            vials=0,
+            units_drawn=200,
+            units_administered=155,
+            units_wasted=45,
+        )
+    )
+    refused(
+        lambda: VialLot.objects.create(product="botox_200", lot_number="X1", expiry=WHEN.date())
+    )
+
+
+def test_an_other_adverse_event_is_described_and_an_amendment_has_a_reason(session, clinician):
+    refused(
+        lambda: AdverseEvent.objects.create(
+            patient=session.patient,
+            session=session,
+            term="other",
+            onset=WHEN.date(),
+            severity="mild",
+            reported_by="clinician",
+            recorded_by=clinician,
+        )
+    )
+    refused(
+        lambda: SessionAmendment.objects.create(
+            session=session, reason="", before={}, after={}, amended_by=clinician
+        )
+    )

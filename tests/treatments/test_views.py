@@ -1,0 +1,224 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import SESSION_TIME, make_patient, session_input
+from treatments import protocol
+from treatments.models import AdverseEvent, TreatmentSession, VialLot
+from treatments.services import record_session, sign_session
+
+
+def form_data(location, **changes):
+    """What the browser posts for a standard session at 10:00 New York time."""
+    data = {
+        "location": location.pk,
+        "reconstituted_at": "2026-03-02T09:40",
+        "administered_at": "2026-03-02T10:00",
+        "diluent_ml": "4",
+        "consent": "session",
+        "infection_at_site": "False",
+        "hypersensitivity": "False",
+        "pregnant_or_breastfeeding": "False",
+        "other_toxin_recent": "False",
+        "other_toxin_units": "0",
+        "vials-TOTAL_FORMS": "1",
+        "vials-INITIAL_FORMS": "0",
+        "vials-MIN_NUM_FORMS": "1",
+        "vials-MAX_NUM_FORMS": "4",
+        "vials-0-lot_number": "c1234ab",
+        "vials-0-product": "botox_200",
+        "vials-0-expiry": "2027-06-30",
+        "vials-0-vials": "1",
+        "action": "sign",
+    }
+    data |= {f"units-{site.code}": "5" for site in protocol.FIXED_SITES}
+    return data | changes
+
+
+@pytest.fixture
+def clinician_client(client, clinician):
+    client.force_login(clinician)
+    return client
+
+
+def test_the_new_session_form_starts_with_31_sites_at_5_units(clinician_client, patient_a):
+    response = clinician_client.get(reverse("treatments:session_create", args=[patient_a.pk]))
+    sites = response.context["entry"].sites
+    assert {code: sites[f"units-{code}"].value() for code in protocol.SITE_CODES} == {
+        code: (5 if not site.ftp else None) for code, site in protocol.SITES.items()
+    }
+    assert 'id="injection-map"' in response.content.decode()
+
+
+def test_saving_and_signing_a_standard_session(clinician_client, patient_a, location):
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]), form_data(location)
+    )
+    session = TreatmentSession.objects.get()
+    assert response["Location"] == reverse("treatments:session_detail", args=[session.pk])
+    assert session.is_signed
+    assert session.total_units == 155
+    # entered as 10:00 in New York (EST, UTC-5)
+    assert session.administered_at == SESSION_TIME
+    assert session.vials.get().lot.lot_number == "C1234AB"
+    detail = clinician_client.get(response["Location"]).content.decode()
+    assert "10:00 EST" in detail
+    assert "J0585-JW" in detail
+
+
+def test_a_blocked_rule_shows_at_its_field_and_saves_nothing(clinician_client, patient_a, location):
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]),
+        form_data(location, hypersensitivity="True"),
+    )
+    assert response.status_code == 200
+    assert response.context["entry"].form.errors["hypersensitivity"] == [
+        "R11: Hypersensitivity to botulinum toxin: do not inject."
+    ]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_a_site_problem_shows_at_the_site(clinician_client, patient_a, location):
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]),
+        form_data(location, **{"units-OCC-L2": ""}),
+    )
+    assert response.context["entry"].sites.errors["units-OCC-L2"] == [
+        "R3: Occipitalis left 2: give units or say why it was skipped."
+    ]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_an_unacknowledged_warning_saves_a_draft_then_signs_once_ticked(
+    clinician_client, patient_a, location
+):
+    data = form_data(location, **{"units-FRO-L1": "", "skip-FRO-L1": "bruise"})
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]), data
+    )
+    session = TreatmentSession.objects.get()
+    assert response["Location"] == reverse("treatments:session_update", args=[session.pk])
+    assert session.status == "draft"
+    page = clinician_client.get(response["Location"])
+    assert page.context["ack_rules"] == {"R1"}
+
+    clinician_client.post(response["Location"], data | {"acknowledged": ["R1"]})
+    session.refresh_from_db()
+    assert session.is_signed
+    assert session.acknowledged == ["R1"]
+    assert session.sites.get(site_code="FRO-L1").skipped_reason == "bruise"
+
+
+def test_a_known_lot_with_another_expiry_is_questioned(clinician_client, patient_a, location):
+    VialLot.objects.create(
+        product="botox_200", lot_number="C1234AB", expiry=datetime.date(2027, 1, 31)
+    )
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]), form_data(location)
+    )
+    assert response.context["entry"].vials.forms[0].errors["expiry"] == [
+        "Lot C1234AB is on file with expiry 2027-01-31: check the vial."
+    ]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_a_known_lot_fills_in_its_product_and_expiry(clinician_client, patient_a, location):
+    VialLot.objects.create(
+        product="botox_200", lot_number="C1234AB", expiry=datetime.date(2027, 6, 30)
+    )
+    data = form_data(location, **{"vials-0-product": "", "vials-0-expiry": ""})
+    clinician_client.post(reverse("treatments:session_create", args=[patient_a.pk]), data)
+    assert TreatmentSession.objects.get().vials.get().lot.expiry == datetime.date(2027, 6, 30)
+
+
+def test_a_signed_session_is_amended_with_a_reason_not_edited(
+    clinician_client, signed_session, location
+):
+    edit = reverse("treatments:session_update", args=[signed_session.pk])
+    amend = reverse("treatments:session_amend", args=[signed_session.pk])
+    assert clinician_client.get(edit)["Location"] == amend
+
+    no_reason = clinician_client.post(amend, form_data(location, notes="Changed"))
+    assert "reason" in no_reason.context["reason_form"].errors
+    assert signed_session.amendments.count() == 1
+
+    clinician_client.post(amend, form_data(location, notes="Changed", reason="Notes wrong"))
+    assert signed_session.amendments.count() == 2
+    detail = clinician_client.get(
+        reverse("treatments:session_detail", args=[signed_session.pk])
+    ).content.decode()
+    assert "Notes wrong" in detail
+    assert "notes: Amended" in detail  # the value before is still shown
+
+
+def test_the_last_cycles_adverse_event_hint_shows_on_the_next_session(
+    clinician_client, signed_session
+):
+    page = clinician_client.get(
+        reverse("treatments:session_create", args=[signed_session.patient.pk])
+    )
+    assert "trapezius sites lower" in page.content.decode()
+
+
+def test_recording_an_adverse_event(clinician_client, signed_session):
+    url = reverse("treatments:adverse_event_create", args=[signed_session.pk])
+    bad = clinician_client.post(
+        url, {"term": "other", "onset": "2026-03-01", "severity": "mild", "outcome": "ongoing"}
+    )
+    assert set(bad.context["form"].errors) == {"description", "onset"}
+    clinician_client.post(
+        url,
+        {
+            "term": "eyelid_ptosis",
+            "onset": "2026-03-09",
+            "severity": "moderate",
+            "outcome": "resolving",
+            "hint_next_session": "frontalis sites higher",
+        },
+    )
+    event = AdverseEvent.objects.get(term="eyelid_ptosis")
+    assert (event.patient, event.reported_by) == (signed_session.patient, "clinician")
+
+
+def test_lot_recall_lists_every_patient_given_the_lot(
+    client, clinic_admin, signed_session, clinician, location
+):
+    other = make_patient(7, location=location)
+    record_session(patient=other, injector=clinician, data=session_input(location))
+    client.force_login(clinic_admin)
+    response = client.get(reverse("treatments:lot_recall"), {"lot": "c1234ab"})
+    patients = [use.session.patient for use in response.context["uses"]]
+    assert patients == [signed_session.patient, other]
+    assert (
+        client.get(reverse("treatments:lot_recall"), {"lot": "NOPE"}).context["uses"].count() == 0
+    )
+
+
+def test_front_desk_sees_session_dates_and_cycles_but_no_clinical_content(
+    client, front_desk, signed_session
+):
+    client.force_login(front_desk)
+    html = client.get(reverse("patients:detail", args=[signed_session.patient.pk])).content.decode()
+    assert "2026-03-02: cycle 1" in html
+    assert "155" not in html
+    assert "C1234AB" not in html
+    assert "Neck pain" not in html
+
+
+@pytest.mark.parametrize("cycles", [1, 6])
+def test_the_chart_query_count_does_not_grow_with_sessions(
+    clinician_client, patient_a, clinician, location, cycles, django_assert_max_num_queries
+):
+    for cycle in range(cycles):
+        when = SESSION_TIME + datetime.timedelta(days=84 * cycle)
+        session = record_session(
+            patient=patient_a, injector=clinician, data=session_input(location, when=when)
+        )
+        sign_session(session=session, user=clinician, acknowledged=[])
+    # session, user, patient, sessions, sites, vials, lots, adverse events, and the
+    # session's sliding expiry (3)
+    with django_assert_max_num_queries(11):
+        response = clinician_client.get(reverse("treatments:chart", args=[patient_a.pk]))
+    assert len(response.context["sessions"]) == cycles
+    assert response.context["site_history"][3] == ("Temporalis", [40] * cycles)
