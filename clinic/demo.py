@@ -3,12 +3,25 @@ found by a natural key and left alone when they exist). Later features add their
 
 import datetime
 import random
+import zoneinfo
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.utils import timezone
 
 from clinic.models import Location, User
 from patients.models import Channel, ContactConsent, DiagnosisCode, Patient
+from treatments import protocol
+from treatments.models import AdverseEvent, TreatmentCourse
+from treatments.rules import SiteEntry
+from treatments.services import (
+    SessionInput,
+    VialInput,
+    record_session,
+    report_adverse_event,
+    sign_session,
+    standard_sites,
+)
 
 DEMO_PASSWORD = "cadence-demo"
 
@@ -84,10 +97,11 @@ PORTAL_PATIENTS = 8  # patient01 .. patient08
 def seed_demo() -> dict[str, int]:
     """Create the demo clinic; return how many rows of each kind were created."""
     with transaction.atomic():
-        created = {"locations": 0, "users": 0, "patients": 0}
+        created = {"locations": 0, "users": 0, "patients": 0, "sessions": 0}
         locations = _seed_locations(created)
         clinicians_at = _seed_staff(created)
         _seed_patients(created, locations, clinicians_at)
+        _seed_sessions(created)
     return created
 
 
@@ -184,3 +198,98 @@ def _seed_patients(created, locations, clinicians_at) -> None:
                     granted=True,
                     source=ContactConsent.Source.WRITTEN,
                 )
+
+
+# --- treatment history ----------------------------------------------------------------------
+
+NEW_PATIENTS = {"CAD-0004", "CAD-0018", "CAD-0029"}  # referred, not treated yet
+FTP_EXTRAS = ["TEM-L5", "TEM-R5", "OCC-L4", "OCC-R4", "TRA-L4", "TRA-R4", "TRA-L5", "TRA-R5"]
+
+
+def _seed_sessions(created) -> None:
+    """1-6 signed past sessions for most active patients, the last one between 10 and 110
+    days ago, so that the schedule has patients recently treated, due and overdue. Mostly the
+    standard 155 U; some follow-the-pain up to 195 U; a few adverse events. Made through the
+    services, so every rule holds."""
+    today = timezone.localdate()
+    patients = (
+        Patient.objects.filter(status=Patient.Status.ACTIVE)
+        .exclude(mrn__in=NEW_PATIENTS)
+        .exclude(courses__isnull=False)
+        .select_related("location", "primary_clinician")
+        .order_by("mrn")
+    )
+    for patient in patients:
+        rng = random.Random(patient.mrn)  # the same history for this patient every time
+        cycles = rng.randint(1, 6)
+        last = today - datetime.timedelta(days=rng.randint(10, 110))
+        dates = [last]
+        for _ in range(cycles - 1):
+            dates.insert(0, dates[0] - datetime.timedelta(days=84 + rng.randint(0, 10)))
+        zone = zoneinfo.ZoneInfo(patient.location.time_zone)
+        TreatmentCourse.objects.create(patient=patient, started_on=dates[0], consent_on=dates[0])
+        for day in dates:
+            when = datetime.datetime.combine(day, datetime.time(rng.randint(9, 15), 0), zone)
+            session = record_session(
+                patient=patient,
+                injector=patient.primary_clinician,
+                data=_demo_session(rng, patient, when),
+            )
+            sign_session(
+                session=session,
+                user=patient.primary_clinician,
+                acknowledged=["R1"] if session.total_units < 155 else [],
+            )
+            created["sessions"] += 1
+            if rng.random() < 0.12:
+                _demo_adverse_event(rng, session, day)
+
+
+def _demo_session(rng, patient, when) -> SessionInput:
+    sites = standard_sites()
+    if rng.random() < 0.08:  # a skipped site
+        sites = [SiteEntry(s.code, None, "bruising") if s.code == "FRO-L2" else s for s in sites]
+    if rng.random() < 0.2:  # follow-the-pain, 2 to 8 extra sites (up to 195 U)
+        sites += [
+            SiteEntry(code, protocol.UNITS_PER_SITE)
+            for code in FTP_EXTRAS[: rng.choice([2, 4, 6, 8])]
+        ]
+    # One lot a quarter, expiring at the end of the next year
+    quarter = (when.month - 1) // 3 + 1
+    lot = VialInput(
+        f"C{when.year % 100:02d}{quarter}{when.year % 7}X",
+        "botox_200",
+        datetime.date(when.year + 1, 12, 31),
+    )
+    return SessionInput(
+        location=patient.location,
+        administered_at=when,
+        reconstituted_at=when - datetime.timedelta(minutes=rng.randint(10, 40)),
+        sites=sites,
+        vials=[lot],
+        consent="course",
+        infection_at_site=False,
+        hypersensitivity=False,
+        pregnant_or_breastfeeding=False,
+        other_toxin_recent=False,
+    )
+
+
+def _demo_adverse_event(rng, session, day) -> None:
+    term, hint = rng.choice(
+        [
+            (AdverseEvent.Term.NECK_PAIN, "trapezius sites lower"),
+            (AdverseEvent.Term.EYELID_PTOSIS, "frontalis sites higher"),
+            (AdverseEvent.Term.INJECTION_SITE_PAIN, ""),
+        ]
+    )
+    report_adverse_event(
+        session=session,
+        recorded_by=session.injector,
+        reported_by=AdverseEvent.Reporter.CLINICIAN,
+        term=term,
+        onset=day + datetime.timedelta(days=rng.randint(1, 5)),
+        severity="mild",
+        outcome="resolved",
+        hint_next_session=hint,
+    )

@@ -178,6 +178,7 @@ class SessionEntry:
         session: TreatmentSession | None = None,
         initial_sites: list[rules.SiteEntry] | None = None,
         initial=None,
+        initial_lot: VialLot | None = None,
     ):
         entries = initial_sites or []
         if session is not None:
@@ -186,22 +187,19 @@ class SessionEntry:
             ]
         self.form = SessionForm(data, instance=session, initial=initial)
         self.sites = SitesForm(data, initial=SitesForm.initial_for(entries))
-        vial_initial = (
-            [
-                {
-                    "lot_number": u.lot.lot_number,
-                    "product": u.lot.product,
-                    "expiry": u.lot.expiry,
-                    "vials": u.vials,
-                }
-                for u in session.vials.all()
-            ]
-            if session
-            else []
-        )
-        self.vials = VialFormSet(
-            data, prefix="vials", initial=vial_initial or [{"product": "botox_200", "vials": 1}]
-        )
+        uses = [(use.lot, use.vials) for use in session.vials.all()] if session else []
+        if not uses:
+            uses = [(initial_lot or VialLot(product=VialLot.Product.BOTOX_200), 1)]
+        vial_initial = [
+            {
+                "lot_number": lot.lot_number,
+                "product": lot.product,
+                "expiry": lot.expiry,
+                "vials": vials,
+            }
+            for lot, vials in uses
+        ]
+        self.vials = VialFormSet(data, prefix="vials", initial=vial_initial)
 
     def is_valid(self) -> bool:
         return all([self.form.is_valid(), self.sites.is_valid(), self.vials.is_valid()])

@@ -72,6 +72,7 @@ def _session_page(request, *, patient, session, amending=False):
             session=session,
             initial_sites=standard_sites(),
             initial=None if session else _new_session_initial(default_location),
+            initial_lot=None if session else _last_lot(default_location),
         )
         reason = AmendmentReasonForm(data) if amending else None
         if data is not None and entry.is_valid() and (reason is None or reason.is_valid()):
@@ -104,6 +105,18 @@ def _session_page(request, *, patient, session, amending=False):
 def _new_session_initial(location):
     now = timezone.localtime().replace(second=0, microsecond=0)
     return {"location": location, "administered_at": now, "reconstituted_at": now}
+
+
+def _last_lot(location) -> VialLot | None:
+    """The lot most recently used at this location, if it has not expired: usually the box
+    on the shelf."""
+    use = (
+        VialUse.objects.filter(session__location=location, lot__expiry__gte=timezone.localdate())
+        .select_related("lot")
+        .order_by("-session__administered_at")
+        .first()
+    )
+    return use.lot if use else None
 
 
 def _after_save(request, session, entry, amending):

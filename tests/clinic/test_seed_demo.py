@@ -27,6 +27,23 @@ def test_seed_demo_builds_the_demo_clinic(db):
     assert User.objects.get(username="desk.kim").check_password("cadence-demo")
 
 
+def test_seed_demo_gives_most_patients_a_signed_history_that_obeys_the_rules(db):
+    from treatments.models import AdverseEvent, TreatmentSession
+    from treatments.services import check_session
+
+    call_command("seed_demo")
+    sessions = TreatmentSession.objects.select_related("patient", "course", "location")
+    treated = Patient.objects.filter(sessions__isnull=False).distinct().count()
+    per_patient = [p.sessions.count() for p in Patient.objects.filter(sessions__isnull=False)]
+    assert 30 <= treated < 40
+    assert min(per_patient) >= 1
+    assert max(per_patient) <= 6
+    assert all(s.is_signed for s in sessions)
+    assert {s.total_units for s in sessions} >= {155, 195}
+    assert AdverseEvent.objects.exists()
+    assert [f for s in sessions for f in check_session(s) if f.severity == "block"] == []
+
+
 def test_seed_demo_twice_leaves_the_same_rows(db):
     call_command("seed_demo")
     first = snapshot()

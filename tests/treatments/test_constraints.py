@@ -73,6 +73,15 @@ def test_one_session_per_cycle_and_total_at_most_195(session, course, clinician,
         )
     )
     refused(lambda: TreatmentSession.objects.create(cycle_number=4, status="signed", **fields))
+    refused(lambda: TreatmentSession.objects.create(cycle_number=0, **fields))
+
+
+def test_a_course_interval_is_positive(patient_a):
+    refused(
+        lambda: TreatmentCourse.objects.create(
+            patient=patient_a, started_on=WHEN.date(), min_interval_days=0
+        )
+    )
 
 
 @pytest.mark.parametrize(

@@ -222,3 +222,12 @@ def test_the_chart_query_count_does_not_grow_with_sessions(
         response = clinician_client.get(reverse("treatments:chart", args=[patient_a.pk]))
     assert len(response.context["sessions"]) == cycles
     assert response.context["site_history"][3] == ("Temporalis", [40] * cycles)
+
+
+def test_the_new_session_form_offers_the_last_lot_used_at_the_location(
+    clinician_client, signed_session, patient_a
+):
+    response = clinician_client.get(reverse("treatments:session_create", args=[patient_a.pk]))
+    first_vial = response.context["entry"].vials.forms[0]
+    assert first_vial["lot_number"].value() == "C1234AB"
+    assert first_vial["expiry"].value() == datetime.date(2027, 6, 30)

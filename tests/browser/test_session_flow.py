@@ -1,0 +1,70 @@
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_registry_flow import log_in
+from treatments.models import TreatmentSession
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_clinician_records_a_session_on_the_map_and_signs_it(page, clinician, patient_a):
+    console_errors = []
+    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+
+    # Given a clinician on a patient's new session form
+    log_in(page, "clinician")
+    page.goto(f"/treatments/patients/{patient_a.pk}/sessions/new/")
+    total = page.locator("#tally-total")
+    expect(total).to_have_text("155 U")
+
+    # When they skip a frontalis site on the map, with a reason
+    page.locator('#injection-map [data-site="FRO-L1"]').click()
+    page.get_by_label("Skip this site").check()
+    page.locator("#site-editor-reason").fill("bruising from last cycle")
+    page.get_by_role("button", name="Done").click()
+    expect(total).to_have_text("150 U")
+
+    # And add two temporalis follow-the-pain sites
+    page.locator('#injection-map [data-site="TEM-L5"]').click()
+    page.get_by_role("button", name="Done").click()
+    page.locator('#injection-map [data-site="TEM-R5"]').click()
+    page.get_by_role("button", name="Done").click()
+
+    # Then the tally reaches 160 U
+    expect(total).to_have_text("160 U")
+    expect(page.locator("#tally-rules")).to_contain_text("bruising from last cycle")
+
+    # When they answer the safety questions, enter a lot and sign
+    page.get_by_label("Signed for this session").check()
+    for question in (
+        "infection_at_site",
+        "hypersensitivity",
+        "pregnant_or_breastfeeding",
+        "other_toxin_recent",
+    ):
+        page.locator(f'input[name="{question}"][value="False"]').check()
+    page.get_by_label("Lot number").fill("C1234AB")
+    page.get_by_label("Product").select_option("botox_200")
+    page.get_by_label("Expiry").fill("2099-06-30")
+    page.get_by_role("button", name="Save and sign").click()
+
+    # Then they see the signed record (160 U given, 40 U wasted)
+    expect(page.get_by_text("Cycle 1 signed.")).to_be_visible()
+    expect(page.locator("#total-units")).to_have_text("160 U")
+    session = TreatmentSession.objects.get()
+    assert session.is_signed
+    assert session.units_wasted == 40
+    assert session.sites.get(site_code="FRO-L1").skipped_reason == "bruising from last cycle"
+    assert set(session.sites.filter(is_ftp=True).values_list("site_code", flat=True)) == {
+        "TEM-L5",
+        "TEM-R5",
+    }
+
+    # And the session on the chart
+    page.get_by_role("link", name="Chart").click()
+    row = page.locator("#sessions tbody tr").first
+    expect(row).to_contain_text("160 U")
+    expect(row).to_contain_text("C1234AB")
+    expect(row).to_contain_text("Signed")
+    expect(page.locator("#site-history")).to_contain_text("TEM-L5, TEM-R5")
+    assert console_errors == []
