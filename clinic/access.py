@@ -45,6 +45,13 @@ patient_required = role_required(PATIENTS)
 # these permissions serve the admin (clinic admins) and anything that asks `user.has_perm`.
 # Nobody deletes patients, consents, users or locations: records are kept; people are
 # discharged or deactivated instead.
+SCHEDULE_WORK = [
+    ("treatments", "appointment", ("view", "add", "change")),
+    ("treatments", "appointmentevent", ("view", "add")),
+    ("treatments", "calloutcome", ("view", "add")),
+    ("treatments", "openinghours", ("view",)),
+    ("treatments", "injectorday", ("view",)),
+]
 GROUP_PERMISSIONS = {
     Role.CLINICIAN: [
         ("patients", "patient", ("view", "add", "change")),
@@ -62,11 +69,13 @@ GROUP_PERMISSIONS = {
                 "sessionamendment",
             )
         ],
+        *SCHEDULE_WORK,
     ],
     Role.FRONT_DESK: [
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view", "add")),
         ("clinic", "location", ("view",)),
+        *SCHEDULE_WORK,
     ],
     Role.PATIENT: [],
     Role.CLINIC_ADMIN: [
@@ -85,8 +94,14 @@ GROUP_PERMISSIONS = {
                 "vialuse",
                 "adverseevent",
                 "sessionamendment",
+                "appointment",
+                "appointmentevent",
+                "calloutcome",
             )
         ],
+        # Clinic hours and the injectors' rota are set up by the clinic admin.
+        ("treatments", "openinghours", ("view", "add", "change", "delete")),
+        ("treatments", "injectorday", ("view", "add", "change", "delete")),
     ],
 }
 

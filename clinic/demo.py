@@ -12,13 +12,23 @@ from django.utils import timezone
 from clinic.models import Location, User
 from patients.models import Channel, ContactConsent, DiagnosisCode, Patient
 from treatments import protocol
-from treatments.models import AdverseEvent, TreatmentCourse
+from treatments.models import (
+    AdverseEvent,
+    Appointment,
+    InjectorDay,
+    OpeningHours,
+    TreatmentCourse,
+)
 from treatments.rules import SiteEntry
 from treatments.services import (
+    BookingError,
     SessionInput,
     VialInput,
+    available_slots,
+    book_appointment,
     record_session,
     report_adverse_event,
+    set_appointment_status,
     sign_session,
     standard_sites,
 )
@@ -97,11 +107,12 @@ PORTAL_PATIENTS = 8  # patient01 .. patient08
 def seed_demo() -> dict[str, int]:
     """Create the demo clinic; return how many rows of each kind were created."""
     with transaction.atomic():
-        created = {"locations": 0, "users": 0, "patients": 0, "sessions": 0}
+        created = {"locations": 0, "users": 0, "patients": 0, "sessions": 0, "appointments": 0}
         locations = _seed_locations(created)
         clinicians_at = _seed_staff(created)
         _seed_patients(created, locations, clinicians_at)
         _seed_sessions(created)
+        _seed_schedule(created, locations)
     return created
 
 
@@ -293,3 +304,75 @@ def _demo_adverse_event(rng, session, day) -> None:
         outcome="resolved",
         hint_next_session=hint,
     )
+
+
+# --- the schedule -------------------------------------------------------------------------------
+
+# (weekday, opens, closes): Monday to Friday, with a lunch break
+CLINIC_HOURS = [
+    (day, datetime.time(h1), datetime.time(h2))
+    for day in range(5)
+    for h1, h2 in ((8, 12), (13, 17))
+]
+
+
+def _seed_schedule(created, locations) -> None:
+    """Hours, the rota, and a realistic book: most patients due soon are booked, some are not
+    (the due list), two missed their last visit (no-shows). Only on the first run."""
+    if OpeningHours.objects.exists():
+        return
+    for location in locations:
+        OpeningHours.objects.bulk_create(
+            OpeningHours(location=location, weekday=day, opens=opens, closes=closes)
+            for day, opens, closes in CLINIC_HOURS
+        )
+    for username, *_rest, location_index in STAFF:
+        if location_index is not None:
+            clinician = User.objects.get(username=username)
+            InjectorDay.objects.bulk_create(
+                InjectorDay(clinician=clinician, location=locations[location_index], weekday=d)
+                for d in range(5)
+            )
+    desk = User.objects.get(username="desk.kim")
+    courses = (
+        TreatmentCourse.objects.filter(status="active", last_session_on__isnull=False)
+        .select_related("patient", "patient__location")
+        .order_by("patient__mrn")
+    )
+    for index, course in enumerate(courses):
+        patient = course.patient
+        zone = zoneinfo.ZoneInfo(patient.location.time_zone)
+        today = timezone.localdate(timezone=zone)
+        if index % 4 == 3 or course.overdue_from <= today:
+            continue  # due or overdue but not booked: the front desk's worklist
+        start = max(course.earliest_on, today + datetime.timedelta(days=1))
+        slots = available_slots(
+            location=patient.location, start_date=start, days=14, per_clinician=1 + index % 5
+        )
+        if not slots:
+            continue
+        slot = slots[-1]
+        try:
+            appointment = book_appointment(
+                patient=patient,
+                clinician=slot.clinician,
+                location=slot.location,
+                starts_at=slot.starts_at,
+                booked_by=desk,
+            )
+        except BookingError:
+            continue
+        created["appointments"] += 1
+        if index in (5, 17):  # missed visits, already on the due list
+            _missed(appointment, desk)
+
+
+def _missed(appointment: Appointment, desk: User) -> None:
+    """Turn a booking into yesterday's no-show (the demo's history)."""
+    yesterday = appointment.starts_at - datetime.timedelta(
+        days=(appointment.local_starts_at.date() - timezone.localdate()).days + 1
+    )
+    Appointment.objects.filter(pk=appointment.pk).update(
+        starts_at=yesterday, ends_at=yesterday + (appointment.ends_at - appointment.starts_at)
+    )
+    set_appointment_status(appointment=appointment, status="noshow", by=desk)

@@ -77,6 +77,9 @@ class Location(models.Model):
     time_zone = models.CharField(
         max_length=64, validators=[validate_time_zone], help_text="IANA name, e.g. Europe/London."
     )
+    slot_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="Length of an appointment slot."
+    )
 
     class Meta:
         ordering = ["name"]

@@ -242,6 +242,9 @@ RECONSTITUTION_MAX_HOURS = env_int("RECONSTITUTION_MAX_HOURS", 24)  # label; old
 TREATMENT_INTERVAL_DAYS = env_int("TREATMENT_INTERVAL_DAYS", 84)  # retreat every 12 weeks
 TREATMENT_MIN_INTERVAL_DAYS = env_int("TREATMENT_MIN_INTERVAL_DAYS", 84)  # payers: 84, some 90
 TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indications
+OVERDUE_AFTER_DAYS = env_int("OVERDUE_AFTER_DAYS", 98)  # ours: 14 days past the 84-day target
+DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
+CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from clinic.access import STAFF
@@ -14,6 +15,9 @@ def home(request):
     role = request.user.role
     if role == User.Role.PATIENT:
         return redirect("portal:home")
+    if role == User.Role.CLINICIAN:
+        # A clinician's day starts from their own list: today's calendar, filtered to them.
+        return redirect(f"{reverse('treatments:calendar')}?clinician={request.user.pk}")
     if role in STAFF:
         return redirect("patients:list")
     raise PermissionDenied

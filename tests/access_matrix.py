@@ -90,6 +90,9 @@ EXPECTED = {
             "vialuse",
             "adverseevent",
             "sessionamendment",
+            "appointment",
+            "appointmentevent",
+            "calloutcome",
         )
         for route, outcome in admin_model("treatments", model, add="forbidden").items()
     },
@@ -111,5 +114,23 @@ EXPECTED = {
     "treatments/sessions/<int:pk>/adverse-events/new/": row(
         "login", "not_found", "forbidden", "ok", "forbidden"
     ),
+    **admin_model("treatments", "openinghours", delete="ok"),
+    **admin_model("treatments", "injectorday", delete="ok"),
     "treatments/lots/": row("login", "not_found", "forbidden", "ok", "ok"),
+    # the schedule: every staff role books and works the due list
+    # the patient already has a visit booked: booking sends staff to move it instead
+    "treatments/patients/<int:patient_pk>/book/": row(
+        "login", "not_found", "redirect", "redirect", "redirect"
+    ),
+    "treatments/patients/<int:patient_pk>/calls/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    "treatments/appointments/<int:pk>/reschedule/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/appointments/<int:pk>/cancel/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/due/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/calendar/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/appointments/<int:pk>/status/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    "treatments/appointments/<int:pk>/calendar.ics": row("login", "not_found", "ok", "ok", "ok"),
 }

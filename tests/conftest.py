@@ -320,3 +320,50 @@ def signed_session(patient_b, clinician, location):
         reason="Typo in the notes",
     )
     return session
+
+
+# --- the schedule ------------------------------------------------------------------------------
+
+
+def next_weekday(weekday: int, after: datetime.date | None = None) -> datetime.date:
+    """The next date (after today, or `after`) falling on `weekday` (0 = Monday)."""
+    from django.utils import timezone
+
+    day = (after or timezone.localdate()) + datetime.timedelta(days=1)
+    while day.weekday() != weekday:
+        day += datetime.timedelta(days=1)
+    return day
+
+
+@pytest.fixture
+def schedule(location, clinician):
+    """The location opens Monday to Friday 09:00-17:00 (30-minute slots); the clinician
+    injects there every weekday."""
+    from treatments.models import InjectorDay, OpeningHours
+
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            location=location, weekday=weekday, opens=datetime.time(9), closes=datetime.time(17)
+        )
+        InjectorDay.objects.create(clinician=clinician, location=location, weekday=weekday)
+    return location
+
+
+def local(day: datetime.date, hour: int, minute: int = 0, zone="America/New_York"):
+    import zoneinfo
+
+    return datetime.datetime.combine(day, datetime.time(hour, minute), zoneinfo.ZoneInfo(zone))
+
+
+@pytest.fixture
+def booked_appointment(schedule, signed_session, clinician, front_desk):
+    """patient_b's next injection, booked for next Monday at 10:00 New York time."""
+    from treatments.services import book_appointment
+
+    return book_appointment(
+        patient=signed_session.patient,
+        clinician=clinician,
+        location=schedule,
+        starts_at=local(next_weekday(0), 10),
+        booked_by=front_desk,
+    )

@@ -2,7 +2,12 @@ from django.contrib import admin
 
 from treatments.models import (
     AdverseEvent,
+    Appointment,
+    AppointmentEvent,
+    CallOutcome,
     InjectionSite,
+    InjectorDay,
+    OpeningHours,
     SessionAmendment,
     TreatmentCourse,
     TreatmentSession,
@@ -70,3 +75,26 @@ class AdverseEventAdmin(ReadOnlyAdmin):
 
 
 admin.site.register([InjectionSite, VialUse, SessionAmendment], ReadOnlyAdmin)
+
+
+# Clinic admins set the hours and the rota here; appointments change only through booking.
+@admin.register(OpeningHours)
+class OpeningHoursAdmin(admin.ModelAdmin):
+    list_display = ("location", "weekday", "opens", "closes")
+    list_filter = ("location",)
+
+
+@admin.register(InjectorDay)
+class InjectorDayAdmin(admin.ModelAdmin):
+    list_display = ("clinician", "location", "weekday")
+    list_filter = ("location", "clinician")
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ReadOnlyAdmin):
+    list_display = ("patient", "location", "clinician", "starts_at", "status")
+    list_filter = ("status", "location")
+    list_select_related = ("patient", "location", "clinician")
+
+
+admin.site.register([AppointmentEvent, CallOutcome], ReadOnlyAdmin)

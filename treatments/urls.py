@@ -1,18 +1,32 @@
 from django.urls import path
 
-from treatments import views
+from treatments.views import calendar, schedule, sessions
 
 app_name = "treatments"
 urlpatterns = [
-    path("patients/<int:patient_pk>/sessions/new/", views.session_create, name="session_create"),
-    path("patients/<int:patient_pk>/chart/", views.chart, name="chart"),
-    path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
-    path("sessions/<int:pk>/edit/", views.session_update, name="session_update"),
-    path("sessions/<int:pk>/amend/", views.session_amend, name="session_amend"),
+    path("patients/<int:patient_pk>/sessions/new/", sessions.session_create, name="session_create"),
+    path("patients/<int:patient_pk>/chart/", sessions.chart, name="chart"),
+    path("sessions/<int:pk>/", sessions.session_detail, name="session_detail"),
+    path("sessions/<int:pk>/edit/", sessions.session_update, name="session_update"),
+    path("sessions/<int:pk>/amend/", sessions.session_amend, name="session_amend"),
     path(
         "sessions/<int:pk>/adverse-events/new/",
-        views.adverse_event_create,
+        sessions.adverse_event_create,
         name="adverse_event_create",
     ),
-    path("lots/", views.lot_recall, name="lot_recall"),
+    path("lots/", sessions.lot_recall, name="lot_recall"),
+    # the schedule: booking and the due list
+    path("patients/<int:patient_pk>/book/", schedule.book, name="book"),
+    path("patients/<int:patient_pk>/calls/", schedule.call_outcome_create, name="call_outcome"),
+    path(
+        "appointments/<int:pk>/reschedule/",
+        schedule.appointment_reschedule,
+        name="appointment_reschedule",
+    ),
+    path("appointments/<int:pk>/cancel/", schedule.appointment_cancel, name="appointment_cancel"),
+    path("due/", schedule.due_list_view, name="due_list"),
+    # the calendar
+    path("calendar/", calendar.calendar_view, name="calendar"),
+    path("appointments/<int:pk>/status/", calendar.appointment_status, name="appointment_status"),
+    path("appointments/<int:pk>/calendar.ics", calendar.appointment_ics, name="appointment_ics"),
 ]

@@ -11,7 +11,7 @@ from clinic.access import clinician_required, staff_required
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import ContactConsent, Patient
 from patients.services import record_consent
-from treatments.models import TreatmentSession
+from treatments.models import Appointment, TreatmentCourse, TreatmentSession
 
 # The search words live in the session, not the query string: names and dates of birth must
 # stay out of URLs (and so out of access logs and browser history).
@@ -67,6 +67,11 @@ def patient_detail(request, pk, consent_form=None):
     )
     context = {
         "patient": patient,
+        "next_visit": Appointment.objects.active()
+        .filter(patient=patient)
+        .select_related("location", "clinician")
+        .first(),
+        "course": TreatmentCourse.objects.filter(patient=patient, status="active").first(),
         "consents": patient.current_consents(),
         "consent_history": patient.consents.all(),
         "consent_form": consent_form or ConsentForm(patient=patient),

@@ -14,8 +14,9 @@ def test_the_four_role_groups_exist_with_their_permissions(db):
     assert groups["patient"] == set()
     assert {"view_patient", "change_patient", "add_contactconsent"} <= groups["front_desk"]
     assert "change_user" in groups["clinic_admin"]
-    # Records are kept: nobody holds a delete permission
-    assert not any(code.startswith("delete_") for codes in groups.values() for code in codes)
+    # Records are kept: the only deletes are the clinic admin's hours and rota settings
+    deletes = {code for codes in groups.values() for code in codes if code.startswith("delete_")}
+    assert deletes == {"delete_openinghours", "delete_injectorday"}
 
 
 def test_a_users_only_group_follows_their_role(db):
@@ -33,21 +34,22 @@ def test_createsuperuser_makes_a_clinic_admin(db):
 
 
 @pytest.mark.parametrize(
-    ("role", "home"),
+    ("role", "home", "query"),
     [
-        ("patient", "portal:home"),
-        ("front_desk", "patients:list"),
-        ("clinician", "patients:list"),
-        ("clinic_admin", "patients:list"),
+        ("patient", "portal:home", ""),
+        ("front_desk", "patients:list", ""),
+        # a clinician starts on today's calendar, filtered to themself
+        ("clinician", "treatments:calendar", "?clinician={pk}"),
+        ("clinic_admin", "patients:list", ""),
     ],
 )
-def test_each_role_lands_on_its_own_home_after_login(client, personas, role, home):
+def test_each_role_lands_on_its_own_home_after_login(client, personas, role, home, query):
     response = client.post(
         reverse("login"),
         {"username": personas[role].username, "password": PASSWORD},
         follow=True,
     )
-    assert response.redirect_chain[-1][0] == reverse(home)
+    assert response.redirect_chain[-1][0] == reverse(home) + query.format(pk=personas[role].pk)
     assert response.status_code == 200
 
 

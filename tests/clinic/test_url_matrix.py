@@ -8,6 +8,7 @@ from django.urls import URLResolver, get_resolver
 
 from patients.models import ContactConsent, Patient
 from tests.access_matrix import EXPECTED, ROLES
+from treatments.models import CallOutcome
 
 
 def walk(patterns, prefix=""):
@@ -34,7 +35,13 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
     admin_model = re.match(r"admin/(\w+)/(\w+)/<path:object_id>", route)
     model = apps.get_model(*admin_model.groups()) if admin_model else None
     values = {
-        "pk": objects["session" if route.startswith("treatments/sessions/") else "patient"].pk,
+        "pk": objects[
+            "session"
+            if route.startswith("treatments/sessions/")
+            else "appointment"
+            if route.startswith("treatments/appointments/")
+            else "patient"
+        ].pk,
         "patient_pk": objects["patient"].pk,
         "object_id": (model.objects.order_by("pk").first().pk if model else objects["patient"].pk),
         "content_type_id": ContentType.objects.get_for_model(Patient).pk,
@@ -58,13 +65,21 @@ def outcome(response, login_urls: tuple[str, ...]) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_gets_the_committed_outcome_on_every_route(
-    client, personas, patient_b, signed_session, role
+    client, personas, patient_b, signed_session, booked_appointment, role
 ):
     # Given one object of every kind, and a patient who is not the user's own (patient_b)
     ContactConsent.objects.create(
         patient=patient_b, channel="email", granted=True, source="written"
     )
-    objects = {"patient": patient_b, "user": personas["front_desk"], "session": signed_session}
+    CallOutcome.objects.create(
+        patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
+    )
+    objects = {
+        "patient": patient_b,
+        "user": personas["front_desk"],
+        "session": signed_session,
+        "appointment": booked_appointment,
+    }
     if personas[role]:
         client.force_login(personas[role])
     login_urls = (resolve_url("login"), resolve_url("admin:login"))

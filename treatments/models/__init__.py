@@ -1,3 +1,10 @@
+from treatments.models.schedule import (
+    Appointment,
+    AppointmentEvent,
+    CallOutcome,
+    InjectorDay,
+    OpeningHours,
+)
 from treatments.models.session import (
     AdverseEvent,
     InjectionSite,
@@ -10,6 +17,11 @@ from treatments.models.session import (
 
 __all__ = [
     "AdverseEvent",
+    "Appointment",
+    "AppointmentEvent",
+    "CallOutcome",
+    "InjectorDay",
+    "OpeningHours",
     "InjectionSite",
     "SessionAmendment",
     "TreatmentCourse",

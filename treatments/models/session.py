@@ -37,10 +37,17 @@ class TreatmentCourse(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.TextField(blank=True)
+    last_session_on = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Date of the last session given (signed), in its location's time zone.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-started_on", "-pk"]
+        indexes = [models.Index(fields=["status", "last_session_on"], name="course_due_idx")]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient"], condition=Q(status="active"), name="one_active_course"
@@ -57,6 +64,28 @@ class TreatmentCourse(models.Model):
 
     def __str__(self) -> str:
         return f"Course from {self.started_on:%Y-%m-%d} ({self.get_status_display()})"
+
+    # The 12-week schedule (DOMAIN.md section 4), anchored on the last session actually given.
+    @property
+    def next_due_on(self) -> datetime.date | None:
+        if self.last_session_on is None:
+            return None
+        return self.last_session_on + datetime.timedelta(days=self.interval_days)
+
+    @property
+    def earliest_on(self) -> datetime.date | None:
+        if self.last_session_on is None:
+            return None
+        return self.last_session_on + datetime.timedelta(days=self.min_interval_days)
+
+    @property
+    def overdue_from(self) -> datetime.date | None:
+        if self.last_session_on is None:
+            return None
+        return self.last_session_on + datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
+
+    def days_since_last(self, today: datetime.date) -> int | None:
+        return (today - self.last_session_on).days if self.last_session_on else None
 
 
 class SessionQuerySet(models.QuerySet):
@@ -84,6 +113,13 @@ class TreatmentSession(models.Model):
         "patients.Patient", on_delete=models.PROTECT, related_name="sessions"
     )
     course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
+    appointment = models.OneToOneField(
+        "treatments.Appointment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="session",
+    )
     cycle_number = models.PositiveSmallIntegerField()
     location = models.ForeignKey("clinic.Location", on_delete=models.PROTECT, related_name="+")
     injector = models.ForeignKey(

@@ -15,6 +15,7 @@ from patients.models import Patient
 from treatments import protocol, rules
 from treatments.models import (
     AdverseEvent,
+    Appointment,
     InjectionSite,
     SessionAmendment,
     TreatmentCourse,
@@ -172,8 +173,18 @@ def record_session(
     course = session.course if session else _active_course(patient, data)
     _refuse_blocks(patient=patient, data=data, course=course, exclude=session)
     if session is None:
+        # The patient's checked-in visit, if any: signing the session will fulfil it.
+        arrived = (
+            Appointment.objects.filter(patient=patient, status="arrived", session__isnull=True)
+            .order_by("-starts_at")
+            .first()
+        )
         session = TreatmentSession(
-            patient=patient, course=course, injector=injector, cycle_number=_next_cycle(course)
+            appointment=arrived,
+            patient=patient,
+            course=course,
+            injector=injector,
+            cycle_number=_next_cycle(course),
         )
     _write(session, data)
     return session
@@ -198,7 +209,18 @@ def sign_session(
     session.signed_at = timezone.now()
     session.signed_by = user
     session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
+    _move_due_dates(session.course)
+    if session.appointment_id and session.appointment.status == "arrived":
+        session.appointment.status = "fulfilled"  # a recorded session fulfils its visit
+        session.appointment.save(update_fields=["status"])
     return session
+
+
+def _move_due_dates(course: TreatmentCourse) -> None:
+    """The schedule is anchored on the last session actually given (DESIGN.md)."""
+    last = course.sessions.signed().select_related("location").order_by("-administered_at").first()
+    course.last_session_on = last.session_date if last else None
+    course.save(update_fields=["last_session_on"])
 
 
 @transaction.atomic
@@ -220,6 +242,7 @@ def amend_session(
         raise RuleViolation(blocks)
     before = snapshot(session)
     _write(session, data)
+    _move_due_dates(session.course)  # an amended date moves the schedule too
     return SessionAmendment.objects.create(
         session=session,
         reason=reason.strip(),

@@ -10,10 +10,11 @@ from clinic.models import Location
 from patients.models import Patient
 from treatments import protocol, rules
 from treatments.forms import AdverseEventForm, AmendmentReasonForm, SessionEntry, location_zone
-from treatments.models import AdverseEvent, TreatmentSession, VialLot, VialUse
+from treatments.models import AdverseEvent, Appointment, TreatmentSession, VialLot, VialUse
 from treatments.services import (
     RuleViolation,
     amend_session,
+    available_slots,
     check_session,
     record_session,
     report_adverse_event,
@@ -186,14 +187,24 @@ def _protocol_data():
 @clinician_required
 def session_detail(request, pk):
     session = get_object_or_404(_sessions(request.user), pk=pk)
+    next_visit = Appointment.objects.active().filter(patient=session.patient).first()
     context = {
         "session": session,
         "patient": session.patient,
+        "next_visit": next_visit,
+        "next_slots": [] if next_visit or not session.is_signed else _next_slots(session),
         "findings": [] if session.is_signed else check_session(session),
         "acknowledged": [(rule, rules.ACKNOWLEDGEABLE[rule]) for rule in session.acknowledged],
     }
     with timezone.override(session.local_administered_at.tzinfo):
         return render(request, "treatments/session_detail.html", context)
+
+
+def _next_slots(session):
+    """After sign-off: the first free slots from the earliest date for the next session."""
+    course = session.course
+    start = max(course.earliest_on or timezone.localdate(), timezone.localdate())
+    return available_slots(location=session.location, start_date=start, days=21, per_clinician=3)
 
 
 @clinician_required

@@ -1,0 +1,52 @@
+import datetime
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from tests.browser.test_registry_flow import log_in
+from treatments.models import Appointment, TreatmentCourse
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_front_desk_books_a_due_patient_and_handles_a_no_show(
+    page, front_desk, patient_a, booked_appointment
+):
+    # Given Alice is due in 4 days with nothing booked, and Ben is booked next Monday
+    TreatmentCourse.objects.create(
+        patient=patient_a,
+        started_on=timezone.localdate(),
+        last_session_on=timezone.localdate() - datetime.timedelta(days=80),
+    )
+
+    # When the front desk opens the due list and books Alice's first suggested slot
+    log_in(page, "frontdesk")
+    page.get_by_role("link", name="Due list").click()
+    row = page.locator("#due-list tbody tr", has_text="Morgan, Alice")
+    expect(row).to_contain_text("Due")
+    expect(page.locator("#due-list")).not_to_contain_text("Patel, Ben")
+    row.get_by_role("link", name="Book").click()
+    first_slot = page.locator("#slots button").first
+    first_slot_label = first_slot.inner_text()
+    first_slot.click()
+
+    # Then the booking is on the calendar, and Alice leaves the due list
+    expect(page.get_by_text("Booked:")).to_be_visible()
+    expect(page.locator("#calendar")).to_contain_text("Alice Morgan")
+    alice_visit = Appointment.objects.get(patient=patient_a)
+    assert alice_visit.local_starts_at.strftime("%a %-d %b %Y, %H:%M") == first_slot_label.strip()
+    page.get_by_role("link", name="Due list").click()
+    expect(page.locator("#due-list")).not_to_contain_text("Morgan, Alice")
+
+    # When Ben does not come, and the desk marks him as a no-show on the calendar
+    day = booked_appointment.local_starts_at.date().isoformat()
+    page.goto(f"/treatments/calendar/?location={booked_appointment.location_id}&date={day}")
+    page.locator("#calendar").get_by_role("button", name="No-show Ben Patel").click()
+
+    # Then Ben is on the due list at once, as a no-show
+    page.get_by_role("link", name="Due list").click()
+    ben_row = page.locator("#due-list tbody tr", has_text="Patel, Ben")
+    expect(ben_row).to_contain_text("No-show")
+    booked_appointment.refresh_from_db()
+    assert booked_appointment.status == "noshow"

@@ -1,0 +1,235 @@
+"""The 12-week schedule: clinic hours, who injects where, appointments and the front desk's
+call log. One concrete next appointment at a time, anchored on the last session given."""
+
+import datetime
+import zoneinfo
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from patients.models import Patient
+
+
+class OpeningHours(models.Model):
+    """A location's opening hours on one weekday (several rows make split hours)."""
+
+    WEEKDAYS = [
+        (0, "Monday"),
+        (1, "Tuesday"),
+        (2, "Wednesday"),
+        (3, "Thursday"),
+        (4, "Friday"),
+        (5, "Saturday"),
+        (6, "Sunday"),
+    ]
+
+    location = models.ForeignKey(
+        "clinic.Location", on_delete=models.CASCADE, related_name="opening_hours"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["location", "weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opens__lt=models.F("closes")), name="hours_open_before_close"
+            ),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="hours_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.location} {self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+        )
+
+
+class InjectorDay(models.Model):
+    """A clinician injects at a location on a weekday (one location a day)."""
+
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="injector_days",
+        limit_choices_to={"role": "clinician"},
+    )
+    location = models.ForeignKey(
+        "clinic.Location", on_delete=models.CASCADE, related_name="injector_days"
+    )
+    weekday = models.PositiveSmallIntegerField(choices=OpeningHours.WEEKDAYS)
+
+    class Meta:
+        ordering = ["weekday", "clinician"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinician", "weekday"], name="one_location_per_clinician_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clinician} at {self.location} on {self.get_weekday_display()}"
+
+
+class AppointmentQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(patient__in=Patient.objects.for_user(user))
+
+    def active(self):
+        """Appointments that hold their slot: booked or arrived."""
+        return self.filter(status__in=Appointment.ACTIVE)
+
+    def overlapping(self, starts_at, ends_at):
+        return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
+
+    def between(self, start, end):
+        return self.filter(starts_at__gte=start, starts_at__lt=end)
+
+
+class Appointment(models.Model):
+    """One visit. Status codes are FHIR's; moves keep the row (and its calendar UID) and
+    raise `sequence`; every change is in AppointmentEvent."""
+
+    class Kind(models.TextChoices):
+        INJECTION = "injection", "Injection"
+        REVIEW = "review", "Review"
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        ARRIVED = "arrived", "Arrived"
+        FULFILLED = "fulfilled", "Fulfilled"
+        CANCELLED = "cancelled", "Cancelled"
+        NOSHOW = "noshow", "No-show"
+
+    ACTIVE = (Status.BOOKED, Status.ARRIVED)
+    # The state machine: from each status, where it may go.
+    TRANSITIONS = {
+        Status.BOOKED: {Status.ARRIVED, Status.CANCELLED, Status.NOSHOW},
+        Status.ARRIVED: {Status.FULFILLED, Status.CANCELLED},
+        Status.FULFILLED: set(),
+        Status.CANCELLED: set(),
+        Status.NOSHOW: set(),
+    }
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    location = models.ForeignKey(
+        "clinic.Location", on_delete=models.PROTECT, related_name="appointments"
+    )
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        limit_choices_to={"role": "clinician"},
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INJECTION)
+    cycle_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOOKED)
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    booked_at = models.DateTimeField(auto_now_add=True)
+    early_override_reason = models.TextField(blank=True)
+    cancel_reason = models.TextField(blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    sequence = models.PositiveIntegerField(default=0, help_text="iCalendar SEQUENCE.")
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        indexes = [
+            models.Index(fields=["location", "starts_at"], name="appt_location_start_idx"),
+            models.Index(fields=["clinician", "starts_at"], name="appt_clinician_start_idx"),
+            models.Index(fields=["patient", "status", "starts_at"], name="appt_patient_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=models.F("ends_at")), name="appt_starts_before_it_ends"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | ~Q(cancel_reason=""),
+                name="appt_cancel_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["booked", "arrived", "fulfilled", "cancelled", "noshow"]),
+                name="appt_status_valid",
+            ),
+        ]
+        # No double booking is also enforced by the database: an exclusion constraint on
+        # PostgreSQL and triggers on SQLite (migration 0004), beside the service's row locks.
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.local_starts_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.location.time_zone)
+
+    @property
+    def local_starts_at(self) -> datetime.datetime:
+        return self.starts_at.astimezone(self.zone)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+
+class AppointmentEvent(models.Model):
+    """What happened to an appointment: booked, moved, checked in, cancelled, ..."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20)
+    note = models.TextField(blank=True)
+    previous_starts_at = models.DateTimeField(null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class CallOutcome(models.Model):
+    """The front desk's note of a call about booking the next session."""
+
+    class Outcome(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CALL_BACK = "call_back", "Call back"
+        UNREACHABLE = "unreachable", "Unreachable"
+        DECLINED = "declined", "Declined"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="call_outcomes")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    call_back_on = models.DateField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "-recorded_at"], name="call_latest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome="call_back") | Q(call_back_on__isnull=False),
+                name="call_back_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="declined") | ~Q(note=""), name="declined_has_reason"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_outcome_display()

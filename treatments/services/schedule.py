@@ -1,0 +1,435 @@
+"""Booking and the due list: the front desk's side of the 12-week schedule.
+
+No double booking: `book_appointment` and `reschedule_appointment` lock the clinician's and
+the patient's rows (PostgreSQL; SQLite's IMMEDIATE transactions serialize writers anyway),
+check for overlaps, then write; the database refuses an overlap that slips past (migration
+treatments 0004). A lost race is a BookingError, which the views show as a form error."""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Min, OuterRef, Prefetch
+from django.utils import timezone
+
+from clinic.models import Location, User
+from patients.models import Patient
+from treatments.models import (
+    Appointment,
+    AppointmentEvent,
+    CallOutcome,
+    InjectorDay,
+    OpeningHours,
+    TreatmentCourse,
+)
+
+
+class BookingError(Exception):
+    """The booking cannot be made; `field` names the form field to show it at."""
+
+    def __init__(self, message: str, field: str | None = None):
+        self.message, self.field = message, field
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Slot:
+    clinician: User
+    location: Location
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+
+    @property
+    def local_starts_at(self) -> datetime.datetime:
+        return self.starts_at.astimezone(zoneinfo.ZoneInfo(self.location.time_zone))
+
+
+def local_datetime(
+    day: datetime.date, time: datetime.time, zone: zoneinfo.ZoneInfo
+) -> datetime.datetime:
+    """The instant of a wall-clock time on a date in a zone (DST handled by zoneinfo)."""
+    return datetime.datetime.combine(day, time, zone)
+
+
+def available_slots(
+    *,
+    location: Location,
+    start_date: datetime.date,
+    days: int = 21,
+    clinician: User | None = None,
+    per_clinician: int | None = None,
+    ignore: Appointment | None = None,
+    now: datetime.datetime | None = None,
+) -> list[Slot]:
+    """Free slots at a location: its opening hours on the days each clinician injects there,
+    on the location's slot grid, minus active appointments (of the clinician anywhere) and
+    anything already past. `ignore` frees an appointment's own slot (for rescheduling)."""
+    now = now or timezone.now()
+    zone = zoneinfo.ZoneInfo(location.time_zone)
+    step = datetime.timedelta(minutes=location.slot_minutes)
+    end_date = start_date + datetime.timedelta(days=days)
+
+    hours: dict[int, list[OpeningHours]] = {}
+    for block in location.opening_hours.all():
+        hours.setdefault(block.weekday, []).append(block)
+    rota = InjectorDay.objects.filter(location=location).select_related("clinician")
+    if clinician is not None:
+        rota = rota.filter(clinician=clinician)
+    injectors: dict[int, list[User]] = {}
+    for day in rota.filter(clinician__is_active=True):
+        injectors.setdefault(day.weekday, []).append(day.clinician)
+
+    busy = (
+        Appointment.objects.active()
+        .filter(
+            clinician__in={c for cs in injectors.values() for c in cs},
+            starts_at__lt=local_datetime(end_date, datetime.time(), zone),
+            ends_at__gt=local_datetime(start_date, datetime.time(), zone),
+        )
+        .values_list("clinician_id", "starts_at", "ends_at", "pk")
+    )
+    busy_by_clinician: dict[int, list[tuple]] = {}
+    for clinician_id, starts, ends, pk in busy:
+        if ignore is None or pk != ignore.pk:
+            busy_by_clinician.setdefault(clinician_id, []).append((starts, ends))
+
+    slots, taken = [], {}
+    for offset in range(days):
+        day = start_date + datetime.timedelta(days=offset)
+        for person in sorted(injectors.get(day.weekday(), []), key=lambda u: u.pk):
+            if per_clinician and taken.get(person.pk, 0) >= per_clinician:
+                continue
+            for block in hours.get(day.weekday(), []):
+                start = local_datetime(day, block.opens, zone)
+                close = local_datetime(day, block.closes, zone)
+                while start + step <= close:
+                    end = start + step
+                    free = all(
+                        not (s < end and e > start) for s, e in busy_by_clinician.get(person.pk, [])
+                    )
+                    if (
+                        start > now
+                        and free
+                        and (not per_clinician or taken.get(person.pk, 0) < per_clinician)
+                    ):
+                        slots.append(Slot(person, location, start, end))
+                        taken[person.pk] = taken.get(person.pk, 0) + 1
+                    start = end
+    return sorted(slots, key=lambda slot: (slot.starts_at, slot.clinician.pk))
+
+
+def _check_slot(*, location, clinician, starts_at, ignore=None) -> datetime.datetime:
+    zone = zoneinfo.ZoneInfo(location.time_zone)
+    day = starts_at.astimezone(zone).date()
+    for slot in available_slots(
+        location=location, start_date=day, days=1, clinician=clinician, ignore=ignore
+    ):
+        if slot.starts_at == starts_at:
+            return slot.ends_at
+    raise BookingError("That slot is no longer free: choose another.", "slot")
+
+
+def _lock(clinician: User, patient: Patient) -> None:
+    # Always clinician first, then patient: one order, so two bookings cannot deadlock.
+    User.objects.select_for_update().filter(pk=clinician.pk).first()
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+
+
+def _check_patient_free(patient, starts_at, ends_at, ignore=None) -> None:
+    clash = Appointment.objects.active().filter(patient=patient).overlapping(starts_at, ends_at)
+    if ignore is not None:
+        clash = clash.exclude(pk=ignore.pk)
+    if clash.exists():
+        raise BookingError("The patient already has an appointment at that time.", "slot")
+
+
+def _check_earliest(patient, kind, starts_at, location, early_reason, by) -> None:
+    """An injection before the course's minimum interval (R6) needs a clinician's override
+    with a reason, which is kept on the appointment."""
+    if kind != Appointment.Kind.INJECTION:
+        return
+    earliest = earliest_bookable_on(patient)
+    local_day = starts_at.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
+    if earliest is None or local_day >= earliest:
+        return
+    if by.role != User.Role.CLINICIAN:
+        raise BookingError(
+            f"The earliest date for this patient is {earliest:%a %d %b %Y}. "
+            "Only a clinician can book earlier.",
+            "slot",
+        )
+    if not early_reason.strip():
+        raise BookingError(
+            f"The earliest date for this patient is {earliest:%a %d %b %Y}. "
+            "Give the reason for treating early.",
+            "early_reason",
+        )
+
+
+def earliest_bookable_on(patient) -> datetime.date | None:
+    course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
+    return course.earliest_on if course else None
+
+
+def _next_cycle(patient) -> int | None:
+    course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
+    if course is None:
+        return 1
+    last = course.sessions.signed().order_by("-cycle_number").first()
+    return (last.cycle_number if last else 0) + 1
+
+
+@transaction.atomic
+def book_appointment(
+    *,
+    patient: Patient,
+    clinician: User,
+    location: Location,
+    starts_at: datetime.datetime,
+    booked_by: User,
+    kind: str = Appointment.Kind.INJECTION,
+    early_reason: str = "",
+) -> Appointment:
+    """Book a visit.
+
+    1. Lock the clinician and the patient (one at a time per pair, in a fixed order).
+    2. The slot must still be free on the clinician's rota, and the patient free then too.
+    3. An injection before the earliest date needs a reason, which is kept and shown.
+    4. Write the appointment and its "booked" event; the database refuses any overlap.
+    """
+    _lock(clinician, patient)
+    ends_at = _check_slot(location=location, clinician=clinician, starts_at=starts_at)
+    _check_patient_free(patient, starts_at, ends_at)
+    _check_earliest(patient, kind, starts_at, location, early_reason, booked_by)
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.create(
+                patient=patient,
+                clinician=clinician,
+                location=location,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                kind=kind,
+                booked_by=booked_by,
+                early_override_reason=early_reason.strip(),
+                cycle_number=_next_cycle(patient) if kind == Appointment.Kind.INJECTION else None,
+            )
+    except IntegrityError as error:
+        raise BookingError("That slot was just taken: choose another.", "slot") from error
+    AppointmentEvent.objects.create(
+        appointment=appointment, action="booked", by=booked_by, note=early_reason.strip()
+    )
+    return appointment
+
+
+@transaction.atomic
+def reschedule_appointment(
+    *,
+    appointment: Appointment,
+    starts_at: datetime.datetime,
+    by: User,
+    clinician: User | None = None,
+    early_reason: str = "",
+) -> Appointment:
+    """Move a booked appointment; the row (and its calendar UID) stays, SEQUENCE goes up."""
+    clinician = clinician or appointment.clinician
+    _lock(clinician, appointment.patient)
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status != Appointment.Status.BOOKED:
+        raise BookingError("Only a booked appointment can be moved.")
+    ends_at = _check_slot(
+        location=appointment.location, clinician=clinician, starts_at=starts_at, ignore=appointment
+    )
+    _check_patient_free(appointment.patient, starts_at, ends_at, ignore=appointment)
+    _check_earliest(
+        appointment.patient, appointment.kind, starts_at, appointment.location, early_reason, by
+    )
+    previous = appointment.starts_at
+    appointment.clinician, appointment.starts_at, appointment.ends_at = (
+        clinician,
+        starts_at,
+        ends_at,
+    )
+    appointment.early_override_reason = early_reason.strip()
+    appointment.confirmed_at = None  # a new time needs a new confirmation
+    appointment.sequence += 1
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as error:
+        raise BookingError("That slot was just taken: choose another.", "slot") from error
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        action="rescheduled",
+        by=by,
+        previous_starts_at=previous,
+        note=early_reason.strip(),
+    )
+    return appointment
+
+
+@transaction.atomic
+def set_appointment_status(
+    *, appointment: Appointment, status: str, by: User | None, reason: str = ""
+) -> Appointment:
+    """Move an appointment along the state machine (Appointment.TRANSITIONS)."""
+    appointment = (
+        Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
+    )
+    if appointment.status == status:
+        return appointment  # the same click twice changes nothing
+    if not appointment.can_become(status):
+        raise BookingError(
+            f"A {appointment.get_status_display().lower()} appointment cannot "
+            f"become {Appointment.Status(status).label.lower()}."
+        )
+    if status == Appointment.Status.CANCELLED:
+        if not reason.strip():
+            raise BookingError("Give a reason for the cancellation.", "reason")
+        appointment.cancel_reason = reason.strip()
+    appointment.status = status
+    if status == Appointment.Status.CANCELLED:
+        appointment.sequence += 1
+    appointment.save()
+    AppointmentEvent.objects.create(
+        appointment=appointment, action=status, by=by, note=reason.strip()
+    )
+    return appointment
+
+
+def cancel_appointment(*, appointment: Appointment, reason: str, by: User | None) -> Appointment:
+    """Cancel (reason required): the slot is free again at once."""
+    return set_appointment_status(
+        appointment=appointment, status=Appointment.Status.CANCELLED, by=by, reason=reason
+    )
+
+
+@transaction.atomic
+def record_call_outcome(
+    *,
+    patient: Patient,
+    outcome: str,
+    by: User,
+    call_back_on: datetime.date | None = None,
+    note: str = "",
+) -> CallOutcome:
+    return CallOutcome.objects.create(
+        patient=patient,
+        outcome=outcome,
+        call_back_on=call_back_on,
+        note=note.strip(),
+        recorded_by=by,
+    )
+
+
+@dataclass
+class DueEntry:
+    patient: Patient
+    course: TreatmentCourse | None
+    reason: str  # "due", "overdue" or "noshow"
+    next_due_on: datetime.date | None
+    days_since_last: int | None
+    last_call: CallOutcome | None
+
+    @property
+    def sort_key(self):
+        return (self.next_due_on or datetime.date.min, self.patient.last_name)
+
+
+def due_list(
+    *, today: datetime.date, weeks: int | None = None, location: Location | None = None
+) -> list[DueEntry]:
+    """The front desk's worklist, sorted by due date.
+
+    Patients with an active course whose next session is due within `weeks` (overdue ones
+    flagged), plus patients whose last appointment was a no-show; none who already hold an
+    active booking, and none who declined after their last session. A constant number of
+    queries however long the list."""
+    weeks = settings.DUE_LIST_WEEKS if weeks is None else weeks
+    horizon = today + datetime.timedelta(weeks=weeks)
+    has_booking = Exists(Appointment.objects.active().filter(patient=OuterRef("patient")))
+    shortest = (
+        (
+            TreatmentCourse.objects.filter(status="active").aggregate(days=Min("interval_days"))[
+                "days"
+            ]
+        )
+        or 84
+    )
+    courses = (
+        TreatmentCourse.objects.filter(
+            status="active",
+            patient__status=Patient.Status.ACTIVE,
+            last_session_on__lte=horizon - datetime.timedelta(days=shortest),
+        )
+        .exclude(has_booking)
+        .select_related("patient", "patient__location")
+        .prefetch_related(
+            Prefetch(
+                "patient__call_outcomes", queryset=CallOutcome.objects.select_related("recorded_by")
+            )
+        )
+    )
+    noshows = (
+        Appointment.objects.filter(
+            status=Appointment.Status.NOSHOW, patient__status=Patient.Status.ACTIVE
+        )
+        .exclude(Exists(Appointment.objects.active().filter(patient=OuterRef("patient"))))
+        .exclude(patient__sessions__administered_at__gt=OuterRef("starts_at"))
+        .select_related("patient", "patient__location")
+        .prefetch_related(
+            Prefetch(
+                "patient__call_outcomes", queryset=CallOutcome.objects.select_related("recorded_by")
+            ),
+            Prefetch(
+                "patient__courses",
+                queryset=TreatmentCourse.objects.filter(status="active"),
+                to_attr="active_courses",
+            ),
+        )
+    )
+    if location is not None:
+        courses = courses.filter(patient__location=location)
+        noshows = noshows.filter(patient__location=location)
+
+    entries: dict[int, DueEntry] = {}
+    for course in courses:
+        due = course.next_due_on
+        if due > horizon:
+            continue
+        entries[course.patient_id] = DueEntry(
+            course.patient,
+            course,
+            "overdue" if today >= course.overdue_from else "due",
+            due,
+            course.days_since_last(today),
+            _latest(course.patient.call_outcomes.all()),
+        )
+    for appointment in noshows:
+        patient = appointment.patient
+        course = patient.active_courses[0] if patient.active_courses else None
+        entries[patient.pk] = DueEntry(
+            patient,
+            course,
+            "noshow",
+            course.next_due_on if course else None,
+            course.days_since_last(today) if course else None,
+            _latest(patient.call_outcomes.all()),
+        )
+    return sorted(
+        (e for e in entries.values() if not _declined_since_last(e)), key=lambda e: e.sort_key
+    )
+
+
+def _latest(outcomes) -> CallOutcome | None:
+    return max(outcomes, key=lambda o: (o.recorded_at, o.pk), default=None)
+
+
+def _declined_since_last(entry: DueEntry) -> bool:
+    call = entry.last_call
+    if call is None or call.outcome != CallOutcome.Outcome.DECLINED:
+        return False
+    last = entry.course.last_session_on if entry.course else None
+    return last is None or call.recorded_at.date() >= last

@@ -1,0 +1,204 @@
+"""The clinic calendar: a location's appointments by day or week in the location's own time
+zone, check-in and no-show from the desk, and each appointment as an .ics file.
+
+The URL carries ids and dates only (location, clinician, date, view): never patient data."""
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST, require_safe
+
+from clinic.access import staff_required
+from clinic.models import Location, User
+from treatments.ical import appointments_calendar
+from treatments.models import Appointment, InjectorDay
+from treatments.services import BookingError, set_appointment_status
+
+VIEWS = ("day", "week")
+# What the desk may set from the calendar; cancelling asks for a reason on its own page.
+DESK_STATUSES = {
+    Appointment.Status.ARRIVED: "Checked in",
+    Appointment.Status.NOSHOW: "Marked as a no-show",
+}
+ONE_DAY = datetime.timedelta(days=1)
+
+
+@dataclass
+class CalendarDay:
+    date: datetime.date
+    zone_names: str  # the zone's abbreviation that day: EST, or EST/EDT on the day it changes
+    url: str
+    appointments: list[Appointment] = field(default_factory=list)
+
+
+@staff_required
+def calendar_view(request):
+    clinician = _clinician_param(request.GET.get("clinician", ""))
+    asked = _date_param(request.GET.get("date", ""))
+    location = _location_param(request.GET.get("location", "")) or _default_location(
+        request.user, clinician, asked
+    )
+    context = {"location": location}
+    if location is not None:
+        view = request.GET.get("view") if request.GET.get("view") in VIEWS else "day"
+        context |= _calendar(request.user, location, clinician, asked, view)
+    # A history restore after a cache miss wants the whole page, as does a plain request.
+    template = "treatments/calendar.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#calendar"
+    response = render(request, template, context)
+    # The same URL answers with a fragment or a page: caches must tell them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _calendar(user, location, clinician, asked, view) -> dict:
+    """The days shown, each with its appointments (every status) in time order."""
+    zone = zoneinfo.ZoneInfo(location.time_zone)
+    today = timezone.localdate(timezone=zone)
+    day = asked or today
+    first = day - datetime.timedelta(days=day.weekday()) if view == "week" else day
+    state = {"location": location.pk, "clinician": clinician.pk if clinician else "", "view": view}
+    dates = [first + offset * ONE_DAY for offset in range(7 if view == "week" else 1)]
+    days = [
+        CalendarDay(
+            date, _zone_names(date, zone), _calendar_url(**state | {"view": "day", "date": date})
+        )
+        for date in dates
+    ]
+    appointments = (
+        Appointment.objects.for_user(user)
+        .filter(location=location)
+        .between(_midnight(days[0].date, zone), _midnight(days[-1].date + ONE_DAY, zone))
+        .select_related("patient", "clinician", "location")
+    )
+    if clinician is not None:
+        appointments = appointments.filter(clinician=clinician)
+    by_date = {calendar_day.date: calendar_day for calendar_day in days}
+    for appointment in appointments:
+        by_date[appointment.local_starts_at.date()].appointments.append(appointment)
+    step = len(days) * ONE_DAY
+    return {
+        "view": view,
+        "day": day,
+        "today": today,
+        "days": days,
+        "clinician": clinician,
+        "zone_names": "/".join(
+            dict.fromkeys(name for d in days for name in d.zone_names.split("/"))
+        ),
+        "previous_url": _calendar_url(**state | {"date": day - step}),
+        "today_url": _calendar_url(**state),
+        "next_url": _calendar_url(**state | {"date": day + step}),
+        "day_url": _calendar_url(**state | {"view": "day", "date": day}),
+        "week_url": _calendar_url(**state | {"view": "week", "date": day}),
+        "locations": Location.objects.order_by("name"),
+        "clinicians": User.objects.filter(role=User.Role.CLINICIAN, is_active=True).order_by(
+            "last_name", "first_name", "pk"
+        ),
+    }
+
+
+def _midnight(day: datetime.date, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """The instant a local date begins (DST changes in our zones happen at night, not at 00:00;
+    where midnight is skipped, zoneinfo's fold=0 gives the moment the day starts)."""
+    return datetime.datetime.combine(day, datetime.time(), zone)
+
+
+def _zone_names(day: datetime.date, zone: zoneinfo.ZoneInfo) -> str:
+    names = (
+        _midnight(day, zone).tzname(),
+        (_midnight(day + ONE_DAY, zone) - datetime.timedelta(microseconds=1)).tzname(),
+    )
+    return "/".join(dict.fromkeys(names))
+
+
+def _calendar_url(**params) -> str:
+    query = urlencode({name: value for name, value in params.items() if value not in ("", None)})
+    return f"{reverse('treatments:calendar')}?{query}" if query else reverse("treatments:calendar")
+
+
+def _location_param(value: str) -> Location | None:
+    return Location.objects.filter(pk=value).first() if value.isdigit() else None
+
+
+def _clinician_param(value: str) -> User | None:
+    if not value.isdigit():
+        return None
+    return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
+
+
+def _date_param(value: str) -> datetime.date | None:
+    try:
+        day = datetime.date.fromisoformat(value)
+    except ValueError:
+        return None
+    # Far from date.min and date.max, so a week's arithmetic never overflows.
+    return day if 1900 <= day.year <= 2999 else None
+
+
+def _default_location(user, clinician, day) -> Location | None:
+    """Where the clinician (the one asked for, else the user if a clinician) injects that
+    weekday; else the first location by name."""
+    person = clinician or (user if user.is_clinician else None)
+    if person is not None:
+        weekday = (day or timezone.localdate()).weekday()
+        rota = InjectorDay.objects.filter(clinician=person, weekday=weekday)
+        rota = rota.select_related("location").first()
+        if rota is not None:
+            return rota.location
+    return Location.objects.order_by("name").first()
+
+
+@staff_required
+@require_POST
+def appointment_status(request, pk):
+    """Check a patient in, or mark a no-show; back to the calendar (post/redirect/get)."""
+    appointment = get_object_or_404(
+        Appointment.objects.for_user(request.user).select_related("location"), pk=pk
+    )
+    status = request.POST.get("status", "")
+    when = f"{appointment.local_starts_at:%H:%M}"
+    if status not in DESK_STATUSES:
+        messages.error(request, "Choose check-in or no-show.")
+    elif appointment.status == status:
+        messages.info(request, f"Already done: the {when} appointment.")
+    else:
+        try:
+            set_appointment_status(appointment=appointment, status=status, by=request.user)
+        except BookingError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"{DESK_STATUSES[status]}: the {when} appointment.")
+    # Back to the page the button was on: the appointment's day, in the view and filter used.
+    clinician = request.POST.get("clinician", "")
+    view = request.POST.get("view", "")
+    return redirect(
+        _calendar_url(
+            location=appointment.location_id,
+            clinician=clinician if clinician.isdigit() else "",
+            view=view if view in VIEWS else "day",
+            date=appointment.local_starts_at.date(),
+        )
+    )
+
+
+@staff_required
+@require_safe
+def appointment_ics(request, pk):
+    appointment = get_object_or_404(
+        Appointment.objects.for_user(request.user).select_related("location"), pk=pk
+    )
+    response = HttpResponse(
+        appointments_calendar([appointment]), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="appointment.ics"'
+    return response
