@@ -52,3 +52,13 @@ def test_the_health_check_answers_without_login(client, db):
     response = client.get(reverse("health"))
     assert response.status_code == 200
     assert response.content == b"ok"
+
+
+def test_flash_messages_stay_on_the_server(client, front_desk, patient_a):
+    # A message may name a patient: it must not travel in a cookie
+    client.force_login(front_desk)
+    client.post(
+        reverse("patients:consent", args=[patient_a.pk]),
+        {"channel": "email", "granted": "true", "source": "written"},
+    )
+    assert "messages" not in client.cookies

@@ -219,6 +219,22 @@ def test_the_calendar_can_show_one_clinician_only(desk, location, clinician, pat
     assert "Alice Morgan" not in html
 
 
+def test_the_clinician_picker_lists_active_clinicians_and_keeps_one_who_has_left(
+    desk, location, clinician
+):
+    # Given a clinician who has left, and a colleague at the front desk (no clinician)
+    former = make_user("former", "clinician", first_name="Ida", last_name="Aalto", is_active=False)
+    make_user("another", "front_desk")
+
+    # When the front desk opens the calendar without and with the former clinician's filter
+    plain = desk.get(calendar_url(location, MONDAY)).context["clinicians"]
+    filtered = desk.get(calendar_url(location, MONDAY, clinician=former.pk)).context["clinicians"]
+
+    # Then the picker lists the active clinicians, plus the former one only when chosen
+    assert list(plain) == [clinician]
+    assert list(filtered) == [former, clinician]
+
+
 def test_without_a_location_a_clinician_sees_where_they_inject_that_weekday(
     client, clinician, location, other_location
 ):

@@ -446,3 +446,10 @@ def test_the_location_list_is_used_for_booking_elsewhere(client, front_desk, pat
     page = client.get(reverse("treatments:book", args=[patient_a.pk]), {"location": other.pk})
     assert page.context["location"] == other
     assert page.context["slots"] == []  # nobody injects there
+
+
+def test_a_no_show_or_a_cancellation_publishes_a_new_calendar_version(
+    booked_appointment, front_desk
+):
+    noshow = set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
+    assert noshow.sequence == 1

@@ -290,8 +290,8 @@ def set_appointment_status(
             raise BookingError("Give a reason for the cancellation.", "reason")
         appointment.cancel_reason = reason.strip()
     appointment.status = status
-    if status == Appointment.Status.CANCELLED:
-        appointment.sequence += 1
+    if status in (Appointment.Status.CANCELLED, Appointment.Status.NOSHOW):
+        appointment.sequence += 1  # calendars show both as cancelled: a new version
     appointment.save()
     AppointmentEvent.objects.create(
         appointment=appointment, action=status, by=by, note=reason.strip()

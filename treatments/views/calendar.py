@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -101,9 +102,10 @@ def _calendar(user, location, clinician, asked, view) -> dict:
         "day_url": _calendar_url(**state | {"view": "day", "date": day}),
         "week_url": _calendar_url(**state | {"view": "week", "date": day}),
         "locations": Location.objects.order_by("name"),
-        "clinicians": User.objects.filter(role=User.Role.CLINICIAN, is_active=True).order_by(
-            "last_name", "first_name", "pk"
-        ),
+        # Active clinicians, and the one filtered to even if they have since left.
+        "clinicians": User.objects.filter(role=User.Role.CLINICIAN)
+        .filter(Q(is_active=True) | Q(pk=clinician.pk if clinician else None))
+        .order_by("last_name", "first_name", "pk"),
     }
 
 
