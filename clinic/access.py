@@ -45,6 +45,16 @@ patient_required = role_required(PATIENTS)
 # these permissions serve the admin (clinic admins) and anything that asks `user.has_perm`.
 # Nobody deletes patients, consents, users or locations: records are kept; people are
 # discharged or deactivated instead.
+TREATMENT_RECORDS = (
+    "treatmentcourse",
+    "treatmentsession",
+    "injectionsite",
+    "viallot",
+    "vialuse",
+    "adverseevent",
+    "sessionamendment",
+)
+SCHEDULE_RECORDS = ("appointment", "appointmentevent", "calloutcome")
 SCHEDULE_WORK = [
     ("treatments", "appointment", ("view", "add", "change")),
     ("treatments", "appointmentevent", ("view", "add")),
@@ -57,18 +67,7 @@ GROUP_PERMISSIONS = {
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view", "add")),
         ("clinic", "location", ("view",)),
-        *[
-            ("treatments", model, ("view", "add", "change"))
-            for model in (
-                "treatmentcourse",
-                "treatmentsession",
-                "injectionsite",
-                "viallot",
-                "vialuse",
-                "adverseevent",
-                "sessionamendment",
-            )
-        ],
+        *[("treatments", model, ("view", "add", "change")) for model in TREATMENT_RECORDS],
         *SCHEDULE_WORK,
     ],
     Role.FRONT_DESK: [
@@ -84,21 +83,7 @@ GROUP_PERMISSIONS = {
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view",)),
         ("auth", "group", ("view",)),
-        *[
-            ("treatments", model, ("view",))
-            for model in (
-                "treatmentcourse",
-                "treatmentsession",
-                "injectionsite",
-                "viallot",
-                "vialuse",
-                "adverseevent",
-                "sessionamendment",
-                "appointment",
-                "appointmentevent",
-                "calloutcome",
-            )
-        ],
+        *[("treatments", model, ("view",)) for model in TREATMENT_RECORDS + SCHEDULE_RECORDS],
         # Clinic hours and the injectors' rota are set up by the clinic admin.
         ("treatments", "openinghours", ("view", "add", "change", "delete")),
         ("treatments", "injectorday", ("view", "add", "change", "delete")),

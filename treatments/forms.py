@@ -7,6 +7,7 @@ from clinic.models import Location
 from treatments import protocol, rules
 from treatments.models import AdverseEvent, TreatmentSession, VialLot
 from treatments.services import SessionInput, VialInput
+from treatments.services.sessions import SCALAR_FIELDS
 
 YES_NO = [(True, "Yes"), (False, "No")]
 
@@ -31,20 +32,7 @@ class SessionForm(forms.ModelForm):
 
     class Meta:
         model = TreatmentSession
-        fields = [
-            "location",
-            "administered_at",
-            "reconstituted_at",
-            "diluent_ml",
-            "consent",
-            "infection_at_site",
-            "hypersensitivity",
-            "pregnant_or_breastfeeding",
-            "other_toxin_recent",
-            "other_toxin_units",
-            "early_reason",
-            "notes",
-        ]
+        fields = list(SCALAR_FIELDS)
         widgets = {
             "administered_at": DateTimeInput(),
             "reconstituted_at": DateTimeInput(),
