@@ -234,6 +234,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "dispatch-reminders": {
+        "task": "treatments.tasks.dispatch_reminders_task",
+        "schedule": float(env_int("REMINDER_DISPATCH_SECONDS", 60)),
+    },
     "clear-expired-sessions": {
         "task": "clinic.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=17),
@@ -247,6 +251,27 @@ TREATMENT_MIN_INTERVAL_DAYS = env_int("TREATMENT_MIN_INTERVAL_DAYS", 84)  # paye
 TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indications
 OVERDUE_AFTER_DAYS = env_int("OVERDUE_AFTER_DAYS", 98)  # ours: 14 days past the 84-day target
 DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
+
+# Reminders (DOMAIN.md section 8). Offsets and quiet hours are local to the visit's location.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages
+LINK_MAX_AGE_DAYS = env_int("LINK_MAX_AGE_DAYS", 30)  # signed confirm/cancel/stop links
+CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)  # later: call the clinic
+REMINDER_VISIT_EMAIL_DAYS = env_int("REMINDER_VISIT_EMAIL_DAYS", 7)
+REMINDER_VISIT_SMS_DAYS = env_int("REMINDER_VISIT_SMS_DAYS", 1)
+REMINDER_DUE_DAY = env_int("REMINDER_DUE_DAY", 70)  # days after the last session
+REMINDER_SEND_HOUR = env_int("REMINDER_SEND_HOUR", 10)  # local hour for due/no-show messages
+QUIET_HOURS_START = env_int("QUIET_HOURS_START", 21)
+QUIET_HOURS_END = env_int("QUIET_HOURS_END", 8)
+SMS_MAX_PER_DAY = env_int("SMS_MAX_PER_DAY", 1)
+SMS_MAX_PER_WEEK = env_int("SMS_MAX_PER_WEEK", 3)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
+# A send that started and never finished (its worker died) is taken back after the lease; a
+# claim still waiting in the broker's queue (a lost message) after the queue timeout.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
+REMINDER_QUEUE_TIMEOUT_SECONDS = env_int("REMINDER_QUEUE_TIMEOUT_SECONDS", 1800)
+# The SMS provider: a dotted path to a backend class; the file backend writes to var/sms/.
+SMS_BACKEND = env_str("SMS_BACKEND", "treatments.channels.FileSmsBackend")
+SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms")))
 
 LOGGING = {
     "version": 1,

@@ -10,5 +10,6 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("portal/", include("patients.urls_portal")),
     path("treatments/", include("treatments.urls")),
+    path("r/", include("treatments.urls_links")),
     path("admin/", admin.site.urls),
 ]

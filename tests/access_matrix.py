@@ -3,8 +3,8 @@
 Keyed by the route as the resolver spells it. A route missing here fails
 tests/clinic/test_url_matrix.py, so every new route must say who may open it.
 
-Outcomes: ok (200), login (redirect to a login page: ours or the admin's), redirect (any other 302),
-forbidden (403), not_found (404), not_allowed (405).
+Outcomes: ok (200), login (redirect to a login page: ours or the admin's), redirect (any
+other 302), bad_request (400), forbidden (403), not_found (404), not_allowed (405).
 Columns: anonymous, patient, front_desk, clinician, clinic_admin.
 """
 
@@ -128,6 +128,15 @@ EXPECTED = {
     "treatments/appointments/<int:pk>/reschedule/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/appointments/<int:pk>/cancel/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/due/": row("login", "not_found", "ok", "ok", "ok"),
+    # reminders: the front desk's list of failed and skipped messages, and resending one
+    "treatments/reminders/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/reminders/<int:pk>/resend/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    # signed links in messages: public; the matrix's made-up token is refused for everyone
+    "r/confirm/<str:token>/": row(*["bad_request"] * 5),
+    "r/cancel/<str:token>/": row(*["bad_request"] * 5),
+    "r/stop/<str:token>/": row(*["bad_request"] * 5),
     "treatments/calendar/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/appointments/<int:pk>/status/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"

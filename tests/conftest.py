@@ -3,6 +3,7 @@ and two patients with portal accounts who must never see each other."""
 
 import datetime
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -168,23 +169,80 @@ def phone_page(browser, live_server):
 # --- a real Celery worker ---------------------------------------------------------------------
 
 
-class WorkerProcess:
-    """A `celery worker` subprocess on the configured broker, consuming a private queue and
-    using the test database."""
+class CeleryProcess:
+    """A `celery worker` or `celery beat` subprocess, in its own process group (so that a
+    test can SIGKILL it whole), with its output collected."""
 
-    def __init__(self, queue: str, env: dict[str, str]):
-        self.queue = queue
+    def __init__(self, argv: list[str], env: dict[str, str], ready_marker: str):
         self.output: list[str] = []
+        self.ready_marker = ready_marker
         self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "--app", "clinic", *argv],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.output.append(line)
+            if self.ready_marker in line:
+                self._ready.set()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise AssertionError("celery did not start:\n" + "".join(self.output[-40:]))
+
+    def kill(self) -> None:
+        """SIGKILL the process and its children: no cleanup, no acknowledgements."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class CeleryCluster:
+    """Workers and beats sharing the test database, a private queue, and private mail/SMS
+    folders. Quiet hours are off (tests run at any hour) and the lease is short."""
+
+    def __init__(self, tmp_path: Path):
+        self.queue = f"test-{uuid.uuid4().hex[:12]}"
+        self.mail_dir, self.sms_dir = tmp_path / "mail", tmp_path / "sms"
+        self.tmp_path = tmp_path
+        self.env = os.environ | {
+            "DATABASE_URL": test_database_url(),
+            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "EMAIL_FILE_PATH": str(self.mail_dir),
+            "SMS_FILE_PATH": str(self.sms_dir),
+            "QUIET_HOURS_START": "24",
+            "QUIET_HOURS_END": "0",
+            "REMINDER_DISPATCH_SECONDS": "1",
+            "REMINDER_LEASE_SECONDS": "5",
+            # A killed worker's received-but-unstarted message comes back from Redis only after
+            # its visibility timeout (an hour); the outbox retakes the claim sooner.
+            "REMINDER_QUEUE_TIMEOUT_SECONDS": "30",
+        }
+        self.processes: list[CeleryProcess] = []
+
+    def worker(self) -> CeleryProcess:
+        process = CeleryProcess(
             [
-                sys.executable,
-                "-m",
-                "celery",
-                "--app",
-                "clinic",
                 "worker",
                 "--queues",
-                queue,
+                self.queue,
                 "--pool",
                 "solo",
                 "--without-gossip",
@@ -193,34 +251,25 @@ class WorkerProcess:
                 "--loglevel",
                 "INFO",
             ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            self.env,
+            " ready.",
         )
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.processes.append(process)
+        process.wait_ready()
+        return process
 
-    def _read(self):
-        for line in self.process.stdout:
-            self.output.append(line)
-            if " ready." in line:
-                self._ready.set()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        if not self._ready.wait(timeout):
-            self.stop()
-            raise AssertionError("worker did not start:\n" + "".join(self.output[-40:]))
+    def beat(self) -> CeleryProcess:
+        schedule = self.tmp_path / f"beat-{len(self.processes)}"
+        process = CeleryProcess(
+            ["beat", "--schedule", str(schedule), "--loglevel", "INFO"], self.env, "beat: Starting"
+        )
+        self.processes.append(process)
+        process.wait_ready()
+        return process
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        for process in self.processes:
+            process.stop()
 
 
 def test_database_url() -> str:
@@ -238,17 +287,18 @@ test_database_url.__test__ = False  # not a test, despite the name
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db):
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = os.environ | {
-        "DATABASE_URL": test_database_url(),
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
-    }
-    worker = WorkerProcess(queue, env)
-    worker.wait_ready()
-    yield worker
-    worker.stop()
+def celery_cluster(transactional_db, tmp_path):
+    cluster = CeleryCluster(tmp_path)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def celery_worker_process(celery_cluster):
+    """One real worker on the configured broker, consuming the cluster's private queue."""
+    worker = celery_cluster.worker()
+    worker.queue = celery_cluster.queue
+    return worker
 
 
 def wait_until(predicate, timeout: float = 30, interval: float = 0.1):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.views import calendar, schedule, sessions
+from treatments.views import calendar, reminders, schedule, sessions
 
 app_name = "treatments"
 urlpatterns = [
@@ -25,6 +25,8 @@ urlpatterns = [
     ),
     path("appointments/<int:pk>/cancel/", schedule.appointment_cancel, name="appointment_cancel"),
     path("due/", schedule.due_list_view, name="due_list"),
+    path("reminders/", reminders.reminder_list, name="reminder_list"),
+    path("reminders/<int:pk>/resend/", reminders.reminder_resend, name="reminder_resend"),
     # the calendar
     path("calendar/", calendar.calendar_view, name="calendar"),
     path("appointments/<int:pk>/status/", calendar.appointment_status, name="appointment_status"),

@@ -70,6 +70,7 @@ def patient_detail(request, pk, consent_form=None):
         "next_visit": Appointment.objects.active()
         .filter(patient=patient)
         .select_related("location", "clinician")
+        .prefetch_related("reminders")
         .first(),
         "course": TreatmentCourse.objects.filter(patient=patient, status="active").first(),
         "consents": patient.current_consents(),

@@ -47,7 +47,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
         "content_type_id": ContentType.objects.get_for_model(Patient).pk,
         "id": objects["user"].pk,
         "uidb64": "MQ",
-        "token": "set-password",
+        "token": "set-password",  # not a valid signed link either
     }
     url = re.sub(r"\^\(\?P<app_label>[\w|]+\)/\$", "clinic/", route)
     url = url.replace("(?P<url>.*)$", "no-such-page/")
@@ -58,9 +58,13 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
 def outcome(response, login_urls: tuple[str, ...]) -> str:
     if response.status_code == 302:
         return "login" if response["Location"].startswith(login_urls) else "redirect"
-    return {200: "ok", 403: "forbidden", 404: "not_found", 405: "not_allowed"}.get(
-        response.status_code, str(response.status_code)
-    )
+    return {
+        200: "ok",
+        400: "bad_request",
+        403: "forbidden",
+        404: "not_found",
+        405: "not_allowed",
+    }.get(response.status_code, str(response.status_code))
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -260,8 +260,9 @@ def test_the_patient_detail_query_count_does_not_grow_with_consent_history(
             recorded_by=front_desk,
         )
     # session, user, patient with its location and clinician, consents with their recorders,
-    # treatment session dates, the next visit, the course, and the session's sliding expiry (3)
-    with django_assert_max_num_queries(10):
+    # treatment session dates, the next visit with its reminders, the course, and the
+    # session's sliding expiry (3)
+    with django_assert_max_num_queries(11):
         desk_client.get(reverse("patients:detail", args=[patient_a.pk]))
 
 

@@ -1,3 +1,4 @@
+from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     Appointment,
     AppointmentEvent,
@@ -22,6 +23,7 @@ __all__ = [
     "CallOutcome",
     "InjectorDay",
     "OpeningHours",
+    "Reminder",
     "InjectionSite",
     "SessionAmendment",
     "TreatmentCourse",

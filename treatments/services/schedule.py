@@ -24,6 +24,7 @@ from treatments.models import (
     OpeningHours,
     TreatmentCourse,
 )
+from treatments.services import reminders
 
 
 class BookingError(Exception):
@@ -221,6 +222,7 @@ def book_appointment(
     AppointmentEvent.objects.create(
         appointment=appointment, action="booked", by=booked_by, note=early_reason.strip()
     )
+    reminders.on_booked(appointment=appointment)
     return appointment
 
 
@@ -267,6 +269,7 @@ def reschedule_appointment(
         previous_starts_at=previous,
         note=early_reason.strip(),
     )
+    reminders.replan_visit_reminders(appointment=appointment)
     return appointment
 
 
@@ -296,6 +299,7 @@ def set_appointment_status(
     AppointmentEvent.objects.create(
         appointment=appointment, action=status, by=by, note=reason.strip()
     )
+    reminders.on_status_changed(appointment=appointment)
     return appointment
 
 

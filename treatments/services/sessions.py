@@ -23,6 +23,7 @@ from treatments.models import (
     VialLot,
     VialUse,
 )
+from treatments.services.reminders import plan_due_reminder
 
 
 class RuleViolation(Exception):
@@ -210,6 +211,7 @@ def sign_session(
     session.signed_by = user
     session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
     _move_due_dates(session.course)
+    plan_due_reminder(course=session.course)
     if session.appointment_id and session.appointment.status == "arrived":
         session.appointment.status = "fulfilled"  # a recorded session fulfils its visit
         session.appointment.save(update_fields=["status"])

@@ -1,0 +1,88 @@
+"""Signed links in messages, so a patient can confirm or cancel a visit, or stop messages on a
+channel, without logging in (DESIGN.md "Reminders", item 5).
+
+A token is Django's signing (HMAC with SECRET_KEY, SECRET_KEY_FALLBACKS honoured) with a salt
+per purpose, so a confirm link never works as a cancel link, and a timestamp, so it expires
+after LINK_MAX_AGE_DAYS. The payload is ids only, under one-letter keys to keep SMS short; it is
+readable (base64), not secret, and carries no patient data.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from patients.models import Channel
+
+PURPOSES = ("confirm", "cancel", "stop")
+# Channels by one letter in the token: SMS length again.
+CHANNEL_CODES = {Channel.EMAIL: "e", Channel.SMS: "s"}
+CHANNELS_BY_CODE = {code: str(channel) for channel, code in CHANNEL_CODES.items()}
+
+
+class BadLink(Exception):
+    """The token was tampered with, has expired, or belongs to another purpose."""
+
+
+def _salt(purpose: str) -> str:
+    if purpose not in PURPOSES:
+        raise ValueError(f"Unknown link purpose: {purpose!r}")
+    return f"cadence.link.{purpose}"
+
+
+def _is_id(value) -> bool:
+    return type(value) is int and value > 0
+
+
+def make_link_token(
+    *,
+    purpose: str,
+    appointment_id: int | None = None,
+    patient_id: int | None = None,
+    channel: str | None = None,
+) -> str:
+    """A signed, timestamped token for one purpose: "confirm" and "cancel" take
+    `appointment_id`; "stop" takes `patient_id` and `channel` ("email" or "sms")."""
+    salt = _salt(purpose)
+    if purpose == "stop":
+        if not _is_id(patient_id) or channel not in CHANNEL_CODES or appointment_id is not None:
+            raise ValueError("A stop link takes a patient_id and a channel (email or sms).")
+        payload = {"p": patient_id, "c": CHANNEL_CODES[channel]}
+    else:
+        if not _is_id(appointment_id) or patient_id is not None or channel is not None:
+            raise ValueError(f"A {purpose} link takes an appointment_id only.")
+        payload = {"a": appointment_id}
+    # dumps() signs with a TimestampSigner; compress=True compresses only when that is shorter.
+    return signing.dumps(payload, salt=salt, compress=True)
+
+
+def read_link_token(token: str, *, purpose: str) -> dict:
+    """The payload of a valid token of this purpose, by long name: `appointment_id`, or
+    `patient_id` and `channel`. BadLink if it is tampered with, expired (older than
+    LINK_MAX_AGE_DAYS) or of another purpose; it never says which."""
+    salt = _salt(purpose)
+    try:
+        payload = signing.loads(
+            token, salt=salt, max_age=datetime.timedelta(days=settings.LINK_MAX_AGE_DAYS)
+        )
+    except signing.BadSignature as error:  # SignatureExpired is a BadSignature too
+        raise BadLink from error
+    # Signed by us, so well-formed; checked anyway so that a bug cannot become a 500.
+    if purpose == "stop":
+        if (
+            isinstance(payload, dict)
+            and payload.keys() == {"p", "c"}
+            and _is_id(payload["p"])
+            and payload["c"] in CHANNELS_BY_CODE
+        ):
+            return {"patient_id": payload["p"], "channel": CHANNELS_BY_CODE[payload["c"]]}
+    elif isinstance(payload, dict) and payload.keys() == {"a"} and _is_id(payload["a"]):
+        return {"appointment_id": payload["a"]}
+    raise BadLink
+
+
+def link_url(purpose: str, **ids) -> str:
+    """The absolute URL of a signed link, for a message: SITE_URL + /r/<purpose>/<token>/."""
+    token = make_link_token(purpose=purpose, **ids)
+    return settings.SITE_URL.rstrip("/") + reverse(f"links:{purpose}", args=[token])

@@ -1,0 +1,103 @@
+"""The reminder outbox: one row per message that should go out. The row, not the broker,
+holds the due time; a unique key makes a second row for the same message impossible."""
+
+from django.db import models
+from django.db.models import Q
+
+from patients.models import Patient
+
+
+class ReminderQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(patient__in=Patient.objects.for_user(user))
+
+    def due(self, now):
+        return self.filter(status=Reminder.Status.PENDING, due_at__lte=now)
+
+    def open(self):
+        return self.filter(status__in=(Reminder.Status.PENDING, Reminder.Status.CLAIMED))
+
+
+class Reminder(models.Model):
+    class Kind(models.TextChoices):
+        VISIT_WEEK = "visit_week", "Visit in a week"
+        VISIT_TOMORROW = "visit_tomorrow", "Visit tomorrow"
+        DUE_NOT_BOOKED = "due_not_booked", "Next session due, not booked"
+        REBOOK_NOSHOW = "rebook_noshow", "Rebook after a missed visit"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        SKIPPED = "skipped", "Skipped"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    appointment = models.ForeignKey(
+        "treatments.Appointment",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminders",
+    )
+    course = models.ForeignKey(
+        "treatments.TreatmentCourse",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminders",
+    )
+    # What the message is about, as a stable string: "appointment:12:0" (the visit and its
+    # calendar SEQUENCE), "course:5:2026-03-02" (due after that session), "noshow:12".
+    subject_key = models.CharField(max_length=60)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # queued for a worker
+    started_at = models.DateTimeField(null=True, blank=True)  # a worker began sending
+    last_error = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReminderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="reminder_dispatch_idx"),
+            models.Index(
+                fields=["patient", "channel", "status", "sent_at"], name="reminder_sms_cap_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_key", "kind", "channel"],
+                name="one_reminder_per_subject_kind_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sent") | Q(sent_at__isnull=True),
+                name="reminder_sent_at_only_when_sent",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="claimed") | ~Q(claim_token=""), name="reminder_claim_has_token"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.get_channel_display()} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """Carried by the message (email Message-ID, SMS reference) so that a receiver can
+        drop a repeat after a crash between hand-over and commit."""
+        return f"reminder-{self.pk}"

@@ -1,0 +1,432 @@
+"""The reminder outbox (DESIGN.md "Reminders: how they cannot go wrong").
+
+1. Rows are planned in the same transaction as the change that implies them (booking,
+   moving, cancelling, signing a session); a unique key makes a duplicate row impossible.
+2. `dispatch_due_reminders` claims due rows with a conditional UPDATE (pending -> claimed,
+   with a fresh claim token) and enqueues one send task per claimed row on commit. Claims
+   older than the lease (a worker died) go back to pending.
+3. `send_reminder` acts only on a row still claimed with its token; it re-reads everything,
+   skips what no longer applies, defers out of quiet hours, sends, and marks the row sent.
+   Transient errors go back to pending with a backoff, a bounded number of times.
+"""
+
+import datetime
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from patients.models import Channel, Patient
+from treatments import channels
+from treatments.models import Appointment, Reminder, TreatmentCourse
+
+Kind, Status = Reminder.Kind, Reminder.Status
+OPEN = (Status.PENDING, Status.CLAIMED)
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+
+def in_quiet_hours(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> bool:
+    hour = moment.astimezone(zone).hour
+    return hour >= settings.QUIET_HOURS_START or hour < settings.QUIET_HOURS_END
+
+
+def out_of_quiet_hours(moment: datetime.datetime, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    """The same moment, or the end of the quiet hours it falls in (08:00 local)."""
+    if not in_quiet_hours(moment, zone):
+        return moment
+    local = moment.astimezone(zone)
+    day = (
+        local.date()
+        if local.hour < settings.QUIET_HOURS_END
+        else (local.date() + datetime.timedelta(days=1))
+    )
+    return datetime.datetime.combine(day, datetime.time(settings.QUIET_HOURS_END), zone)
+
+
+def _at_local_hour(day: datetime.date, zone) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(settings.REMINDER_SEND_HOUR), zone)
+
+
+def _zone_of(patient: Patient, appointment: Appointment | None = None) -> zoneinfo.ZoneInfo:
+    location = appointment.location if appointment else patient.location
+    return zoneinfo.ZoneInfo(location.time_zone if location else settings.TIME_ZONE)
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def _preferred(patient: Patient, first: str) -> str:
+    """`first` if the patient consents to it, else the other consented channel, else `first`
+    (the send will then be skipped as "no consent", which the front desk sees)."""
+    consents = patient.current_consents()
+    for channel in (first, Channel.SMS if first == Channel.EMAIL else Channel.EMAIL):
+        if consents[channel] is not None and consents[channel].granted:
+            return channel
+    return first
+
+
+def _plan(*, patient, kind, channel, due_at, subject_key, now, appointment=None, course=None):
+    """One row per (subject, kind, channel); planning again changes nothing. A reminder whose
+    time has already passed is recorded as skipped, never sent late."""
+    late = due_at <= now
+    reminder, _ = Reminder.objects.get_or_create(
+        subject_key=subject_key,
+        kind=kind,
+        channel=channel,
+        defaults={
+            "patient": patient,
+            "appointment": appointment,
+            "course": course,
+            "due_at": due_at,
+            "status": Status.SKIPPED if late else Status.PENDING,
+            "skip_reason": "Its time had passed when it was planned." if late else "",
+        },
+    )
+    return reminder
+
+
+def plan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
+    """A week before (email) and the day before (SMS, or email without SMS consent), at the
+    visit's local time of day, moved out of quiet hours."""
+    now = now or timezone.now()
+    zone = appointment.zone
+    local = appointment.starts_at.astimezone(zone)
+    key = f"appointment:{appointment.pk}:{appointment.sequence}"
+    plans = [
+        (
+            Kind.VISIT_WEEK,
+            Channel.EMAIL,
+            local - datetime.timedelta(days=settings.REMINDER_VISIT_EMAIL_DAYS),
+        ),
+        (
+            Kind.VISIT_TOMORROW,
+            _preferred(appointment.patient, Channel.SMS),
+            local - datetime.timedelta(days=settings.REMINDER_VISIT_SMS_DAYS),
+        ),
+    ]
+    return [
+        _plan(
+            patient=appointment.patient,
+            appointment=appointment,
+            kind=kind,
+            channel=channel,
+            due_at=out_of_quiet_hours(when, zone),
+            subject_key=key,
+            now=now,
+        )
+        for kind, channel, when in plans
+    ]
+
+
+def cancel_open_reminders(queryset, reason: str) -> int:
+    return queryset.filter(status__in=OPEN).update(
+        status=Status.CANCELLED, skip_reason=reason, claim_token=""
+    )
+
+
+def replan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
+    """After a move: the old time's reminders are cancelled, the new time's planned."""
+    cancel_open_reminders(
+        Reminder.objects.filter(appointment=appointment).exclude(
+            subject_key=f"appointment:{appointment.pk}:{appointment.sequence}"
+        ),
+        "The visit was moved.",
+    )
+    return plan_visit_reminders(appointment=appointment, now=now)
+
+
+def plan_due_reminder(*, course: TreatmentCourse, now=None) -> Reminder | None:
+    """ "Next session due, not booked", around day 70 after the last session given."""
+    if course.last_session_on is None:
+        return None
+    now = now or timezone.now()
+    patient = course.patient
+    cancel_open_reminders(
+        Reminder.objects.filter(course=course, kind=Kind.DUE_NOT_BOOKED),
+        "A newer session was given.",
+    )
+    day = course.last_session_on + datetime.timedelta(days=settings.REMINDER_DUE_DAY)
+    zone = _zone_of(patient)
+    return _plan(
+        patient=patient,
+        course=course,
+        kind=Kind.DUE_NOT_BOOKED,
+        channel=_preferred(patient, Channel.EMAIL),
+        due_at=out_of_quiet_hours(_at_local_hour(day, zone), zone),
+        subject_key=f"course:{course.pk}:{course.last_session_on.isoformat()}",
+        now=now,
+    )
+
+
+def plan_noshow_reminder(*, appointment: Appointment, now=None) -> Reminder:
+    """A missed visit: a "please rebook" message the next day."""
+    now = now or timezone.now()
+    zone = appointment.zone
+    day = now.astimezone(zone).date() + datetime.timedelta(days=1)
+    return _plan(
+        patient=appointment.patient,
+        appointment=appointment,
+        kind=Kind.REBOOK_NOSHOW,
+        channel=_preferred(appointment.patient, Channel.SMS),
+        due_at=_at_local_hour(day, zone),
+        subject_key=f"noshow:{appointment.pk}",
+        now=now,
+    )
+
+
+def on_booked(*, appointment: Appointment) -> None:
+    """Booking plans the visit's reminders and ends any "please book" ones."""
+    cancel_open_reminders(
+        Reminder.objects.filter(
+            patient=appointment.patient, kind__in=(Kind.DUE_NOT_BOOKED, Kind.REBOOK_NOSHOW)
+        ),
+        "The next visit was booked.",
+    )
+    plan_visit_reminders(appointment=appointment)
+
+
+def on_status_changed(*, appointment: Appointment) -> None:
+    """Cancelled, no-show or checked in: the visit's pending reminders stop; a no-show plans
+    the rebook message."""
+    if appointment.status in (
+        Appointment.Status.CANCELLED,
+        Appointment.Status.NOSHOW,
+        Appointment.Status.ARRIVED,
+    ):
+        cancel_open_reminders(
+            Reminder.objects.filter(
+                appointment=appointment, kind__in=(Kind.VISIT_WEEK, Kind.VISIT_TOMORROW)
+            ),
+            f"The visit is {appointment.get_status_display().lower()}.",
+        )
+    if appointment.status == Appointment.Status.NOSHOW:
+        plan_noshow_reminder(appointment=appointment)
+
+
+# --- dispatching ---------------------------------------------------------------------------------
+
+
+def _take_back_stale_claims(now) -> int:
+    """A started send older than the lease (its worker died), or a claim never started after
+    the queue timeout (its message was lost), goes back to pending with no token."""
+    lease = datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
+    queue_timeout = datetime.timedelta(seconds=settings.REMINDER_QUEUE_TIMEOUT_SECONDS)
+    stale = Reminder.objects.filter(status=Status.CLAIMED).filter(
+        Q(started_at__lt=now - lease)
+        | Q(started_at__isnull=True, claimed_at__lt=now - queue_timeout)
+    )
+    return stale.update(status=Status.PENDING, claim_token="", started_at=None)
+
+
+def dispatch_due_reminders(*, now=None, batch_size: int = 200) -> int:
+    """Claim every due reminder once and enqueue its send. Safe to run twice at once: a row
+    is claimed by exactly one conditional UPDATE. Returns how many this run claimed."""
+    from treatments.tasks import send_reminder_task
+
+    now = now or timezone.now()
+    _take_back_stale_claims(now)
+    claimed = 0
+    while True:
+        with transaction.atomic():
+            candidates = list(
+                Reminder.objects.due(now)
+                .order_by("due_at", "pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not candidates:
+                break
+            token = uuid.uuid4().hex
+            Reminder.objects.filter(pk__in=candidates, status=Status.PENDING).update(
+                status=Status.CLAIMED, claim_token=token, claimed_at=now
+            )
+            mine = list(
+                Reminder.objects.filter(pk__in=candidates, claim_token=token).values_list(
+                    "pk", flat=True
+                )
+            )
+            for pk in mine:
+                send_reminder_task.delay_on_commit(pk, token)
+        claimed += len(mine)
+    return claimed
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def send_reminder(*, reminder_id: int, claim_token: str, now=None) -> str:
+    """Send one claimed reminder; return what happened (sent, skipped, deferred, retry,
+    failed, or not-mine when another run owns or finished it)."""
+    now = now or timezone.now()
+    reminder = (
+        Reminder.objects.select_related(
+            "patient", "patient__location", "course", "appointment", "appointment__location"
+        )
+        .filter(pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token)
+        .first()
+    )
+    if reminder is None:
+        return "not-mine"
+    zone = _zone_of(reminder.patient, reminder.appointment)
+    reason = _why_skip(reminder, now)
+    if reason:
+        _finish(reminder, claim_token, status=Status.SKIPPED, skip_reason=reason)
+        return "skipped"
+    if in_quiet_hours(now, zone):
+        _finish(
+            reminder,
+            claim_token,
+            status=Status.PENDING,
+            started_at=None,
+            claim_token="",
+            due_at=out_of_quiet_hours(now, zone),
+        )
+        return "deferred"
+    try:
+        provider_id = channels.send(reminder.channel, render_message(reminder))
+    except channels.TransientSendError as error:
+        attempts = reminder.attempts + 1
+        if attempts >= settings.REMINDER_MAX_ATTEMPTS:
+            _finish(
+                reminder,
+                claim_token,
+                status=Status.FAILED,
+                attempts=attempts,
+                last_error=f"Gave up after {attempts} tries: {error}",
+            )
+            return "failed"
+        backoff = datetime.timedelta(minutes=2 ** (attempts - 1))  # 1, 2, 4, 8 minutes
+        _finish(
+            reminder,
+            claim_token,
+            status=Status.PENDING,
+            started_at=None,
+            claim_token="",
+            attempts=attempts,
+            last_error=str(error),
+            due_at=now + backoff,
+        )
+        return "retry"
+    except channels.PermanentSendError as error:
+        _finish(
+            reminder,
+            claim_token,
+            status=Status.FAILED,
+            attempts=reminder.attempts + 1,
+            last_error=str(error),
+        )
+        return "failed"
+    _finish(
+        reminder,
+        claim_token,
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=provider_id,
+        attempts=reminder.attempts + 1,
+        last_error="",
+    )
+    return "sent"
+
+
+def _finish(reminder: Reminder, token: str, **fields) -> None:
+    # Conditional on the claim: a run whose claim was taken back writes nothing.
+    Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token).update(
+        **fields
+    )
+
+
+def _why_skip(reminder: Reminder, now) -> str:
+    patient = reminder.patient
+    if patient.status != Patient.Status.ACTIVE:
+        return "The patient is discharged."
+    appointment = reminder.appointment
+    if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        if appointment.status != Appointment.Status.BOOKED:
+            return "The visit is no longer booked."
+        if appointment.starts_at <= now:
+            return "The visit has already started."
+    if reminder.kind in (Kind.DUE_NOT_BOOKED, Kind.REBOOK_NOSHOW) and (
+        Appointment.objects.active().filter(patient=patient).exists()
+    ):
+        return "The next visit is already booked."
+    if reminder.kind == Kind.DUE_NOT_BOOKED and reminder.course.status != "active":
+        return "The course is paused or stopped."
+    consent = patient.current_consents()[reminder.channel]
+    if consent is None or not consent.granted:
+        return f"No consent to {reminder.get_channel_display()} messages."
+    if not (patient.email if reminder.channel == Channel.EMAIL else patient.phone):
+        return f"No {'email address' if reminder.channel == Channel.EMAIL else 'phone number'}."
+    if reminder.channel == Channel.SMS:
+        return _sms_cap_reason(patient, now)
+    return ""
+
+
+def _sms_cap_reason(patient: Patient, now) -> str:
+    sent = Reminder.objects.filter(patient=patient, channel=Channel.SMS, status=Status.SENT)
+    if sent.filter(sent_at__gt=now - datetime.timedelta(days=1)).count() >= (
+        settings.SMS_MAX_PER_DAY
+    ):
+        return f"SMS limit reached ({settings.SMS_MAX_PER_DAY} a day)."
+    if sent.filter(sent_at__gt=now - datetime.timedelta(days=7)).count() >= (
+        settings.SMS_MAX_PER_WEEK
+    ):
+        return f"SMS limit reached ({settings.SMS_MAX_PER_WEEK} a week)."
+    return ""
+
+
+def render_message(reminder: Reminder) -> channels.Message:
+    """The words, with no clinical detail: clinic, date, time, place, links."""
+    from treatments.links import link_url
+
+    patient = reminder.patient
+    appointment = reminder.appointment
+    location = appointment.location if appointment else patient.location
+    stop = link_url("stop", patient_id=patient.pk, channel=reminder.channel)
+    if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        when = appointment.starts_at.astimezone(appointment.zone)
+        subject = f"Your appointment at {location.name} on {when:%a %-d %b} at {when:%H:%M}"
+        body = f"{subject}.\nConfirm: {link_url('confirm', appointment_id=appointment.pk)}\n"
+        cutoff = datetime.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
+        if appointment.starts_at - reminder.due_at > cutoff:
+            body += f"Cancel: {link_url('cancel', appointment_id=appointment.pk)}\n"
+        else:  # inside the cut-off the link would only say "please call"
+            body += f"To cancel, call {location.phone}.\n"
+    elif reminder.kind == Kind.DUE_NOT_BOOKED:
+        subject = f"Time to book your next visit at {location.name}"
+        body = f"{subject}. Please call {location.phone}.\n"
+    else:
+        subject = f"We missed you at {location.name}"
+        body = f"{subject}. Please call {location.phone} to book a new visit.\n"
+    if reminder.channel == Channel.EMAIL:
+        body += (
+            f"\n{location.name}, {' '.join(location.address.split())}, "
+            f"{location.phone}\nNo more emails: {stop}\n"
+        )
+        to = patient.email
+    else:
+        body += f"Stop texts: {stop}"
+        to = str(patient.phone.as_e164)
+    return channels.Message(to=to, subject=subject, body=body, key=reminder.idempotency_key)
+
+
+@transaction.atomic
+def resend_reminder(*, reminder: Reminder) -> Reminder:
+    """Put a failed or skipped reminder back in the outbox, due now; the send re-checks
+    everything (booking, consent, quiet hours, the SMS cap)."""
+    if reminder.status not in (Status.FAILED, Status.SKIPPED):
+        raise ValueError("Only a failed or skipped reminder can be sent again.")
+    Reminder.objects.filter(pk=reminder.pk).update(
+        status=Status.PENDING,
+        started_at=None,
+        due_at=timezone.now(),
+        attempts=0,
+        last_error="",
+        skip_reason="",
+        claim_token="",
+    )
+    reminder.refresh_from_db()
+    return reminder

@@ -1,0 +1,109 @@
+"""A patient's answers to a message, through its signed links: confirm the visit, cancel it,
+or stop messages on a channel. Every answer is safe to give twice (a refreshed page, a second
+tap, a mail scanner): the second changes nothing."""
+
+import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from patients.models import Channel, ContactConsent, Patient
+from patients.services import record_consent
+from treatments.models import Appointment, AppointmentEvent
+from treatments.services.schedule import BookingError, cancel_appointment
+
+
+def call_the_clinic(location) -> str:
+    """ "Please call Riverside Clinic on +1 212-555-0142." """
+    return f"Please call {location.name} on {location.phone}."
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
+
+
+def cancellation_cutoff(appointment: Appointment) -> datetime.datetime:
+    """The last moment a patient may cancel online; later, they call the clinic."""
+    return appointment.starts_at - datetime.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
+
+
+@transaction.atomic
+def confirm_appointment(*, appointment: Appointment, now=None) -> Appointment:
+    """The patient confirms that they will come.
+
+    1. Lock the appointment; only a booked visit that has not yet started can be confirmed.
+    2. Confirming again changes nothing. Otherwise set `confirmed_at` and write a "confirmed"
+       event with no user (the patient, by link).
+    """
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if appointment.status == Appointment.Status.CANCELLED:
+        raise BookingError("This visit was cancelled.")
+    if appointment.status != Appointment.Status.BOOKED:
+        raise BookingError(
+            "This visit can no longer be confirmed online. " + call_the_clinic(appointment.location)
+        )
+    if appointment.confirmed_at is not None:
+        return appointment
+    if appointment.starts_at <= now:
+        raise BookingError(
+            "The time of this visit has passed. " + call_the_clinic(appointment.location)
+        )
+    appointment.confirmed_at = now
+    appointment.save(update_fields=["confirmed_at"])
+    AppointmentEvent.objects.create(appointment=appointment, action="confirmed", by=None)
+    return appointment
+
+
+@transaction.atomic
+def patient_cancel_appointment(*, appointment: Appointment, reason: str, now=None) -> Appointment:
+    """The patient cancels a visit.
+
+    1. Lock the appointment; it must still be booked (a cancelled one says so).
+    2. Refuse inside CANCELLATION_CUTOFF_HOURS before the start: the clinic needs a call then,
+       and the message says whom to call.
+    3. A reason is required; `cancel_appointment` then frees the slot (and stops the visit's
+       reminders) with no user on the event (the patient, by link).
+    """
+    now = now or timezone.now()
+    appointment = _locked(appointment)
+    if appointment.status == Appointment.Status.CANCELLED:
+        raise BookingError("This visit is already cancelled.")
+    if appointment.status != Appointment.Status.BOOKED:
+        raise BookingError(
+            "This visit can no longer be cancelled online. " + call_the_clinic(appointment.location)
+        )
+    if now >= cancellation_cutoff(appointment):
+        raise BookingError(
+            f"This visit is less than {settings.CANCELLATION_CUTOFF_HOURS} hours away, too late "
+            "to cancel online. " + call_the_clinic(appointment.location)
+        )
+    if not reason.strip():
+        raise BookingError("Tell us why you are cancelling.", "reason")
+    return cancel_appointment(appointment=appointment, reason=reason.strip(), by=None)
+
+
+@transaction.atomic
+def stop_messages(*, patient: Patient, channel: str) -> bool:
+    """The patient stops messages on one channel: record a revoked consent from the stop link.
+    False (nothing written) when consent on that channel is already revoked."""
+    if channel not in Channel.values:
+        raise ValueError(f"Unknown channel: {channel!r}")
+    # Lock the patient so that two taps at once write one row, not two.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    current = (
+        ContactConsent.objects.filter(patient=patient, channel=channel)
+        .order_by("-recorded_at", "-pk")
+        .first()
+    )
+    if current is not None and not current.granted:
+        return False
+    record_consent(
+        patient=patient,
+        channel=channel,
+        granted=False,
+        source=ContactConsent.Source.STOP_LINK,
+        recorded_by=None,
+    )
+    return True
