@@ -17,6 +17,7 @@ from treatments.models import (
     Appointment,
     InjectorDay,
     OpeningHours,
+    Reminder,
     TreatmentCourse,
 )
 from treatments.rules import SiteEntry
@@ -365,6 +366,16 @@ def _seed_schedule(created, locations) -> None:
         created["appointments"] += 1
         if index in (5, 17):  # missed visits, already on the due list
             _missed(appointment, desk)
+    _reminders_due_now()
+
+
+def _reminders_due_now() -> None:
+    """Bring a few planned reminders forward to now, so that a first `make run` shows
+    messages going out under var/mail/ and var/sms/ within a minute or two (outside quiet
+    hours in the clinic's zone; inside them they wait until 08:00 there, as they should)."""
+    pending = Reminder.objects.filter(status=Reminder.Status.PENDING).order_by("due_at", "pk")
+    chosen = [*pending.filter(channel="sms")[:2], *pending.filter(channel="email")[:3]]
+    Reminder.objects.filter(pk__in=[r.pk for r in chosen]).update(due_at=timezone.now())
 
 
 def _missed(appointment: Appointment, desk: User) -> None:
