@@ -29,6 +29,10 @@ class User(AbstractUser):
         CLINIC_ADMIN = "clinic_admin", "Clinic admin"
 
     role = models.CharField(max_length=20, choices=Role.choices)
+    # A patient's private calendar feed: a secret in the feed's URL, revocable and regenerable.
+    calendar_token = models.CharField(
+        max_length=43, null=True, blank=True, unique=True, editable=False
+    )
 
     objects = CadenceUserManager()
 

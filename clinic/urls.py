@@ -2,14 +2,18 @@ from django.contrib import admin
 from django.urls import include, path
 
 from clinic import views
+from clinic.invitations import WelcomeView
+from patients.views import portal
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("welcome/<uidb64>/<token>/", WelcomeView.as_view(), name="portal_welcome"),
     path("patients/", include("patients.urls")),
     path("portal/", include("patients.urls_portal")),
     path("treatments/", include("treatments.urls")),
     path("r/", include("treatments.urls_links")),
+    path("feed/<str:token>.ics", portal.calendar_feed, name="calendar_feed"),
     path("admin/", admin.site.urls),
 ]

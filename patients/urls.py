@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:pk>/edit/", staff.patient_update, name="update"),
     path("<int:pk>/intake/", staff.patient_intake, name="intake"),
     path("<int:pk>/consent/", staff.patient_consent, name="consent"),
+    path("<int:pk>/invite/", staff.patient_invite, name="invite"),
 ]

@@ -137,6 +137,29 @@ EXPECTED = {
     "r/confirm/<str:token>/": row(*["bad_request"] * 5),
     "r/cancel/<str:token>/": row(*["bad_request"] * 5),
     "r/stop/<str:token>/": row(*["bad_request"] * 5),
+    # invitations: staff send them; the link's page answers anyone (a made-up token: invalid)
+    "patients/<int:pk>/invite/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    "welcome/<uidb64>/<token>/": row("ok", "ok", "ok", "ok", "ok"),
+    # the portal: the matrix's visit is patient_b's, so patient_a gets 404 on it
+    "portal/visits/<int:pk>/confirm/": row(
+        "login", "not_allowed", "forbidden", "forbidden", "forbidden"
+    ),
+    "portal/visits/<int:pk>/cancel/": row(
+        "login", "not_found", "forbidden", "forbidden", "forbidden"
+    ),
+    "portal/visits/<int:pk>/change/": row(
+        "login", "not_found", "forbidden", "forbidden", "forbidden"
+    ),
+    "portal/visits/<int:pk>/calendar.ics": row(
+        "login", "not_found", "forbidden", "forbidden", "forbidden"
+    ),
+    "portal/calendar-feed/": row("login", "not_allowed", "forbidden", "forbidden", "forbidden"),
+    "portal/treatment/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/contact/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    # a private calendar feed: public, by its secret (a made-up one finds nothing)
+    "feed/<str:token>.ics": row(*["not_found"] * 5),
     "treatments/calendar/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/appointments/<int:pk>/status/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"

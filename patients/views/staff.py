@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clinic.access import clinician_required, staff_required
+from clinic.invitations import InvitationError, invite_patient
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import ContactConsent, Patient
 from patients.services import record_consent
@@ -93,7 +94,7 @@ def _save_patient(form) -> Patient | None:
 
 @staff_required
 def patient_create(request):
-    form = PatientForm(request.POST or None)
+    form = PatientForm(request.POST if request.method == "POST" else None)
     if form.is_valid() and (patient := _save_patient(form)):
         messages.success(request, f"{patient.full_name} is registered.")
         return redirect("patients:detail", pk=patient.pk)
@@ -103,7 +104,7 @@ def patient_create(request):
 @staff_required
 def patient_update(request, pk):
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
-    form = PatientForm(request.POST or None, instance=patient)
+    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
     if form.is_valid() and _save_patient(form):
         messages.success(request, "Patient details saved.")
         return redirect("patients:detail", pk=patient.pk)
@@ -113,7 +114,7 @@ def patient_update(request, pk):
 @clinician_required
 def patient_intake(request, pk):
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
-    form = PatientIntakeForm(request.POST or None, instance=patient)
+    form = PatientIntakeForm(request.POST if request.method == "POST" else None, instance=patient)
     if form.is_valid():
         form.save()
         messages.success(request, "Intake baseline saved.")
@@ -134,4 +135,19 @@ def patient_consent(request, pk):
         f"Recorded: {consent.get_channel_display()} consent "
         f"{'granted' if consent.granted else 'revoked'}.",
     )
+    return redirect("patients:detail", pk=patient.pk)
+
+
+@staff_required
+@require_POST
+def patient_invite(request, pk):
+    patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
+    try:
+        invite_patient(patient=patient, invited_by=request.user)
+    except InvitationError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, f"Invitation sent to {patient.email}. Any earlier link no longer works."
+        )
     return redirect("patients:detail", pk=patient.pk)

@@ -39,7 +39,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
             "session"
             if route.startswith("treatments/sessions/")
             else "appointment"
-            if route.startswith("treatments/appointments/")
+            if route.startswith(("treatments/appointments/", "portal/visits/"))
             else "patient"
         ].pk,
         "patient_pk": objects["patient"].pk,

@@ -135,6 +135,8 @@ class Appointment(models.Model):
     early_override_reason = models.TextField(blank=True)
     cancel_reason = models.TextField(blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    change_requested_at = models.DateTimeField(null=True, blank=True)
+    change_request = models.CharField("date change asked for", max_length=300, blank=True)
     sequence = models.PositiveIntegerField(default=0, help_text="iCalendar SEQUENCE.")
 
     objects = AppointmentQuerySet.as_manager()

@@ -107,3 +107,19 @@ def stop_messages(*, patient: Patient, channel: str) -> bool:
         recorded_by=None,
     )
     return True
+
+
+@transaction.atomic
+def request_date_change(*, appointment: Appointment, note: str) -> Appointment:
+    """The patient asks for another date: the front desk sees it on the due list at once, and
+    moving the visit clears it."""
+    appointment = _locked(appointment)
+    if appointment.status != Appointment.Status.BOOKED:
+        raise BookingError("Only a booked visit can be moved.")
+    appointment.change_requested_at = timezone.now()
+    appointment.change_request = note.strip()[:300]
+    appointment.save(update_fields=["change_requested_at", "change_request"])
+    AppointmentEvent.objects.create(
+        appointment=appointment, action="change_requested", note=appointment.change_request
+    )
+    return appointment

@@ -256,6 +256,7 @@ def reschedule_appointment(
     )
     appointment.early_override_reason = early_reason.strip()
     appointment.confirmed_at = None  # a new time needs a new confirmation
+    appointment.change_requested_at, appointment.change_request = None, ""
     appointment.sequence += 1
     try:
         with transaction.atomic():
@@ -332,10 +333,11 @@ def record_call_outcome(
 class DueEntry:
     patient: Patient
     course: TreatmentCourse | None
-    reason: str  # "due", "overdue" or "noshow"
+    reason: str  # "due", "overdue", "noshow" or "change" (asked for another date)
     next_due_on: datetime.date | None
     days_since_last: int | None
     last_call: CallOutcome | None
+    appointment: Appointment | None = None
 
     @property
     def sort_key(self):
@@ -394,9 +396,25 @@ def due_list(
             ),
         )
     )
+    changes = (
+        Appointment.objects.active()
+        .filter(change_requested_at__isnull=False)
+        .select_related("patient", "patient__location", "location")
+        .prefetch_related(
+            Prefetch(
+                "patient__call_outcomes", queryset=CallOutcome.objects.select_related("recorded_by")
+            ),
+            Prefetch(
+                "patient__courses",
+                queryset=TreatmentCourse.objects.filter(status="active"),
+                to_attr="active_courses",
+            ),
+        )
+    )
     if location is not None:
         courses = courses.filter(patient__location=location)
         noshows = noshows.filter(patient__location=location)
+        changes = changes.filter(patient__location=location)
 
     entries: dict[int, DueEntry] = {}
     for course in courses:
@@ -421,6 +439,18 @@ def due_list(
             course.next_due_on if course else None,
             course.days_since_last(today) if course else None,
             _latest(patient.call_outcomes.all()),
+        )
+    for appointment in changes:
+        patient = appointment.patient
+        course = patient.active_courses[0] if patient.active_courses else None
+        entries[patient.pk] = DueEntry(
+            patient,
+            course,
+            "change",
+            course.next_due_on if course else None,
+            course.days_since_last(today) if course else None,
+            _latest(patient.call_outcomes.all()),
+            appointment,
         )
     return sorted(
         (e for e in entries.values() if not _declined_since_last(e)), key=lambda e: e.sort_key

@@ -113,7 +113,7 @@ def _slot_page(request, *, patient, appointment):
     today = timezone.localdate(timezone=zone)
     earliest = earliest_bookable_on(patient)
     start = _date_param(request, "from") or max(today, earliest or today)
-    form = SlotChoiceForm(request.POST or None)
+    form = SlotChoiceForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         clinician, starts_at = form.cleaned_data["slot"]
         reason = form.cleaned_data["early_reason"]
@@ -200,7 +200,7 @@ def appointment_cancel(request, pk):
         ),
         pk=pk,
     )
-    form = CancelForm(request.POST or None)
+    form = CancelForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
             cancel_appointment(

@@ -210,7 +210,7 @@ def _next_slots(session):
 @clinician_required
 def adverse_event_create(request, pk):
     session = get_object_or_404(_sessions(request.user), pk=pk)
-    form = AdverseEventForm(request.POST or None, session=session)
+    form = AdverseEventForm(request.POST if request.method == "POST" else None, session=session)
     if form.is_valid():
         report_adverse_event(
             session=session,
