@@ -13,4 +13,3 @@ urlpatterns = [
     path("treatment/", portal.portal_treatment, name="treatment"),
     path("contact/", portal.portal_contact, name="contact"),
 ]
-
