@@ -453,3 +453,17 @@ def test_a_no_show_or_a_cancellation_publishes_a_new_calendar_version(
 ):
     noshow = set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
     assert noshow.sequence == 1
+
+
+def test_the_no_double_booking_guards_survive_every_migration(db):
+    # SQLite drops triggers when a migration rebuilds the table; post_migrate puts them back
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            names = {row[0] for row in cursor.fetchall()}
+        assert {"appt_no_overlap_insert", "appt_no_overlap_update"} <= names
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT conname FROM pg_constraint WHERE contype = 'x'")
+            names = {row[0] for row in cursor.fetchall()}
+        assert {"appt_no_clinician_overlap", "appt_no_patient_overlap"} <= names
