@@ -10,7 +10,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.models import Location, User
-from patients.models import Channel, ContactConsent, DiagnosisCode, Patient
+from patients import outcomes
+from patients.models import (
+    Channel,
+    ContactConsent,
+    DiagnosisCode,
+    DiaryEntry,
+    Patient,
+    QuestionnaireResponse,
+)
 from treatments import protocol
 from treatments.models import (
     AdverseEvent,
@@ -114,6 +122,7 @@ def seed_demo() -> dict[str, int]:
         _seed_patients(created, locations, clinicians_at)
         _seed_sessions(created)
         _seed_schedule(created, locations)
+        _seed_outcomes()
     return created
 
 
@@ -387,3 +396,99 @@ def _missed(appointment: Appointment, desk: User) -> None:
         starts_at=yesterday, ends_at=yesterday + (appointment.ends_at - appointment.starts_at)
     )
     set_appointment_status(appointment=appointment, status="noshow", by=desk)
+
+
+# --- outcomes: diaries and questionnaires ----------------------------------------------------
+
+DIARY_DAYS = 182  # about six months
+NON_RESPONDERS = 3  # of the diary keepers, this many do not improve
+
+
+def _seed_outcomes() -> None:
+    """Six months of diary for the portal patients and a few treated ones, and a MIDAS and a
+    HIT-6 before each session in that time. Most improve after their sessions (headache days
+    falling from the intake baseline); a few do not. Only on the first run."""
+    if DiaryEntry.objects.exists():
+        return
+    treated = Patient.objects.filter(sessions__isnull=False, user__isnull=True).distinct()
+    keepers = (
+        (
+            Patient.objects.filter(user__isnull=False)
+            | Patient.objects.filter(pk__in=treated.order_by("mrn").values("pk")[:3])
+        )
+        .prefetch_related("sessions__location")
+        .select_related("location")
+        .order_by("mrn")
+    )
+    entries, responses = [], []
+    for index, patient in enumerate(keepers):
+        rng = random.Random(f"outcomes-{patient.mrn}")
+        today = patient.local_today()
+        given = sorted(s.session_date for s in patient.sessions.all())
+        # Responders lose 40-70 % of their headache days over three cycles.
+        response = 0.1 if index % 4 == 1 and index // 4 < NON_RESPONDERS else rng.uniform(0.4, 0.7)
+        baseline = (patient.baseline_headache_days or 18) / 28
+        for back in range(DIARY_DAYS, -1, -1):
+            day = today - datetime.timedelta(days=back)
+            if rng.random() < 0.12:  # a missed day
+                continue
+            cycles = sum(1 for given_on in given if given_on + datetime.timedelta(days=7) <= day)
+            chance = baseline * (1 - response * min(cycles, 3) / 3)
+            entries.append(_demo_diary_day(rng, patient, day, chance))
+        for given_on in given:
+            answered_on = given_on - datetime.timedelta(days=rng.randint(1, 10))
+            if answered_on < today - datetime.timedelta(days=DIARY_DAYS):
+                continue
+            cycles = sum(1 for g in given if g < answered_on)
+            burden = 1 - response * min(cycles, 3) / 3
+            responses += _demo_questionnaires(rng, patient, answered_on, burden)
+    DiaryEntry.objects.bulk_create(entries)
+    QuestionnaireResponse.objects.bulk_create(responses)
+
+
+def _demo_diary_day(rng, patient, day, chance) -> DiaryEntry:
+    if rng.random() >= chance:
+        return DiaryEntry(
+            patient=patient,
+            date=day,
+            headache=False,
+            acute_medication="simple_analgesic" if rng.random() < 0.03 else "none",
+        )
+    severity = rng.choices([1, 2, 3], weights=[3, 4, 2])[0]
+    return DiaryEntry(
+        patient=patient,
+        date=day,
+        headache=True,
+        hours=rng.choice([1, 2, 3, 4, 6, 8, 12, 24]) if severity > 1 else rng.choice([1, 2]),
+        severity=severity,
+        migraine=severity > 1 and rng.random() < 0.8,
+        acute_medication=(
+            rng.choice(["triptan", "triptan", "nsaid", "combination_analgesic", "gepant"])
+            if severity > 1 and rng.random() < 0.7
+            else "none"
+        ),
+    )
+
+
+def _demo_questionnaires(rng, patient, answered_on, burden) -> list[QuestionnaireResponse]:
+    midas = [min(92, max(0, round(rng.gauss(9 * burden, 3)))) for _ in outcomes.MIDAS_ITEMS]
+    points = [answer[2] for answer in outcomes.HIT6_ANSWERS]
+    hit6 = [
+        points[min(4, max(0, round(rng.gauss(1 + 3 * burden, 0.8))))] for _ in outcomes.HIT6_ITEMS
+    ]
+    rows = []
+    for kind, answers, (total, band) in (
+        ("midas", midas, outcomes.score_midas(midas)),
+        ("hit6", hit6, outcomes.score_hit6(hit6)),
+    ):
+        rows.append(
+            QuestionnaireResponse(
+                patient=patient,
+                kind=kind,
+                answers=answers,
+                total=total,
+                band=band,
+                answered_on=answered_on,
+            )
+        )
+    return rows

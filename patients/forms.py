@@ -4,7 +4,14 @@ from django import forms
 from django.utils import timezone
 
 from clinic.models import Location, User
-from patients.models import Channel, ContactConsent, Patient
+from patients import outcomes
+from patients.models import (
+    AcuteMedication,
+    Channel,
+    ContactConsent,
+    DiaryEntry,
+    Patient,
+)
 
 MAX_AGE_YEARS = 120
 
@@ -155,3 +162,117 @@ class PatientSearchForm(forms.Form):
             }
         ),
     )
+
+
+# --- the headache diary and questionnaires (portal) ----------------------------------------------
+
+DIARY_MAX_AGE_DAYS = 365  # a diary is kept day by day; older days are not filled in from memory
+
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+def _yes(value) -> bool:
+    return value == "yes"
+
+
+class DiaryEntryForm(forms.Form):
+    """One day of the diary. Severity offers mild/moderate/severe only: "none" is the answer
+    "no headache", so a headache day can never be saved with severity 0."""
+
+    headache = forms.TypedChoiceField(
+        label="Did you have a headache?", choices=YES_NO, coerce=_yes, widget=forms.RadioSelect
+    )
+    hours = forms.DecimalField(
+        label="How many hours did it last?",
+        min_value=0,
+        max_value=24,
+        max_digits=3,
+        decimal_places=1,
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.5", "inputmode": "decimal"}),
+    )
+    severity = forms.TypedChoiceField(
+        label="How bad was it at its worst?",
+        choices=[(1, "Mild"), (2, "Moderate"), (3, "Severe")],
+        coerce=int,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    migraine = forms.TypedChoiceField(
+        label="Did it feel like your migraine?",
+        help_text="For example throbbing, sick, or bothered by light or noise.",
+        choices=YES_NO,
+        coerce=_yes,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    acute_medication = forms.ChoiceField(
+        label="Medicine taken for a headache", choices=AcuteMedication.choices, initial="none"
+    )
+
+    def __init__(self, *args, day: datetime.date, today: datetime.date, **kwargs):
+        self.day, self.today = day, today
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def initial_from(entry: "DiaryEntry | None") -> dict:
+        if entry is None:
+            return {}
+        return {
+            "headache": "yes" if entry.headache else "no",
+            "hours": entry.hours if entry.headache else None,
+            "severity": entry.severity or None,
+            "migraine": "yes" if entry.migraine else "no",
+            "acute_medication": entry.acute_medication,
+        }
+
+    def clean(self):
+        data = super().clean()
+        error = diary_date_error(self.day, self.today)
+        if error:
+            raise forms.ValidationError(error)
+        if data.get("headache"):
+            if data.get("hours") in (None, 0):
+                self.add_error("hours", "Enter how many hours the headache lasted.")
+            if not data.get("severity"):
+                self.add_error("severity", "Choose how bad the headache was.")
+            data["migraine"] = bool(data.get("migraine"))
+        return data
+
+
+def diary_date_error(day: datetime.date, today: datetime.date) -> str:
+    """Why this day cannot be entered, or ""."""
+    if day > today:
+        return "You cannot fill in the diary for a day that has not happened yet."
+    if day < today - datetime.timedelta(days=DIARY_MAX_AGE_DAYS):
+        return "Days more than a year ago can no longer be entered."
+    return ""
+
+
+class MidasForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for number, text in enumerate(outcomes.MIDAS_ITEMS, start=1):
+            self.fields[f"item{number}"] = forms.IntegerField(
+                label=f"{number}. {text}",
+                min_value=0,
+                max_value=outcomes.MIDAS_MAX_DAYS,
+                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+                help_text=f"Days, 0 to {outcomes.MIDAS_MAX_DAYS}.",
+            )
+
+    def answers(self) -> list:
+        return [self.cleaned_data[name] for name in self.fields]
+
+
+class Hit6Form(forms.Form):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(answer, label) for answer, label, _points in outcomes.HIT6_ANSWERS]
+        for number, text in enumerate(outcomes.HIT6_ITEMS, start=1):
+            self.fields[f"item{number}"] = forms.ChoiceField(
+                label=f"{number}. {text}", choices=choices, widget=forms.RadioSelect
+            )
+
+    def answers(self) -> list:
+        return [self.cleaned_data[name] for name in self.fields]

@@ -1,4 +1,5 @@
 import datetime
+import zoneinfo
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
@@ -8,6 +9,7 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
 from clinic.access import STAFF
+from patients import outcomes
 
 
 class DiagnosisCode(models.TextChoices):
@@ -206,6 +208,12 @@ class Patient(models.Model):
             and self.preventives_failed >= NICE_MIN_PREVENTIVES_FAILED
         )
 
+    def local_today(self) -> datetime.date:
+        """Today where the patient is treated (their usual location's zone, else the server's)."""
+        if self.location_id and self.location:
+            return timezone.localdate(timezone=zoneinfo.ZoneInfo(self.location.time_zone))
+        return timezone.localdate()
+
     def current_consents(self) -> dict[str, "ContactConsent | None"]:
         """The latest consent record per channel (None: never asked). Uses a prefetched
         `consents` list when there is one."""
@@ -258,3 +266,137 @@ class ContactConsent(models.Model):
     def __str__(self) -> str:
         state = "granted" if self.granted else "revoked"
         return f"{self.get_channel_display()} {state} {self.recorded_at:%Y-%m-%d}"
+
+
+# --- outcomes: the headache diary and questionnaires (DOMAIN.md section 5) ----------------------
+
+
+class AcuteMedication(models.TextChoices):
+    """Acute-medication classes of the diary (DOMAIN.md section 5). The classes matter for
+    medication overuse: >= 10 days/month of triptans, ergots, opioids or combination analgesics,
+    >= 15 of simple analgesics (DOMAIN.md section 1)."""
+
+    NONE = "none", "None"
+    TRIPTAN = "triptan", "Triptan"
+    ERGOT = "ergot", "Ergot"
+    OPIOID = "opioid", "Opioid"
+    SIMPLE_ANALGESIC = "simple_analgesic", "Simple analgesic (paracetamol, aspirin)"
+    NSAID = "nsaid", "NSAID (ibuprofen, naproxen)"
+    COMBINATION_ANALGESIC = "combination_analgesic", "Combination analgesic"
+    GEPANT = "gepant", "Gepant"
+    OTHER = "other", "Other"
+
+
+class Severity(models.IntegerChoices):
+    NONE = 0, "None"
+    MILD = 1, "Mild"
+    MODERATE = 2, "Moderate"
+    SEVERE = 3, "Severe"
+
+
+class DiaryEntry(models.Model):
+    """One day of a patient's headache diary (one row per patient per date).
+
+    Migraine features are one yes/no question ("did it feel like your migraine?") rather than
+    the ICHD-3 checklist (nausea, light and sound sensitivity, throbbing, worse on activity): a
+    daily diary is kept only if a day takes seconds to enter, and the outcome counted per window
+    is migraine days, a yes/no per day.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="diary_entries")
+    date = models.DateField()
+    headache = models.BooleanField()
+    hours = models.DecimalField("hours of headache", max_digits=3, decimal_places=1, default=0)
+    severity = models.PositiveSmallIntegerField(
+        "peak severity", choices=Severity.choices, default=Severity.NONE
+    )
+    migraine = models.BooleanField("migraine features", default=False)
+    acute_medication = models.CharField(
+        max_length=24, choices=AcuteMedication.choices, default=AcuteMedication.NONE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name_plural = "diary entries"
+        indexes = [models.Index(fields=["patient", "date"], name="diary_patient_date_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "date"], name="diary_one_entry_per_day"),
+            models.CheckConstraint(
+                condition=Q(hours__gte=0, hours__lte=24), name="diary_hours_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__gte=0, severity__lte=3), name="diary_severity_range"
+            ),
+            # A day without headache has no duration, no severity and no migraine features;
+            # a headache day has a severity.
+            models.CheckConstraint(
+                condition=Q(headache=True) | Q(hours=0, severity=0, migraine=False),
+                name="diary_no_headache_is_empty",
+            ),
+            models.CheckConstraint(
+                condition=Q(headache=False) | Q(severity__gte=1),
+                name="diary_headache_has_severity",
+            ),
+            models.CheckConstraint(
+                condition=Q(acute_medication__in=AcuteMedication.values),
+                name="diary_medication_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {'headache' if self.headache else 'no headache'}"
+
+    @property
+    def moderate_or_severe(self) -> bool:
+        return self.severity >= Severity.MODERATE
+
+    @property
+    def took_medication(self) -> bool:
+        return self.acute_medication != AcuteMedication.NONE
+
+
+class QuestionnaireResponse(models.Model):
+    """A completed MIDAS or HIT-6: the item answers as the instrument scores them (MIDAS: days;
+    HIT-6: points per answer), with the total and band computed by patients/outcomes.py."""
+
+    class Kind(models.TextChoices):
+        MIDAS = "midas", "MIDAS"
+        HIT6 = "hit6", "HIT-6"
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="questionnaire_responses"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    answers = models.JSONField()
+    total = models.PositiveSmallIntegerField()
+    band = models.CharField(max_length=16)
+    answered_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["answered_on", "pk"]
+        indexes = [
+            models.Index(
+                fields=["patient", "kind", "answered_on"], name="questionnaire_patient_kind_idx"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["midas", "hit6"]), name="questionnaire_kind_valid"
+            ),
+            # MIDAS: five items of 0-92 days; HIT-6: six items of 6-13 points.
+            models.CheckConstraint(
+                condition=Q(kind="midas", total__lte=460)
+                | Q(kind="hit6", total__gte=36, total__lte=78),
+                name="questionnaire_total_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.total} on {self.answered_on:%Y-%m-%d}"
+
+    @property
+    def band_label(self) -> str:
+        return outcomes.band_label(self.kind, self.band)

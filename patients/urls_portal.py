@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.views import portal
+from patients.views import diary, portal
 
 app_name = "portal"
 urlpatterns = [
@@ -12,4 +12,13 @@ urlpatterns = [
     path("calendar-feed/", portal.portal_feed, name="feed"),
     path("treatment/", portal.portal_treatment, name="treatment"),
     path("contact/", portal.portal_contact, name="contact"),
+]
+
+# The headache diary and questionnaires (patients/views/diary.py)
+urlpatterns += [
+    path("diary/", diary.diary_month, name="diary"),
+    path("diary/<str:day>/", diary.diary_day, name="diary_day"),
+    path("questionnaires/", diary.questionnaire_list, name="questionnaires"),
+    path("questionnaires/midas/", diary.midas, name="midas"),
+    path("questionnaires/hit6/", diary.hit6, name="hit6"),
 ]

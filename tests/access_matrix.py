@@ -58,6 +58,12 @@ EXPECTED = {
     ),
     # patients: the portal
     "portal/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    # the diary and questionnaires: only the patient's own, so no id in the path
+    "portal/diary/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/diary/<str:day>/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/questionnaires/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/questionnaires/midas/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/questionnaires/hit6/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # admin: clinic admins only
     "admin/": admin_row("ok"),
     "admin/login/": row("ok", "ok", "ok", "ok", "redirect"),

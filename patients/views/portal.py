@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST, require_safe
 from clinic.access import patient_required
 from clinic.models import User
 from patients.models import Channel, ContactConsent, Patient
+from patients.outcomes import questionnaires_due
 from patients.services import record_consent
 from treatments.ical import appointments_calendar
 from treatments.models import AdverseEvent, Appointment, TreatmentCourse, TreatmentSession
@@ -123,9 +124,9 @@ def portal_home(request):
             Appointment.objects.active().filter(patient=patient).select_related("location").first()
         )
         course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
-    return render(
-        request, "patients/portal_home.html", {"patient": patient, "visit": visit, "course": course}
-    )
+    due = questionnaires_due(patient, patient.local_today()) if patient else []
+    context = {"patient": patient, "visit": visit, "course": course, "questionnaires_due": due}
+    return render(request, "patients/portal_home.html", context)
 
 
 @patient_required

@@ -48,6 +48,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
         "id": objects["user"].pk,
         "uidb64": "MQ",
         "token": "set-password",  # not a valid signed link either
+        "day": "2026-01-15",
     }
     url = re.sub(r"\^\(\?P<app_label>[\w|]+\)/\$", "clinic/", route)
     url = url.replace("(?P<url>.*)$", "no-such-page/")

@@ -163,3 +163,10 @@ def test_another_patients_id_gives_404_on_every_portal_route(
     assert answers <= {404, 405}  # the other is refused before any lookup
     booked_appointment.refresh_from_db()
     assert (booked_appointment.status, booked_appointment.confirmed_at) == ("booked", None)
+
+
+def test_the_home_page_asks_for_questionnaires_before_a_visit(ben, booked_appointment):
+    # the visit is within 14 days and nothing has been answered since
+    html = ben.get(reverse("portal:home")).content.decode()
+    assert 'id="questionnaires-due"' in html
+    assert reverse("portal:hit6") in html

@@ -1,0 +1,331 @@
+"""Outcome measures: the headache diary per 28-day window, MIDAS and HIT-6 scoring, and the
+response rules R14-R16. Constants and pure functions, except `questionnaires_due`, which asks
+the database about the next visit.
+
+Sources (DOMAIN.md sections 3 and 5):
+- MIDAS: Stewart WF, Lipton RB, et al. Development and testing of the Migraine Disability
+  Assessment (MIDAS) Questionnaire. Neurology 2001;56(6 Suppl 1):S20-8. Five items, days in the
+  last 3 months; grades I 0-5, II 6-10, III 11-20, IV >= 21.
+- HIT-6: Kosinski M, et al. A six-item short-form survey for measuring headache impact: the
+  HIT-6. Qual Life Res 2003;12:963-74 (HIT-6 v1.1, (c) QualityMetric). Answers score 6/8/10/11/13;
+  bands <= 49, 50-55, 56-59, >= 60; a change of >= 5 points is meaningful (Smelt AF, et al.
+  Cephalalgia 2014;34:29-36; Houts CR, et al. Headache 2020;60:28-39).
+- Diary windows of 28 days, "insufficient data" below 20 entries [ours]; percent change vs
+  baseline = (baseline - current) / baseline x 100.
+- R14: after cycle 2, < 30 % fewer headache days than baseline: stop criterion met (NICE TA260
+  section 1.2; EHF 2018, Bendtsen L, et al. J Headache Pain 2018;19:91).
+- R15: < 15 headache days a month for 3 consecutive months: now episodic (NICE TA260 1.2).
+- R16: < 10 headache days a month for 3 months: suggest a pause and re-evaluate (EHF 2018).
+  A 28-day window stands for a month, as in the trials' and NICE's diaries.
+"""
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+# --- MIDAS ---------------------------------------------------------------------------------
+
+MIDAS_ITEMS = (
+    "On how many days in the last 3 months did you miss work or school because of your headaches?",
+    "How many days in the last 3 months was your productivity at work or school reduced by half "
+    "or more because of your headaches? (Do not include days you counted in question 1 where you "
+    "missed work or school.)",
+    "On how many days in the last 3 months did you not do household work because of your "
+    "headaches?",
+    "How many days in the last 3 months was your productivity in household work reduced by half "
+    "or more because of your headaches? (Do not include days you counted in question 3 where you "
+    "did not do household work.)",
+    "On how many days in the last 3 months did you miss family, social or leisure activities "
+    "because of your headaches?",
+)
+MIDAS_MAX_DAYS = 92  # 3 months of recall
+# (grade, lowest total, label)
+MIDAS_GRADES = (
+    ("I", 0, "little or no disability"),
+    ("II", 6, "mild disability"),
+    ("III", 11, "moderate disability"),
+    ("IV", 21, "severe disability"),
+)
+
+# --- HIT-6 ---------------------------------------------------------------------------------
+
+HIT6_ITEMS = (
+    "When you have headaches, how often is the pain severe?",
+    "How often do headaches limit your ability to do usual daily activities including household "
+    "work, work, school, or social activities?",
+    "When you have a headache, how often do you wish you could lie down?",
+    "In the past 4 weeks, how often have you felt too tired to do work or daily activities "
+    "because of your headaches?",
+    "In the past 4 weeks, how often have you felt fed up or irritated because of your headaches?",
+    "In the past 4 weeks, how often did headaches limit your ability to concentrate on work or "
+    "daily activities?",
+)
+# (answer, label, points)
+HIT6_ANSWERS = (
+    ("never", "Never", 6),
+    ("rarely", "Rarely", 8),
+    ("sometimes", "Sometimes", 10),
+    ("very_often", "Very often", 11),
+    ("always", "Always", 13),
+)
+HIT6_POINTS = {answer: points for answer, _label, points in HIT6_ANSWERS}
+# (band, lowest total, label)
+HIT6_BANDS = (
+    ("little", 36, "little or no impact"),
+    ("some", 50, "some impact"),
+    ("substantial", 56, "substantial impact"),
+    ("severe", 60, "severe impact"),
+)
+HIT6_MEANINGFUL_CHANGE = 5
+
+# --- the diary and the response rules --------------------------------------------------------
+
+WINDOW_DAYS = 28
+MIN_ENTRIES_PER_WINDOW = 20  # below this a window is "insufficient data" [ours]
+STOP_MIN_REDUCTION_PERCENT = 30  # R14 [NICE, EHF]
+STOP_REVIEW_AFTER_CYCLE = 2  # R14: the response review is after cycle 2 [NICE]
+EPISODIC_BELOW_DAYS = 15  # R15 [NICE]
+PAUSE_BELOW_DAYS = 10  # R16 [EHF]
+CONSECUTIVE_WINDOWS = 3  # R15, R16: "for 3 months"
+QUESTIONNAIRE_LEAD_DAYS = 14  # asked for before each visit, within 14 days of it [ours]
+
+
+class InvalidAnswers(ValueError):
+    """Answers that are not a complete, valid questionnaire."""
+
+
+def _band(bands, total: int) -> str:
+    chosen = bands[0][0]
+    for code, lowest, _label in bands:
+        if total >= lowest:
+            chosen = code
+    return chosen
+
+
+def score_midas(answers: Sequence[int]) -> tuple[int, str]:
+    """The MIDAS total (sum of five items of 0-92 days) and its grade (I-IV)."""
+    if len(answers) != len(MIDAS_ITEMS):
+        raise InvalidAnswers(f"MIDAS has {len(MIDAS_ITEMS)} items.")
+    for answer in answers:
+        if isinstance(answer, bool) or not isinstance(answer, int):
+            raise InvalidAnswers("Each MIDAS answer is a whole number of days.")
+        if not 0 <= answer <= MIDAS_MAX_DAYS:
+            raise InvalidAnswers(f"Each MIDAS answer is 0 to {MIDAS_MAX_DAYS} days.")
+    total = sum(answers)
+    return total, _band(MIDAS_GRADES, total)
+
+
+def hit6_points(answers: Sequence[str | int]) -> list[int]:
+    """Each HIT-6 answer as its points: an answer name ("very_often") or its points (11)."""
+    if len(answers) != len(HIT6_ITEMS):
+        raise InvalidAnswers(f"HIT-6 has {len(HIT6_ITEMS)} items.")
+    points = []
+    for answer in answers:
+        if isinstance(answer, str) and answer in HIT6_POINTS:
+            points.append(HIT6_POINTS[answer])
+        elif (
+            isinstance(answer, int)
+            and not isinstance(answer, bool)
+            and answer in HIT6_POINTS.values()
+        ):
+            points.append(answer)
+        else:
+            raise InvalidAnswers(
+                "Each HIT-6 answer is never, rarely, sometimes, very often or always."
+            )
+    return points
+
+
+def score_hit6(answers: Sequence[str | int]) -> tuple[int, str]:
+    """The HIT-6 total (36-78) and its impact band."""
+    total = sum(hit6_points(answers))
+    return total, _band(HIT6_BANDS, total)
+
+
+def meaningful_hit6_change(before: int, after: int) -> bool:
+    """A HIT-6 change of 5 points or more, in either direction, is clinically meaningful."""
+    return abs(after - before) >= HIT6_MEANINGFUL_CHANGE
+
+
+def band_label(kind: str, band: str) -> str:
+    bands = MIDAS_GRADES if kind == "midas" else HIT6_BANDS
+    for code, _lowest, label in bands:
+        if code == band:
+            return f"grade {code}, {label}" if kind == "midas" else label
+    return band
+
+
+@dataclass(frozen=True)
+class DiarySummary:
+    """One window of the diary."""
+
+    start: datetime.date
+    end: datetime.date  # inclusive
+    days: int
+    entries: int
+    headache_days: int
+    moderate_severe_days: int
+    migraine_days: int
+    medication_days: int
+    baseline: int | None
+    insufficient: bool
+
+    @property
+    def percent_change(self) -> Decimal | None:
+        """(baseline - current) / baseline x 100: positive is fewer headache days. None without
+        a baseline or with too few entries to count."""
+        if self.insufficient or not self.baseline:
+            return None
+        return percent_change(self.baseline, self.headache_days)
+
+
+def percent_change(baseline: int, current: int) -> Decimal:
+    return (Decimal(baseline - current) * 100 / Decimal(baseline)).quantize(Decimal("1"))
+
+
+def diary_summary(
+    entries: Iterable, start: datetime.date, days: int = WINDOW_DAYS, baseline: int | None = None
+) -> DiarySummary:
+    """Count the entries dated in [start, start + days) (other entries are ignored)."""
+    end = start + datetime.timedelta(days=days - 1)
+    inside = [e for e in entries if start <= e.date <= end]
+    return DiarySummary(
+        start=start,
+        end=end,
+        days=days,
+        entries=len(inside),
+        headache_days=sum(1 for e in inside if e.headache),
+        moderate_severe_days=sum(1 for e in inside if e.headache and e.severity >= 2),
+        migraine_days=sum(1 for e in inside if e.headache and e.migraine),
+        medication_days=sum(1 for e in inside if e.acute_medication != "none"),
+        baseline=baseline,
+        # Scaled for a shorter window, so a 28-day window needs 20 entries.
+        insufficient=len(inside) * WINDOW_DAYS < MIN_ENTRIES_PER_WINDOW * days,
+    )
+
+
+def diary_windows(
+    entries: Iterable, today: datetime.date, count: int, baseline: int | None = None
+) -> list[DiarySummary]:
+    """`count` consecutive 28-day windows ending today, oldest first."""
+    entries = list(entries)
+    first = today - datetime.timedelta(days=WINDOW_DAYS * count - 1)
+    return [
+        diary_summary(entries, first + datetime.timedelta(days=WINDOW_DAYS * i), baseline=baseline)
+        for i in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class Flag:
+    rule: str
+    message: str
+
+
+def response_flags(windows: Sequence[DiarySummary], *, cycles_given: int) -> list[Flag]:
+    """R14-R16 from windows oldest first; windows with insufficient data do not count.
+
+    1. R14: once 2 cycles are given, the latest counted window's reduction is below 30 %.
+    2. R15 / R16: the last 3 windows all counted, all below 15 (or 10) headache days.
+    """
+    flags = []
+    counted = [w for w in windows if not w.insufficient]
+    latest_change = counted[-1].percent_change if counted else None
+    if (
+        cycles_given >= STOP_REVIEW_AFTER_CYCLE
+        and latest_change is not None
+        and latest_change < STOP_MIN_REDUCTION_PERCENT
+    ):
+        flags.append(
+            Flag(
+                "R14",
+                f"Stop criterion met: less than {STOP_MIN_REDUCTION_PERCENT} % fewer "
+                "headache days than baseline after cycle 2.",
+            )
+        )
+    last = windows[-CONSECUTIVE_WINDOWS:]
+    if len(last) == CONSECUTIVE_WINDOWS and not any(w.insufficient for w in last):
+        if all(w.headache_days < EPISODIC_BELOW_DAYS for w in last):
+            flags.append(
+                Flag(
+                    "R15",
+                    f"Now episodic: fewer than {EPISODIC_BELOW_DAYS} headache days in each of "
+                    f"the last {CONSECUTIVE_WINDOWS} windows.",
+                )
+            )
+        if all(w.headache_days < PAUSE_BELOW_DAYS for w in last):
+            flags.append(
+                Flag(
+                    "R16",
+                    f"Fewer than {PAUSE_BELOW_DAYS} headache days in each of the last "
+                    f"{CONSECUTIVE_WINDOWS} windows: suggest a pause; re-evaluate in 4-5 months.",
+                )
+            )
+    return flags
+
+
+def questionnaires_due(patient, today: datetime.date) -> list[str]:
+    """The questionnaire kinds the patient should fill in now: there is an active appointment
+    within the next 14 days and no response of that kind since 14 days before that visit."""
+    from patients.models import QuestionnaireResponse
+    from treatments.models import Appointment
+
+    # A generous UTC range, then the visit's own local date decides.
+    since = datetime.datetime.combine(
+        today - datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
+    )
+    visits = (
+        Appointment.objects.filter(patient=patient, status__in=Appointment.ACTIVE)
+        .filter(starts_at__gte=since)
+        .filter(starts_at__lt=since + datetime.timedelta(days=QUESTIONNAIRE_LEAD_DAYS + 3))
+        .select_related("location")
+        .order_by("starts_at")
+    )
+    lead = datetime.timedelta(days=QUESTIONNAIRE_LEAD_DAYS)
+    visit_day = next(
+        (day for day in (v.local_starts_at.date() for v in visits) if today <= day <= today + lead),
+        None,
+    )
+    if visit_day is None:
+        return []
+    answered = set(
+        QuestionnaireResponse.objects.filter(
+            patient=patient, answered_on__gte=visit_day - lead
+        ).values_list("kind", flat=True)
+    )
+    return [kind for kind in QuestionnaireResponse.Kind.values if kind not in answered]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    date: datetime.date
+    session: object = None  # a TreatmentSession
+    midas: object = None  # a QuestionnaireResponse
+    hit6: object = None
+    hit6_change: int | None = None  # vs the previous HIT-6
+    hit6_meaningful: bool = False
+
+
+def outcome_timeline(sessions: Iterable, responses: Iterable) -> list[TimelineRow]:
+    """Sessions and questionnaire scores on one time line, oldest first (a session sorts before
+    the scores of its day; a MIDAS and a HIT-6 of one day share a row), each HIT-6 with its
+    change from the one before."""
+    rows = [TimelineRow(date=s.session_date, session=s) for s in sessions]
+    scores: dict[datetime.date, TimelineRow] = {}
+    previous_hit6 = None
+    for response in sorted(responses, key=lambda r: (r.answered_on, r.pk)):
+        row = scores.get(response.answered_on) or TimelineRow(date=response.answered_on)
+        if response.kind == "hit6":
+            change = None if previous_hit6 is None else response.total - previous_hit6
+            row = replace(
+                row,
+                hit6=response,
+                hit6_change=change,
+                hit6_meaningful=change is not None and abs(change) >= HIT6_MEANINGFUL_CHANGE,
+            )
+            previous_hit6 = response.total
+        else:
+            row = replace(row, midas=response)
+        scores[response.answered_on] = row
+    return sorted([*rows, *scores.values()], key=lambda row: (row.date, row.session is None))
