@@ -124,8 +124,15 @@ def portal_home(request):
             Appointment.objects.active().filter(patient=patient).select_related("location").first()
         )
         course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
-    due = questionnaires_due(patient, patient.local_today()) if patient else []
-    context = {"patient": patient, "visit": visit, "course": course, "questionnaires_due": due}
+    today = patient.local_today() if patient else None
+    due = questionnaires_due(patient, today) if patient else []
+    context = {
+        "patient": patient,
+        "visit": visit,
+        "course": course,
+        "questionnaires_due": due,
+        "today": today,
+    }
     return render(request, "patients/portal_home.html", context)
 
 

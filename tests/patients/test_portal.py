@@ -136,8 +136,8 @@ def test_nothing_booked_shows_when_the_next_treatment_is_due(ben, booked_appoint
         status="cancelled", cancel_reason="x"
     )
     html = ben.get(reverse("portal:home")).content.decode()
-    assert "Your next treatment is due on" in html
-    assert "May 2026" in html  # 84 days after 2 March
+    assert "Your next treatment is <strong>due now</strong>" in html
+    assert "it was due on 25 May 2026" in html  # 84 days after 2 March
 
 
 def portal_routes_with_ids():
@@ -170,3 +170,19 @@ def test_the_home_page_asks_for_questionnaires_before_a_visit(ben, booked_appoin
     html = ben.get(reverse("portal:home")).content.decode()
     assert 'id="questionnaires-due"' in html
     assert reverse("portal:hit6") in html
+
+
+def test_nothing_booked_and_not_yet_due_shows_the_due_and_earliest_dates(ben, booked_appointment):
+    from django.utils import timezone
+
+    from treatments.models import TreatmentCourse
+
+    Appointment.objects.filter(pk=booked_appointment.pk).update(
+        status="cancelled", cancel_reason="x"
+    )
+    last = timezone.localdate() - datetime.timedelta(days=10)
+    TreatmentCourse.objects.filter(patient=booked_appointment.patient).update(last_session_on=last)
+    html = ben.get(reverse("portal:home")).content.decode()
+    due = last + datetime.timedelta(days=84)
+    assert f"Your next treatment is due on <strong>{due:%A} {due.day} {due:%B %Y}" in html
+    assert "it can be booked from" in html
