@@ -544,3 +544,30 @@ def test_the_day_before_message_asks_to_call_instead_of_a_cancel_link(
     assert "/r/cancel/" not in tomorrow.body
     assert "To cancel, call +1 212-555-0142." in tomorrow.body
     assert "/r/confirm/" in tomorrow.body
+
+
+def test_a_duplicate_delivery_during_a_send_finds_nothing_to_start(
+    consenting, booked_appointment, monkeypatch
+):
+    # Given the broker delivers the same task twice, the second while the first is sending
+    reminder = booked_appointment.reminders.get(kind="visit_week")
+    token = claim(reminder)
+    real_send = channels.send_email
+    inner = []
+
+    def send_and_meet_the_duplicate(message):
+        inner.append(
+            send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+        )
+        return real_send(message)
+
+    monkeypatch.setattr(channels, "send_email", send_and_meet_the_duplicate)
+
+    # When the first runs
+    outcome = send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+
+    # Then the duplicate did nothing, and one message went out
+    assert (outcome, inner) == ("sent", ["not-mine"])
+    assert len(mail.outbox) == 1
+    reminder.refresh_from_db()
+    assert reminder.started_at is not None

@@ -262,6 +262,13 @@ def send_reminder(*, reminder_id: int, claim_token: str, now=None) -> str:
     """Send one claimed reminder; return what happened (sent, skipped, deferred, retry,
     failed, or not-mine when another run owns or finished it)."""
     now = now or timezone.now()
+    # Start exclusively: a repeated delivery of the same task, or a stale one, finds no row
+    # to start; from here the (short) lease, not the queue timeout, guards the claim.
+    started = Reminder.objects.filter(
+        pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token, started_at__isnull=True
+    )
+    if not started.update(started_at=timezone.now()):
+        return "not-mine"
     reminder = (
         Reminder.objects.select_related(
             "patient", "patient__location", "course", "appointment", "appointment__location"
