@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test install chromium lint check clean
+.PHONY: run test bench install chromium lint check clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ chromium:
 
 test: install chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The reminders benchmark (tests/bench/README.md): its own throwaway database and queue.
+bench: install
+	$(BIN)/python tests/bench/bench_reminders.py $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
