@@ -429,31 +429,26 @@ def due_list(
             course.days_since_last(today),
             _latest(course.patient.call_outcomes.all()),
         )
-    for appointment in noshows:
-        patient = appointment.patient
-        course = patient.active_courses[0] if patient.active_courses else None
-        entries[patient.pk] = DueEntry(
-            patient,
-            course,
-            "noshow",
-            course.next_due_on if course else None,
-            course.days_since_last(today) if course else None,
-            _latest(patient.call_outcomes.all()),
-        )
-    for appointment in changes:
-        patient = appointment.patient
-        course = patient.active_courses[0] if patient.active_courses else None
-        entries[patient.pk] = DueEntry(
-            patient,
-            course,
-            "change",
-            course.next_due_on if course else None,
-            course.days_since_last(today) if course else None,
-            _latest(patient.call_outcomes.all()),
-            appointment,
-        )
+    for reason, appointments in (("noshow", noshows), ("change", changes)):
+        for appointment in appointments:
+            entries[appointment.patient_id] = _visit_entry(appointment, reason, today)
     return sorted(
         (e for e in entries.values() if not _declined_since_last(e)), key=lambda e: e.sort_key
+    )
+
+
+def _visit_entry(appointment: Appointment, reason: str, today: datetime.date) -> DueEntry:
+    """A due-list entry about a visit (missed, or to be moved), with its patient's course."""
+    patient = appointment.patient
+    course = patient.active_courses[0] if patient.active_courses else None
+    return DueEntry(
+        patient,
+        course,
+        reason,
+        course.next_due_on if course else None,
+        course.days_since_last(today) if course else None,
+        _latest(patient.call_outcomes.all()),
+        appointment if reason == "change" else None,
     )
 
 
