@@ -9,13 +9,16 @@ import sys
 import threading
 import time
 import uuid
+import zoneinfo
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from clinic.models import Location, User
 from patients.models import Patient
+from tests import clock
 
 # Playwright's sync API keeps an event loop in the test thread; Django's ORM refuses to run
 # beside one unless told it is safe. Our tests have no async code.
@@ -23,6 +26,24 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple"
+
+
+# --- the clock ---------------------------------------------------------------------------------
+# Every test derives its instants from now (one anchor) or pins the clock itself, so the suite
+# passes whatever the date and hour. CADENCE_TEST_NOW runs the whole suite at a chosen instant.
+
+
+def pytest_configure(config):
+    if os.environ.get(clock.VARIABLE):
+        try:
+            clock.travel_to(os.environ[clock.VARIABLE])
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+
+
+def pytest_report_header(config):
+    moved = os.environ.get(clock.VARIABLE)
+    return f"clock: {clock.VARIABLE}={moved}" if moved else "clock: real"
 
 
 @pytest.fixture(autouse=True)
@@ -177,9 +198,10 @@ class CeleryProcess:
         self.output: list[str] = []
         self.ready_marker = ready_marker
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "--app", "clinic", *argv],
+            [sys.executable, "-m", "tests.clock", "celery", "--app", "clinic", *argv],
             cwd=BASE_DIR,
-            env=env,
+            # The worker reads the test's clock, whether CADENCE_TEST_NOW or a test moved it.
+            env=env | {clock.VARIABLE: timezone.now().isoformat()},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -375,11 +397,18 @@ def signed_session(patient_b, clinician, location):
 # --- the schedule ------------------------------------------------------------------------------
 
 
-def next_weekday(weekday: int, after: datetime.date | None = None) -> datetime.date:
-    """The next date (after today, or `after`) falling on `weekday` (0 = Monday)."""
-    from django.utils import timezone
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")  # the `location` fixture's zone
 
-    day = (after or timezone.localdate()) + datetime.timedelta(days=1)
+
+def clinic_today() -> datetime.date:
+    """Today at the `location` fixture's clinic: the anchor of every date the schedule tests
+    book (the server's UTC date is a day ahead of New York every evening)."""
+    return timezone.localdate(timezone=NEW_YORK)
+
+
+def next_weekday(weekday: int, after: datetime.date | None = None) -> datetime.date:
+    """The next date (after the clinic's today, or `after`) falling on `weekday` (0 = Monday)."""
+    day = (after or clinic_today()) + datetime.timedelta(days=1)
     while day.weekday() != weekday:
         day += datetime.timedelta(days=1)
     return day
@@ -400,20 +429,24 @@ def schedule(location, clinician):
 
 
 def local(day: datetime.date, hour: int, minute: int = 0, zone="America/New_York"):
-    import zoneinfo
-
     return datetime.datetime.combine(day, datetime.time(hour, minute), zoneinfo.ZoneInfo(zone))
+
+
+def visit_day() -> datetime.date:
+    """The day of `booked_appointment`: the first Monday more than a week after today, so that
+    its "week before" reminder is still ahead and the Wednesday before it is after today."""
+    return next_weekday(0, after=clinic_today() + datetime.timedelta(days=7))
 
 
 @pytest.fixture
 def booked_appointment(schedule, signed_session, clinician, front_desk):
-    """patient_b's next injection, booked for next Monday at 10:00 New York time."""
+    """patient_b's next injection, booked for 10:00 New York time on `visit_day()`."""
     from treatments.services import book_appointment
 
     return book_appointment(
         patient=signed_session.patient,
         clinician=clinician,
         location=schedule,
-        starts_at=local(next_weekday(0), 10),
+        starts_at=local(visit_day(), 10),
         booked_by=front_desk,
     )

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from clinic.models import Location
-from tests.conftest import local, next_weekday
+from tests.conftest import local, next_weekday, visit_day
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment
 from treatments.services import cancel_appointment, reschedule_appointment
@@ -37,14 +37,14 @@ def test_the_calendar_has_version_prodid_and_method_publish(booked_appointment):
 
 
 def test_an_appointment_is_one_event_with_every_property(booked_appointment):
-    # Given patient_b's 10:00 New York visit next Monday
+    # Given patient_b's 10:00 New York visit on visit_day()
     before = timezone.now().replace(microsecond=0)
 
     # When it becomes a calendar
     event = only_event(parse(appointments_calendar([booked_appointment])))
 
     # Then the event holds the visit, generically
-    monday = next_weekday(0)
+    monday = visit_day()
     assert event["UID"] == f"appointment-{booked_appointment.pk}@cadence"
     assert event.decoded("DTSTART") == local(monday, 10)
     assert event.decoded("DTSTART").tzinfo.key == "America/New_York"
@@ -66,7 +66,7 @@ def test_dtstart_carries_the_tzid_and_the_calendar_holds_its_vtimezone(booked_ap
     zones = parse(data).walk("VTIMEZONE")
     assert [zone["TZID"] for zone in zones] == ["America/New_York"]
     # the VTIMEZONE gives the right offset on the visit's day
-    monday = next_weekday(0)
+    monday = visit_day()
     expected = local(monday, 10).utcoffset()
     assert zones[0].to_tz().utcoffset(datetime.datetime.combine(monday, datetime.time(10))) == (
         expected

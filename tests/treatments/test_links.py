@@ -5,7 +5,6 @@ import time
 
 import pytest
 from django.core import signing
-from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -29,14 +28,17 @@ DAY = 24 * 60 * 60
 
 @pytest.fixture
 def visit(booked_appointment):
-    """patient_b's injection at 10:00 New York on a Monday between one and two weeks away:
-    well outside the cancellation cut-off whatever day the tests run."""
-    week = datetime.timedelta(days=7)
-    Appointment.objects.filter(pk=booked_appointment.pk).update(
-        starts_at=F("starts_at") + week, ends_at=F("ends_at") + week
-    )
-    booked_appointment.refresh_from_db()
+    """patient_b's injection at 10:00 New York on a Monday more than a week away: well outside
+    the cancellation cut-off whatever day the tests run."""
     return booked_appointment
+
+
+def move_to_a_monday(visit, *, month: int) -> None:
+    """Move the visit to 10:00 New York on the first Monday after the 1st of `month` next year."""
+    starts = local(next_weekday(0, after=datetime.date(timezone.now().year + 1, month, 1)), 10)
+    Appointment.objects.filter(pk=visit.pk).update(
+        starts_at=starts, ends_at=starts + datetime.timedelta(minutes=30)
+    )
 
 
 def url(purpose: str, **ids) -> str:
@@ -230,10 +232,12 @@ def test_opening_a_stop_link_changes_nothing(client, patient_b):
 def test_a_visit_link_shows_place_and_local_time_but_no_name_or_clinical_detail(
     client, visit, purpose
 ):
+    move_to_a_monday(visit, month=1)
+    visit.refresh_from_db()
     response = client.get(url(purpose, appointment_id=visit.pk))
 
     page = response.content.decode()
-    day = visit.starts_at.astimezone(visit.zone)
+    day = visit.local_starts_at
     assert "Riverside Clinic" in page
     assert f"{day:%A} {day.day} {day:%B %Y}" in page
     assert "10:00 EST" in page  # New York in winter, not the server's UTC
@@ -510,11 +514,7 @@ def test_opening_a_link_is_the_same_for_every_role(client, visit, front_desk):
 
 def test_the_visit_time_is_shown_in_summer_time_in_summer(client, visit):
     # Given the visit moved to a Monday in July (New York on EDT)
-    july = next_weekday(0, after=datetime.date(timezone.now().year + 1, 7, 1))
-    starts = local(july, 10)
-    Appointment.objects.filter(pk=visit.pk).update(
-        starts_at=starts, ends_at=starts + datetime.timedelta(minutes=30)
-    )
+    move_to_a_monday(visit, month=7)
 
     response = client.get(url("confirm", appointment_id=visit.pk))
 

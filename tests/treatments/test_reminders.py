@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patients.services import record_consent
-from tests.conftest import local, make_patient, next_weekday, session_input
+from tests.conftest import local, make_patient, next_weekday, session_input, visit_day
 from treatments import channels
 from treatments.models import Reminder
 from treatments.services import (
@@ -53,8 +53,10 @@ def claim(reminder, token="t" * 32):
     return token
 
 
-def noon_in_new_york(day=None):
-    return local(day or next_weekday(2), 12)
+def noon_in_new_york(appointment):
+    """Noon on the Wednesday before the visit (`booked_appointment` is on a Monday more than a
+    week away): after booking, in working hours, before the visit, whatever today is."""
+    return local(appointment.local_starts_at.date() - datetime.timedelta(days=5), 12)
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -63,8 +65,8 @@ def noon_in_new_york(day=None):
 def test_booking_plans_a_week_before_by_email_and_the_day_before_by_sms(
     schedule, patient_a, clinician, front_desk
 ):
-    # Given a visit at 10:00 New York time at least a week away
-    monday = next_weekday(0, after=next_weekday(0))
+    # Given a visit at 10:00 New York time more than a week away
+    monday = visit_day()
     visit = book_appointment(
         patient=patient_a,
         clinician=clinician,
@@ -165,17 +167,20 @@ def test_a_no_show_plans_a_rebook_message_the_next_day_at_ten(booked_appointment
 def test_signing_plans_due_not_booked_on_day_70_and_booking_cancels_it(
     patient_a, clinician, location, schedule, front_desk
 ):
-    session = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    # Given a session 77 days ago, signed late: its day-70 message is already a week past
+    given_on = timezone.localdate() - datetime.timedelta(days=77)
+    data = session_input(location, when=local(given_on, 10))
+    session = record_session(patient=patient_a, injector=clinician, data=data)
     sign_session(session=session, user=clinician, acknowledged=[])
     due = Reminder.objects.get(kind="due_not_booked")
-    assert due.due_at.astimezone(NEW_YORK) == local(datetime.date(2026, 5, 11), 10)
-    assert due.status == "skipped"  # 2026-05-11 is in the past today
+    assert due.due_at == local(given_on + datetime.timedelta(days=70), 10)
+    assert due.status == "skipped"
     Reminder.objects.filter(pk=due.pk).update(status="pending")
     book_appointment(
         patient=patient_a,
         clinician=clinician,
         location=schedule,
-        starts_at=local(next_weekday(1), 9),
+        starts_at=local(visit_day(), 9),  # day 85 or later: no early-booking override
         booked_by=front_desk,
     )
     due.refresh_from_db()
@@ -253,7 +258,7 @@ def test_an_expired_claim_is_taken_back(booked_appointment):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_claim_each_row_exactly_once(schedule, clinician, front_desk):
-    now = datetime.datetime.now(datetime.UTC)
+    now = timezone.now()
     patients = [make_patient(200 + n) for n in range(300)]
     Reminder.objects.bulk_create(
         Reminder(
@@ -298,7 +303,10 @@ def test_a_sent_email_carries_its_idempotency_key_links_and_no_clinical_detail(
     reminder = booked_appointment.reminders.get(kind="visit_week")
     token = claim(reminder)
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york()) == "sent"
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
+        == "sent"
     )
     [email] = mail.outbox
     assert email.extra_headers["Message-ID"] == f"<reminder-{reminder.pk}@cadence>"
@@ -316,9 +324,13 @@ def test_a_sent_email_carries_its_idempotency_key_links_and_no_clinical_detail(
 def test_sending_twice_sends_once(consenting, booked_appointment):
     reminder = booked_appointment.reminders.get(kind="visit_week")
     token = claim(reminder)
-    send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+    send_reminder(
+        reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+    )
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
         == "not-mine"
     )
     assert len(mail.outbox) == 1
@@ -331,7 +343,10 @@ def test_an_sms_goes_to_the_sms_backend_with_its_key(
     reminder = booked_appointment.reminders.get(kind="visit_tomorrow")
     token = claim(reminder)
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york()) == "sent"
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
+        == "sent"
     )
     [sms] = list(tmp_path.iterdir())
     text = sms.read_text()
@@ -363,7 +378,9 @@ def test_a_reminder_that_no_longer_applies_is_skipped_with_the_reason(
         consenting.status = "discharged"
         consenting.save()
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
         == "skipped"
     )
     reminder.refresh_from_db()
@@ -372,13 +389,15 @@ def test_a_reminder_that_no_longer_applies_is_skipped_with_the_reason(
 
 def test_the_sms_cap_of_one_a_day_skips_the_second(consenting, booked_appointment):
     first = booked_appointment.reminders.get(kind="visit_tomorrow")
-    Reminder.objects.filter(pk=first.pk).update(status="sent", sent_at=noon_in_new_york())
+    Reminder.objects.filter(pk=first.pk).update(
+        status="sent", sent_at=noon_in_new_york(booked_appointment)
+    )
     second = Reminder.objects.create(
         patient=consenting,
         subject_key="test:cap",
         kind="rebook_noshow",
         channel="sms",
-        due_at=noon_in_new_york(),
+        due_at=noon_in_new_york(booked_appointment),
         status="claimed",
         claim_token="c" * 32,
     )
@@ -389,7 +408,7 @@ def test_the_sms_cap_of_one_a_day_skips_the_second(consenting, booked_appointmen
         send_reminder(
             reminder_id=second.pk,
             claim_token="c" * 32,
-            now=noon_in_new_york() + datetime.timedelta(hours=2),
+            now=noon_in_new_york(booked_appointment) + datetime.timedelta(hours=2),
         )
         == "skipped"
     )
@@ -400,13 +419,12 @@ def test_the_sms_cap_of_one_a_day_skips_the_second(consenting, booked_appointmen
 def test_a_send_in_quiet_hours_is_deferred_to_eight_local(consenting, booked_appointment):
     reminder = booked_appointment.reminders.get(kind="visit_week")
     token = claim(reminder)
-    late_evening = local(next_weekday(2), 22)
+    wednesday = noon_in_new_york(booked_appointment).date()
+    late_evening = local(wednesday, 22)
     assert send_reminder(reminder_id=reminder.pk, claim_token=token, now=late_evening) == "deferred"
     reminder.refresh_from_db()
     assert reminder.status == "pending"
-    assert reminder.due_at.astimezone(NEW_YORK) == local(
-        next_weekday(2) + datetime.timedelta(days=1), 8
-    )
+    assert reminder.due_at.astimezone(NEW_YORK) == local(wednesday + datetime.timedelta(days=1), 8)
     assert mail.outbox == []
 
 
@@ -424,14 +442,20 @@ def test_a_transient_failure_is_retried_then_sent_once(consenting, booked_appoin
     monkeypatch.setattr(channels, "send_email", flaky)
     token = claim(reminder)
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york()) == "retry"
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
+        == "retry"
     )
     reminder.refresh_from_db()
     assert (reminder.status, reminder.attempts, reminder.last_error) == ("pending", 1, "timeout")
-    assert reminder.due_at == noon_in_new_york() + datetime.timedelta(minutes=1)
+    assert reminder.due_at == noon_in_new_york(booked_appointment) + datetime.timedelta(minutes=1)
     token = claim(reminder, "u" * 32)
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york()) == "sent"
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
+        == "sent"
     )
     assert len(mail.outbox) == 1
 
@@ -450,7 +474,9 @@ def test_transient_failures_stop_after_the_bound(
     for attempt in range(3):
         token = claim(reminder, str(attempt) * 32)
         outcomes.append(
-            send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+            send_reminder(
+                reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+            )
         )
     assert outcomes == ["retry", "retry", "failed"]
     reminder.refresh_from_db()
@@ -465,7 +491,9 @@ def test_an_unconfigured_backend_is_a_failure_not_a_success(
     reminder = booked_appointment.reminders.get(kind="visit_week")
     token = claim(reminder)
     assert (
-        send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+        send_reminder(
+            reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+        )
         == "failed"
     )
     reminder.refresh_from_db()
@@ -557,14 +585,18 @@ def test_a_duplicate_delivery_during_a_send_finds_nothing_to_start(
 
     def send_and_meet_the_duplicate(message):
         inner.append(
-            send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+            send_reminder(
+                reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+            )
         )
         return real_send(message)
 
     monkeypatch.setattr(channels, "send_email", send_and_meet_the_duplicate)
 
     # When the first runs
-    outcome = send_reminder(reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york())
+    outcome = send_reminder(
+        reminder_id=reminder.pk, claim_token=token, now=noon_in_new_york(booked_appointment)
+    )
 
     # Then the duplicate did nothing, and one message went out
     assert (outcome, inner) == ("sent", ["not-mine"])

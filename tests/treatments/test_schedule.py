@@ -7,7 +7,6 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,10 +14,12 @@ from clinic.models import Location
 from tests.conftest import (
     PASSWORD,
     SESSION_TIME,
+    clinic_today,
     local,
     make_patient,
     next_weekday,
     session_input,
+    visit_day,
 )
 from treatments.models import Appointment, AppointmentEvent, CallOutcome, TreatmentCourse
 from treatments.services import (
@@ -104,7 +105,7 @@ def test_offered_slots_are_on_the_local_grid_on_any_week(schedule, clinician, we
 
 
 def test_slots_follow_hours_rota_and_existing_bookings(booked_appointment, schedule, clinician):
-    monday = next_weekday(0)
+    monday = visit_day()
     slots = available_slots(location=schedule, start_date=monday, days=7)
     times = {s.local_starts_at for s in slots}
     assert local(monday, 10) not in times  # taken
@@ -172,7 +173,7 @@ def test_booking_before_the_earliest_date_needs_a_clinicians_reason(
     # The last session was today minus 10 days: the earliest date is 74 days away
     patient = signed_session.patient
     TreatmentCourse.objects.filter(patient=patient).update(
-        last_session_on=timezone.localdate() - datetime.timedelta(days=10)
+        last_session_on=clinic_today() - datetime.timedelta(days=10)
     )
     starts_at = local(next_weekday(0), 11)
     with pytest.raises(BookingError, match="Only a clinician"):
@@ -214,7 +215,7 @@ def test_rescheduling_keeps_the_row_raises_the_sequence_and_frees_the_old_slot(
     assert (moved.pk, moved.starts_at, moved.sequence) == (booked_appointment.pk, new, 1)
     assert AppointmentEvent.objects.get(action="rescheduled").previous_starts_at == old
     assert old in {
-        s.starts_at for s in available_slots(location=schedule, start_date=next_weekday(0), days=1)
+        s.starts_at for s in available_slots(location=schedule, start_date=visit_day(), days=1)
     }
 
 
@@ -333,7 +334,7 @@ def patients_on(entries):
 def test_the_due_list_shows_due_and_overdue_patients_without_a_booking(
     schedule, clinician, front_desk
 ):
-    today = timezone.localdate()
+    today = clinic_today()
     due = make_patient(1, location=schedule)
     overdue = make_patient(2, location=schedule)
     recent = make_patient(3, location=schedule)
@@ -358,9 +359,9 @@ def test_the_due_list_shows_due_and_overdue_patients_without_a_booking(
 
 
 def test_a_no_show_is_on_the_due_list_at_once(booked_appointment, front_desk):
-    assert due_list(today=timezone.localdate()) == []
+    assert due_list(today=clinic_today()) == []
     set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
-    assert patients_on(due_list(today=timezone.localdate())) == [
+    assert patients_on(due_list(today=clinic_today())) == [
         (booked_appointment.patient.mrn, "noshow")
     ]
 
@@ -372,12 +373,12 @@ def test_call_outcomes_show_and_a_decline_takes_the_patient_off(booked_appointme
         patient=patient,
         outcome="call_back",
         by=front_desk,
-        call_back_on=timezone.localdate() + datetime.timedelta(days=2),
+        call_back_on=clinic_today() + datetime.timedelta(days=2),
     )
-    [entry] = due_list(today=timezone.localdate())
+    [entry] = due_list(today=clinic_today())
     assert entry.last_call.outcome == "call_back"
     record_call_outcome(patient=patient, outcome="declined", by=front_desk, note="moving away")
-    assert due_list(today=timezone.localdate()) == []
+    assert due_list(today=clinic_today()) == []
     assert CallOutcome.objects.count() == 2
 
 
@@ -385,7 +386,7 @@ def test_call_outcomes_show_and_a_decline_takes_the_patient_off(booked_appointme
 def test_the_due_list_page_keeps_a_constant_query_count(
     client, front_desk, location, rows, django_assert_max_num_queries
 ):
-    today = timezone.localdate()
+    today = clinic_today()
     for n in range(rows):
         patient = make_patient(n, location=location)
         TreatmentCourse.objects.create(
@@ -406,11 +407,11 @@ def test_the_booking_page_starts_at_the_earliest_date_and_books_a_slot(
 ):
     patient = signed_session.patient
     TreatmentCourse.objects.filter(patient=patient).update(
-        last_session_on=timezone.localdate() - datetime.timedelta(days=80)
+        last_session_on=clinic_today() - datetime.timedelta(days=80)
     )
     client.force_login(front_desk)
     page = client.get(reverse("treatments:book", args=[patient.pk]))
-    earliest = timezone.localdate() + datetime.timedelta(days=4)
+    earliest = clinic_today() + datetime.timedelta(days=4)
     first = page.context["slots"][0]
     assert first.local_starts_at.date() >= earliest
     assert page.context["start"] == earliest
