@@ -201,7 +201,7 @@ class CeleryProcess:
             [sys.executable, "-m", "tests.clock", "celery", "--app", "clinic", *argv],
             cwd=BASE_DIR,
             # The worker reads the test's clock, whether CADENCE_TEST_NOW or a test moved it.
-            env=env | {clock.VARIABLE: timezone.now().isoformat()},
+            env=env | clock.handoff(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -337,6 +337,14 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
 # --- injection sessions ------------------------------------------------------------------------
 
 SESSION_TIME = datetime.datetime(2026, 3, 2, 15, 0, tzinfo=datetime.UTC)  # 10:00 in New York
+
+
+def fresh_vials(when: datetime.datetime) -> list:
+    """One 200 U vial of a lot that expires a year after `when`: for a session dated from the
+    clock (C1234AB, the default, expires on 2027-06-30, after SESSION_TIME)."""
+    from treatments.services import VialInput
+
+    return [VialInput(f"L{when:%Y%m%d}", "botox_200", when.date() + datetime.timedelta(days=365))]
 
 
 def session_input(location, *, when=SESSION_TIME, sites=None, vials=None, **fields):

@@ -1,10 +1,10 @@
 import datetime
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.test_registry_flow import log_in
+from tests.conftest import clinic_today
 from treatments.models import Appointment, TreatmentCourse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -13,11 +13,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_front_desk_books_a_due_patient_and_handles_a_no_show(
     page, front_desk, patient_a, booked_appointment
 ):
-    # Given Alice is due in 4 days with nothing booked, and Ben is booked next Monday
+    # Given Alice is due in 4 days with nothing booked, and Ben is booked on visit_day()
     TreatmentCourse.objects.create(
         patient=patient_a,
-        started_on=timezone.localdate(),
-        last_session_on=timezone.localdate() - datetime.timedelta(days=80),
+        started_on=clinic_today(),
+        last_session_on=clinic_today() - datetime.timedelta(days=80),
     )
 
     # When the front desk opens the due list and books Alice's first suggested slot

@@ -43,3 +43,19 @@ def test_a_real_worker_on_the_configured_broker_clears_expired_sessions(celery_w
     wait_until(lambda: not Session.objects.filter(session_key=expired).exists())
     assert list(Session.objects.values_list("session_key", flat=True)) == [live]
     assert "clear_expired_sessions_task" in "".join(celery_worker_process.output)
+
+
+@pytest.mark.worker
+def test_a_worker_started_by_a_test_reads_the_tests_clock(celery_cluster, time_machine):
+    # Given the test's clock five years from the real one, and sessions expiring around it
+    time_machine.move_to(datetime.datetime(2031, 5, 6, 12, tzinfo=datetime.UTC), tick=True)
+    live, expired = make_sessions()
+
+    # When a worker started now clears expired sessions
+    worker = celery_cluster.worker()
+    clear_expired_sessions_task.apply_async(queue=celery_cluster.queue)
+
+    # Then it judged "expired" by the test's clock (on the real one neither has expired)
+    wait_until(lambda: not Session.objects.filter(session_key=expired).exists())
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live]
+    assert "clear_expired_sessions_task" in "".join(worker.output)

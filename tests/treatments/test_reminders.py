@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patients.services import record_consent
-from tests.conftest import local, make_patient, next_weekday, session_input, visit_day
+from tests.conftest import (
+    fresh_vials,
+    local,
+    make_patient,
+    next_weekday,
+    session_input,
+    visit_day,
+)
 from treatments import channels
 from treatments.models import Reminder
 from treatments.services import (
@@ -169,7 +176,8 @@ def test_signing_plans_due_not_booked_on_day_70_and_booking_cancels_it(
 ):
     # Given a session 77 days ago, signed late: its day-70 message is already a week past
     given_on = timezone.localdate() - datetime.timedelta(days=77)
-    data = session_input(location, when=local(given_on, 10))
+    when = local(given_on, 10)
+    data = session_input(location, when=when, vials=fresh_vials(when))
     session = record_session(patient=patient_a, injector=clinician, data=data)
     sign_session(session=session, user=clinician, acknowledged=[])
     due = Reminder.objects.get(kind="due_not_booked")

@@ -15,6 +15,7 @@ from tests.conftest import (
     PASSWORD,
     SESSION_TIME,
     clinic_today,
+    fresh_vials,
     local,
     make_patient,
     next_weekday,
@@ -39,9 +40,9 @@ from treatments.services.schedule import local_datetime
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
 
-def treat(patient, clinician, location, when):
+def treat(patient, clinician, location, when, **fields):
     session = record_session(
-        patient=patient, injector=clinician, data=session_input(location, when=when)
+        patient=patient, injector=clinician, data=session_input(location, when=when, **fields)
     )
     return sign_session(session=session, user=clinician, acknowledged=[])
 
@@ -268,10 +269,16 @@ def test_every_transition_is_allowed_or_refused_as_the_state_machine_says(
 
 
 def test_a_session_signed_after_check_in_fulfils_the_appointment(
-    booked_appointment, clinician, front_desk, location
+    booked_appointment, clinician, front_desk, location, time_machine
 ):
+    # Given the patient checked in for the visit; the session is signed 20 minutes in
+    visit = booked_appointment.starts_at
+    time_machine.move_to(visit - datetime.timedelta(minutes=5))
     set_appointment_status(appointment=booked_appointment, status="arrived", by=front_desk)
-    session = treat(booked_appointment.patient, clinician, location, booked_appointment.starts_at)
+    time_machine.move_to(visit + datetime.timedelta(minutes=20))
+    session = treat(
+        booked_appointment.patient, clinician, location, visit, vials=fresh_vials(visit)
+    )
     booked_appointment.refresh_from_db()
     assert session.appointment == booked_appointment
     assert booked_appointment.status == "fulfilled"

@@ -226,8 +226,10 @@ def test_the_chart_query_count_does_not_grow_with_sessions(
 
 
 def test_the_new_session_form_offers_the_last_lot_used_at_the_location(
-    clinician_client, signed_session, patient_a
+    clinician_client, signed_session, patient_a, time_machine
 ):
+    # Twelve weeks after patient_b's session, its lot (to 2027-06-30) is still in date
+    time_machine.move_to(SESSION_TIME + datetime.timedelta(weeks=12))
     response = clinician_client.get(reverse("treatments:session_create", args=[patient_a.pk]))
     first_vial = response.context["entry"].vials.forms[0]
     assert first_vial["lot_number"].value() == "C1234AB"
