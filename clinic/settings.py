@@ -244,7 +244,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Clinical thresholds that clinics and payers set differently (DOMAIN.md sections 2-4).
+# Clinical thresholds that clinics and payers set differently (docs/clinical-rules.md, Settings).
 RECONSTITUTION_MAX_HOURS = env_int("RECONSTITUTION_MAX_HOURS", 24)  # label; older labels: 4
 TREATMENT_INTERVAL_DAYS = env_int("TREATMENT_INTERVAL_DAYS", 84)  # retreat every 12 weeks
 TREATMENT_MIN_INTERVAL_DAYS = env_int("TREATMENT_MIN_INTERVAL_DAYS", 84)  # payers: 84, some 90
@@ -252,7 +252,7 @@ TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indica
 OVERDUE_AFTER_DAYS = env_int("OVERDUE_AFTER_DAYS", 98)  # ours: 14 days past the 84-day target
 DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
 
-# Reminders (DOMAIN.md section 8). Offsets and quiet hours are local to the visit's location.
+# Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages
 LINK_MAX_AGE_DAYS = env_int("LINK_MAX_AGE_DAYS", 30)  # signed confirm/cancel/stop links
 CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)  # later: call the clinic

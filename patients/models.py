@@ -13,7 +13,7 @@ from patients import outcomes
 
 
 class DiagnosisCode(models.TextChoices):
-    """Chronic migraine, ICD-10-CM (DOMAIN.md section 1)."""
+    """Chronic migraine, ICD-10-CM (docs/clinical-rules.md, "Who is treated")."""
 
     G43_701 = "G43.701", "G43.701 Chronic migraine without aura, not intractable, with status"
     G43_709 = "G43.709", "G43.709 Chronic migraine without aura, not intractable, without status"
@@ -25,7 +25,7 @@ class DiagnosisCode(models.TextChoices):
     G43_E19 = "G43.E19", "G43.E19 Chronic migraine with aura, intractable, without status"
 
 
-# NICE TA260 start criteria (DOMAIN.md section 1): >= 15 headache days a month, >= 8 of them
+# NICE TA260 start criteria (docs/clinical-rules.md): >= 15 headache days a month, >= 8 of them
 # migraine days, and at least 3 preventive medicines failed, not tolerated or unsuitable.
 NICE_MIN_HEADACHE_DAYS = 15
 NICE_MIN_MIGRAINE_DAYS = 8
@@ -268,13 +268,13 @@ class ContactConsent(models.Model):
         return f"{self.get_channel_display()} {state} {self.recorded_at:%Y-%m-%d}"
 
 
-# --- outcomes: the headache diary and questionnaires (DOMAIN.md section 5) ----------------------
+# --- outcomes: the headache diary and questionnaires (docs/clinical-rules.md) -------------------
 
 
 class AcuteMedication(models.TextChoices):
-    """Acute-medication classes of the diary (DOMAIN.md section 5). The classes matter for
+    """Acute-medication classes of the diary (docs/clinical-rules.md). The classes matter for
     medication overuse: >= 10 days/month of triptans, ergots, opioids or combination analgesics,
-    >= 15 of simple analgesics (DOMAIN.md section 1)."""
+    >= 15 of simple analgesics (docs/clinical-rules.md, "Who is treated")."""
 
     NONE = "none", "None"
     TRIPTAN = "triptan", "Triptan"

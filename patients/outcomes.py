@@ -2,7 +2,7 @@
 response rules R14-R16. Constants and pure functions, except `questionnaires_due`, which asks
 the database about the next visit.
 
-Sources (DOMAIN.md sections 3 and 5):
+Sources (docs/clinical-rules.md, "Outcomes and scores" and "Response rules R14-R16"):
 - MIDAS: Stewart WF, Lipton RB, et al. Development and testing of the Migraine Disability
   Assessment (MIDAS) Questionnaire. Neurology 2001;56(6 Suppl 1):S20-8. Five items, days in the
   last 3 months; grades I 0-5, II 6-10, III 11-20, IV >= 21.

@@ -1,4 +1,4 @@
-"""Appointments as iCalendar (RFC 5545; DOMAIN.md section 9).
+"""Appointments as iCalendar (RFC 5545; docs/architecture.md, "The 12-week schedule").
 
 One VEVENT per appointment. The UID is the appointment's id, so a moved or cancelled visit
 replaces the copy already in the patient's calendar, and SEQUENCE (raised by the services on

@@ -1,5 +1,5 @@
 """Signed links in messages, so a patient can confirm or cancel a visit, or stop messages on a
-channel, without logging in (DESIGN.md "Reminders", item 5).
+channel, without logging in (docs/architecture.md, "The reminder path", step 6).
 
 A token is Django's signing (HMAC with SECRET_KEY, SECRET_KEY_FALLBACKS honoured) with a salt
 per purpose, so a confirm link never works as a cancel link, and a timestamp, so it expires

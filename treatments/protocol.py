@@ -1,4 +1,4 @@
-"""The PREEMPT injection protocol for chronic migraine, as code (DOMAIN.md section 2).
+"""The PREEMPT injection protocol for chronic migraine, as code (docs/clinical-rules.md).
 
 Sources: BOTOX (onabotulinumtoxinA) US Prescribing Information, section 2.2 "Chronic Migraine"
 (155 U as 0.1 mL = 5 U at each of 31 sites across 7 head and neck muscles); BOTOX UK SmPC

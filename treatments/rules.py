@@ -1,4 +1,4 @@
-"""Rules R1-R13 (DOMAIN.md section 3) over the facts of one session, as a pure function.
+"""Rules R1-R13 (docs/clinical-rules.md) over the facts of one session, as a pure function.
 
 `evaluate(facts)` returns findings: a BLOCK stops the save (or, when `at_signoff`, only the
 sign-off); a WARN is shown, and those that say `needs_ack` must be acknowledged before the

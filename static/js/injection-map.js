@@ -95,7 +95,7 @@
     return counts;
   }
 
-  /** Rules R1, R2, R3 and R5 (DOMAIN.md section 3); level is "block" or "warn". */
+  /** Rules R1, R2, R3 and R5 (docs/clinical-rules.md, R1-R13); level is "block" or "warn". */
   function checkRules(sites, counts, protocol) {
     const rules = [];
     const add = (id, level, text, muscle = null) => rules.push({ id, level, text, muscle });

@@ -1,5 +1,5 @@
-"""How fast the reminder outbox plans and sends (DESIGN.md "Reminders: how they cannot go
-wrong"). Not part of `make test`; run it with `make bench` or
+"""How fast the reminder outbox plans and sends (docs/architecture.md, "The reminder path").
+Not part of `make test`; run it with `make bench` or
 
     .venv/bin/python tests/bench/bench_reminders.py [--appointments 100000] [--send 2000]
 

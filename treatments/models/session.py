@@ -65,7 +65,7 @@ class TreatmentCourse(models.Model):
     def __str__(self) -> str:
         return f"Course from {self.started_on:%Y-%m-%d} ({self.get_status_display()})"
 
-    # The 12-week schedule (DOMAIN.md section 4), anchored on the last session actually given.
+    # The 12-week cycle (docs/clinical-rules.md), anchored on the last session actually given.
     @property
     def next_due_on(self) -> datetime.date | None:
         if self.last_session_on is None:
@@ -215,7 +215,7 @@ class TreatmentSession(models.Model):
 
     @property
     def billing_lines(self) -> list[tuple[str, str, int]]:
-        """US billing for reports (DOMAIN.md section 4): CPT 64615 once, J0585 per unit given,
+        """US billing for reports (docs/clinical-rules.md): CPT 64615 once, J0585 per unit given,
         and the wasted units on a JW line, or JZ when nothing was wasted."""
         lines = [
             ("64615", "Chemodenervation for chronic migraine", 1),
@@ -329,7 +329,7 @@ class AdverseEvent(models.Model):
     """An adverse event after a session, reported by a clinician or by the patient."""
 
     class Term(models.TextChoices):
-        # Common in chronic migraine per the label (DOMAIN.md section 6)
+        # Common in chronic migraine per the label (docs/clinical-rules.md, "Safety facts shown")
         NECK_PAIN = "neck_pain", "Neck pain"
         HEADACHE = "headache", "Headache"
         WORSENING_MIGRAINE = "worsening_migraine", "Worsening migraine"

@@ -1,4 +1,4 @@
-"""The reminder outbox (DESIGN.md "Reminders: how they cannot go wrong").
+"""The reminder outbox (docs/architecture.md, "The reminder path").
 
 1. Rows are planned in the same transaction as the change that implies them (booking,
    moving, cancelling, signing a session); a unique key makes a duplicate row impossible.

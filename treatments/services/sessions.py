@@ -219,7 +219,7 @@ def sign_session(
 
 
 def _move_due_dates(course: TreatmentCourse) -> None:
-    """The schedule is anchored on the last session actually given (DESIGN.md)."""
+    """The schedule is anchored on the last session actually given (docs/architecture.md)."""
     last = course.sessions.signed().select_related("location").order_by("-administered_at").first()
     course.last_session_on = last.session_date if last else None
     course.save(update_fields=["last_session_on"])
