@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench install chromium lint check clean
+.PHONY: run test bench install chromium vnu lint check clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,28 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	  else echo "Install Debian's chromium (apt-get install chromium) for the browser tests." >&2; exit 1; fi; }
 
-test: install chromium
+# The Nu HTML Checker (tests/clinic/test_valid_html.py): npm's vnu-jar on Debian's Java, each
+# installed once when missing. The jar goes to var/tools/; the test takes the newest there.
+VNU_VERSION := 26.9.27
+VNU_JAR := var/tools/vnu-$(VNU_VERSION).jar
+
+define apt_install
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1)) >/dev/null; \
+  else echo "Install Debian's $(1) (apt-get install $(1)) for the tests." >&2; exit 1; fi
+endef
+
+vnu: $(VNU_JAR)
+	@command -v java >/dev/null || { $(call apt_install,default-jre-headless); }
+
+$(VNU_JAR):
+	@command -v npm >/dev/null || { $(call apt_install,npm); }
+	@mkdir -p $(@D) && cd $(@D) && rm -rf package vnu-*.jar && \
+	  npm pack --silent --loglevel=error vnu-jar@$(VNU_VERSION) >/dev/null && \
+	  tar -xzf vnu-jar-$(VNU_VERSION).tgz package/build/dist/vnu.jar && \
+	  mv package/build/dist/vnu.jar $(@F) && touch $(@F) && rm -rf package vnu-jar-$(VNU_VERSION).tgz
+
+test: install chromium vnu
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The reminders benchmark (tests/bench/README.md): its own throwaway database and queue.

@@ -179,6 +179,8 @@ CONTENT_SECURITY_POLICY = {
 }
 
 LANGUAGE_CODE = "en-gb"
+# Date inputs need ISO values (clinic/formats/en_GB/formats.py says why).
+FORMAT_MODULE_PATH = ["clinic.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -1,0 +1,172 @@
+"""Every full page is valid HTML, by the Nu HTML Checker (vnu): every page the role x URL matrix
+renders, and the pages in states the matrix does not reach (a form with errors, a session with
+no next visit, a booked visit in the portal ...).
+
+vnu runs once for the whole batch (a JVM starts slowly). `make test` installs Java and the jar
+(the Makefile's `vnu` target, into var/tools/); VNU_JAR points elsewhere.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+
+from patients.models import ContactConsent, DiaryEntry
+from tests.access_matrix import ROLES
+from tests.clinic.test_url_matrix import ROUTES, concrete_url
+from tests.conftest import BASE_DIR, clinic_today, session_input
+from treatments.models import CallOutcome
+from treatments.services import record_session, sign_session
+
+VNU_JAR = os.environ.get("VNU_JAR") or str(
+    max((BASE_DIR / "var" / "tools").glob("vnu-*.jar"), key=os.path.getmtime, default="no jar")
+)
+
+# htmx's attributes are not in the HTML standard: the one complaint of vnu's we let pass.
+HTMX_ATTRIBUTE = re.compile(
+    r"^Attribute “hx-[\w:.-]+” not allowed on element “\w+” at this point\.$"
+)
+
+
+def is_full_page(response) -> bool:
+    """An HTML document: not a redirect, not another type, not the empty body of a 405. (No
+    request here is an htmx request, so none gets a fragment.)"""
+    return (
+        response.status_code != 302
+        and response["Content-Type"].startswith("text/html")
+        and bool(response.content.strip())
+    )
+
+
+def page_name(who: str, route: str) -> str:
+    slug = re.sub(r"[^\w-]+", "_", route).strip("_") or "root"
+    return f"{who}--{slug}.html"
+
+
+def matrix_pages(client, personas, objects) -> dict[str, str]:
+    """Every full page a GET of every route gives every role, by file name (role and route)."""
+    pages = {}
+    for role in ROLES:
+        client.logout()
+        if personas[role]:
+            client.force_login(personas[role])
+        for route in ROUTES:
+            response = client.get(concrete_url(route, objects))
+            if is_full_page(response):
+                pages[page_name(role, route)] = response.content.decode()
+    return pages
+
+
+def other_states(client, personas, patient_a, patient_b, session, appointment) -> dict[str, str]:
+    """Pages in states the matrix's GETs do not reach, each of which must be a 200 page."""
+    visit_day = appointment.local_starts_at.date().isoformat()
+    calendar = f"/treatments/calendar/?location={appointment.location_id}&date={visit_day}"
+    today = clinic_today().isoformat()
+    requests = {
+        "anonymous": [("post", "/accounts/login/", {"username": "nobody", "password": "x"})],
+        "front_desk": [
+            ("post", "/patients/new/", {}),
+            ("get", f"{calendar}&view=day", None),
+            ("get", f"{calendar}&view=week", None),
+            ("get", "/treatments/due/", None),
+            ("get", f"/treatments/patients/{patient_a.pk}/book/", None),
+            ("get", "/patients/?q=Morgan", None),
+        ],
+        "clinician": [
+            ("get", f"/treatments/sessions/{session.pk}/", None),
+            ("get", f"/treatments/patients/{patient_a.pk}/chart/", None),
+            ("post", f"/treatments/patients/{patient_a.pk}/sessions/new/", {"action": "sign"}),
+        ],
+        # patient_b: a booked visit, a signed session, diary days
+        "patient_b": [
+            ("get", "/portal/", None),
+            ("get", "/portal/diary/", None),
+            ("get", f"/portal/diary/{today}/", None),
+            ("post", f"/portal/diary/{today}/", {"hours": "99"}),
+            ("post", "/portal/questionnaires/hit6/", {}),
+            ("get", f"/portal/visits/{appointment.pk}/change/", None),
+            ("get", f"/portal/visits/{appointment.pk}/cancel/", None),
+            ("get", "/portal/treatment/", None),
+        ],
+    }
+    users = personas | {"patient_b": patient_b.user}
+    pages = {}
+    for who, calls in requests.items():
+        client.logout()
+        if users[who]:
+            client.force_login(users[who])
+        for method, url, data in calls:
+            response = getattr(client, method)(url, data)
+            assert response.status_code == 200, f"{who} {method} {url}: {response.status_code}"
+            pages[page_name(f"{who}-{method}", url)] = response.content.decode()
+    return pages
+
+
+def vnu_messages(paths) -> list[dict]:
+    java = shutil.which("java")
+    assert java, "no Java: `make vnu` installs Debian's default-jre-headless"
+    assert os.path.isfile(VNU_JAR), f"no {VNU_JAR}: `make vnu` installs it"
+    result = subprocess.run(
+        [java, "-jar", VNU_JAR, "--errors-only", "--format", "json", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return json.loads(result.stderr)["messages"]  # vnu writes its report to stderr
+
+
+def test_every_full_page_is_valid_html(
+    client,
+    personas,
+    patient_a,
+    patient_b,
+    location,
+    signed_session,
+    booked_appointment,
+    tmp_path,
+):
+    # Given one object of every kind, as the URL matrix has them
+    ContactConsent.objects.create(
+        patient=patient_b, channel="email", granted=True, source="written"
+    )
+    CallOutcome.objects.create(
+        patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
+    )
+    objects = {
+        "patient": patient_b,
+        "user": personas["front_desk"],
+        "session": signed_session,
+        "appointment": booked_appointment,
+    }
+    # And Alice, signed for cycle 1 with nothing booked; Ben has diary days
+    clinician = personas["clinician"]
+    session = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    sign_session(session=session, user=clinician, acknowledged=[])
+    for days_ago, severity in ((1, 0), (2, 2), (3, 3)):
+        DiaryEntry.objects.create(
+            patient=patient_b,
+            date=clinic_today() - datetime.timedelta(days=days_ago),
+            headache=bool(severity),
+            hours=5 if severity else 0,
+            severity=severity,
+            migraine=severity == 3,
+        )
+
+    # When every role opens every route, and the other states are shown, and vnu checks each
+    pages = matrix_pages(client, personas, objects)
+    assert len(pages) > 200, f"the matrix gave only {len(pages)} full pages"
+    pages |= other_states(client, personas, patient_a, patient_b, session, booked_appointment)
+    for name, html in pages.items():
+        (tmp_path / name).write_text(html)
+    messages = vnu_messages(sorted(tmp_path.iterdir()))
+
+    # Then there is no error, but for htmx's attributes
+    errors = [
+        f"{message.get('url', '').rsplit('/', 1)[-1]}:{message.get('lastLine', '?')}: "
+        f"{message['message']}  [{message.get('extract', '').strip()}]"
+        for message in messages
+        if message["type"] != "info" and not HTMX_ATTRIBUTE.match(message["message"])
+    ]
+    assert errors == [], f"{len(errors)} errors in {len(pages)} pages:\n" + "\n".join(errors)
