@@ -10,9 +10,6 @@ from django.http import Http404
 from clinic.models import User
 
 Role = User.Role
-STAFF = frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.CLINIC_ADMIN})
-CLINICAL = frozenset({Role.CLINICIAN})
-PATIENTS = frozenset({Role.PATIENT})
 
 
 def role_required(roles):
@@ -37,9 +34,10 @@ def role_required(roles):
     return decorator
 
 
-staff_required = role_required(STAFF)
-clinician_required = role_required(CLINICAL)
-patient_required = role_required(PATIENTS)
+staff_required = role_required(User.STAFF_ROLES)
+clinician_required = role_required(User.CLINICAL_ROLES)
+patient_required = role_required(User.PATIENT_ROLES)
+recall_required = role_required(User.RECALL_ROLES)
 
 # The permissions of each role's group, as (app_label, model, actions). The views check roles;
 # these permissions serve the admin (clinic admins) and anything that asks `user.has_perm`.

@@ -54,6 +54,11 @@ def invite_patient(*, patient, invited_by: User) -> User:
     if patient.user_id != user.pk:
         patient.user = user
         patient.save(update_fields=["user", "updated_at"])
+    _send_invitation(user=user, patient=patient)
+    return user
+
+
+def _send_invitation(*, user: User, patient) -> None:
     link = settings.SITE_URL + reverse(
         "portal_welcome",
         kwargs={
@@ -71,7 +76,6 @@ def invite_patient(*, patient, invited_by: User) -> User:
         None,
         [patient.email],
     )
-    return user
 
 
 class WelcomeView(PasswordResetConfirmView):

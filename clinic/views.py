@@ -6,7 +6,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from clinic.access import STAFF
 from clinic.models import User
 
 
@@ -18,7 +17,7 @@ def home(request):
     if role == User.Role.CLINICIAN:
         # A clinician's day starts from their own list: today's calendar, filtered to them.
         return redirect(f"{reverse('treatments:calendar')}?clinician={request.user.pk}")
-    if role in STAFF:
+    if request.user.is_staff_member:
         return redirect("patients:list")
     raise PermissionDenied
 

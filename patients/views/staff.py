@@ -10,9 +10,9 @@ from django.views.decorators.http import require_POST
 from clinic.access import clinician_required, staff_required
 from clinic.invitations import InvitationError, invite_patient
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
-from patients.models import ContactConsent, Patient
+from patients.models import Patient
 from patients.services import record_consent
-from treatments.models import Appointment, TreatmentCourse, TreatmentSession
+from treatments.models import TreatmentSession
 
 # The search words live in the session, not the query string: names and dates of birth must
 # stay out of URLs (and so out of access logs and browser history).
@@ -44,36 +44,20 @@ def patient_list(request):
 
 @staff_required
 def patient_detail(request, pk, consent_form=None):
-    patient = get_object_or_404(
+    patients = (
         Patient.objects.for_user(request.user)
         .select_related("location", "primary_clinician", "user")
-        .prefetch_related(
-            Prefetch("consents", queryset=ContactConsent.objects.select_related("recorded_by")),
-            # Dates and cycle numbers only: the front desk sees no clinical content.
-            Prefetch(
-                "sessions",
-                queryset=TreatmentSession.objects.select_related("location")
-                .only(
-                    "pk",
-                    "patient_id",
-                    "cycle_number",
-                    "administered_at",
-                    "status",
-                    "location__time_zone",
-                )
-                .order_by("-administered_at"),
-            ),
-        ),
-        pk=pk,
+        .with_consents()
+        .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.dates_only()))
     )
+    patient = get_object_or_404(patients, pk=pk)
     context = {
         "patient": patient,
-        "next_visit": Appointment.objects.active()
-        .filter(patient=patient)
+        "next_visit": patient.appointments.active()
         .select_related("location", "clinician")
         .prefetch_related("reminders")
         .first(),
-        "course": TreatmentCourse.objects.filter(patient=patient, status="active").first(),
+        "course": patient.courses.active().first(),
         "consents": patient.current_consents(),
         "consent_history": patient.consents.all(),
         "consent_form": consent_form or ConsentForm(patient=patient),
