@@ -23,6 +23,7 @@ from treatments.models import (
     VialUse,
 )
 from treatments.services.reminders import plan_due_reminder
+from treatments.services.schedule import set_appointment_status
 
 
 class RuleViolation(Exception):
@@ -209,9 +210,11 @@ def sign_session(
     session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
     _move_due_dates(session.course)
     plan_due_reminder(course=session.course)
-    if session.appointment_id and session.appointment.status == "arrived":
-        session.appointment.status = "fulfilled"  # a recorded session fulfils its visit
-        session.appointment.save(update_fields=["status"])
+    if session.appointment_id and session.appointment.status == Appointment.Status.ARRIVED:
+        # A recorded session fulfils its visit: through the state machine (lock, event).
+        set_appointment_status(
+            appointment=session.appointment, status=Appointment.Status.FULFILLED, by=user
+        )
     return session
 
 
