@@ -52,6 +52,7 @@ class PatientForm(forms.ModelForm):
             role=User.Role.CLINICIAN, is_active=True
         ).order_by("last_name", "first_name")
         self.fields["phone"].widget.attrs.update({"autocomplete": "tel", "inputmode": "tel"})
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
         location = self._chosen_location()
         if location and location.region:
             self.fields["phone"].region = location.region
@@ -65,7 +66,6 @@ class PatientForm(forms.ModelForm):
         if self.is_bound:
             return Location.objects.from_param(self.data.get(self.add_prefix("location")))
         return self.instance.location
-        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
 
     def clean_mrn(self):
         return self.cleaned_data["mrn"].strip().upper()

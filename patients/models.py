@@ -418,14 +418,6 @@ class DiaryEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {'headache' if self.headache else 'no headache'}"
 
-    @property
-    def moderate_or_severe(self) -> bool:
-        return self.severity >= Severity.MODERATE
-
-    @property
-    def took_medication(self) -> bool:
-        return self.acute_medication != AcuteMedication.NONE
-
 
 class QuestionnaireResponse(models.Model):
     """A completed MIDAS or HIT-6: the item answers as the instrument scores them (MIDAS: days;

@@ -306,7 +306,8 @@ def outcome_timeline(sessions: Iterable, responses: Iterable) -> list[TimelineRo
                 row,
                 hit6=response,
                 hit6_change=change,
-                hit6_meaningful=change is not None and abs(change) >= HIT6_MEANINGFUL_CHANGE,
+                hit6_meaningful=change is not None
+                and meaningful_hit6_change(previous_hit6, response.total),
             )
             previous_hit6 = response.total
         else:

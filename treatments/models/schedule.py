@@ -311,10 +311,6 @@ class Appointment(models.Model):
     def local_starts_at(self) -> datetime.datetime:
         return self.starts_at.astimezone(self.zone)
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
-
     def can_become(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.status]
 

@@ -26,7 +26,6 @@ from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
 
 Kind, Status = Reminder.Kind, Reminder.Status
-OPEN = (Status.PENDING, Status.CLAIMED)
 
 
 # --- time ----------------------------------------------------------------------------------------
@@ -125,9 +124,7 @@ def plan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder
 
 
 def cancel_open_reminders(queryset, reason: str) -> int:
-    return queryset.filter(status__in=OPEN).update(
-        status=Status.CANCELLED, skip_reason=reason, claim_token=""
-    )
+    return queryset.open().update(status=Status.CANCELLED, skip_reason=reason, claim_token="")
 
 
 def replan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
