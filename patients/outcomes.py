@@ -179,6 +179,14 @@ class DiarySummary:
             return None
         return percent_change(self.baseline, self.headache_days)
 
+    @property
+    def change_text(self) -> str:
+        """The percent change in words: "25 % fewer", "10 % more" or "no change"."""
+        change = self.percent_change
+        if not change:
+            return "no change"
+        return f"{abs(change)} % {'fewer' if change > 0 else 'more'}"
+
 
 def percent_change(baseline: int, current: int) -> Decimal:
     return (Decimal(baseline - current) * 100 / Decimal(baseline)).quantize(Decimal("1"))

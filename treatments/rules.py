@@ -36,6 +36,13 @@ class Finding:
     def blocks_save(self) -> bool:
         return self.severity == BLOCK and not self.at_signoff
 
+    @property
+    def badge(self) -> tuple[str, str]:
+        """(label, Bootstrap colour) for the session page."""
+        if self.severity != BLOCK:
+            return "Warning", "warning"
+        return ("Before signing" if self.at_signoff else "Blocked"), "danger"
+
 
 @dataclass(frozen=True)
 class SiteEntry:

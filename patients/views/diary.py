@@ -59,6 +59,7 @@ def diary_month(request):
         "previous": previous if month > today - datetime.timedelta(days=365) else None,
         "next": following if following <= today else None,
         "today": today,
+        "is_current_month": month == today.replace(day=1),
     }
     return render(request, "patients/diary_month.html", context)
 

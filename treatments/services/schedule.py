@@ -361,6 +361,18 @@ class DueEntry:
     last_call: CallOutcome | None
     appointment: Appointment | None = None
 
+    BADGES = {
+        "change": ("Asked for another date", "primary"),
+        "noshow": ("No-show", "danger"),
+        "overdue": ("Overdue", "warning"),
+        "due": ("Due", "info"),
+    }
+
+    @property
+    def badge(self) -> tuple[str, str]:
+        """(label, Bootstrap colour) of the reason, for the list."""
+        return self.BADGES[self.reason]
+
     @property
     def sort_key(self):
         return (self.next_due_on or datetime.date.min, self.patient.last_name)
