@@ -158,7 +158,7 @@ def _seed_staff(created) -> dict[int, list[User]]:
         user = _demo_user(
             created, password_hash, username, first, last, role, f"{username}@cadence.invalid"
         )
-        if role == User.Role.CLINICIAN:
+        if role == User.Role.CLINICIAN and location_index is not None:
             clinicians_at.setdefault(location_index, []).append(user)
     return clinicians_at
 

@@ -43,7 +43,9 @@ def invite_patient(*, patient, invited_by: User) -> User:
         raise InvitationError("Add the patient's email address first.")
     username = patient.email.lower()
     user = patient.user
-    clash = User.objects.filter(username=username).exclude(pk=getattr(user, "pk", None))
+    clash = User.objects.filter(username=username)
+    if user is not None:
+        clash = clash.exclude(pk=user.pk)
     if clash.exists():
         raise InvitationError("Another account already uses this email address.")
     if user is None:

@@ -1,4 +1,5 @@
 import zoneinfo
+from typing import ClassVar
 
 import phonenumbers
 from django.contrib.auth.models import AbstractUser, Group, UserManager
@@ -40,7 +41,7 @@ class User(AbstractUser):
         max_length=43, null=True, blank=True, unique=True, editable=False
     )
 
-    objects = CadenceUserManager()
+    objects: ClassVar[CadenceUserManager] = CadenceUserManager()
 
     class Meta:
         constraints = [

@@ -223,17 +223,15 @@ class Patient(models.Model):
     @property
     def meets_nice_start_criteria(self) -> bool | None:
         """NICE TA260 start criteria from the intake baseline; None while it is incomplete."""
-        figures = (
-            self.baseline_headache_days,
-            self.baseline_migraine_days,
-            self.preventives_failed,
-        )
-        if None in figures:
+        headache = self.baseline_headache_days
+        migraine = self.baseline_migraine_days
+        failed = self.preventives_failed
+        if headache is None or migraine is None or failed is None:
             return None
         return (
-            self.baseline_headache_days >= NICE_MIN_HEADACHE_DAYS
-            and self.baseline_migraine_days >= NICE_MIN_MIGRAINE_DAYS
-            and self.preventives_failed >= NICE_MIN_PREVENTIVES_FAILED
+            headache >= NICE_MIN_HEADACHE_DAYS
+            and migraine >= NICE_MIN_MIGRAINE_DAYS
+            and failed >= NICE_MIN_PREVENTIVES_FAILED
         )
 
     def local_today(self) -> datetime.date:

@@ -14,7 +14,7 @@ from treatments.models import Appointment
 
 PRODID = "-//Cadence//Cadence//EN"
 SUMMARY = "Clinic appointment"
-STATUS = {
+STATUS: dict[str, str] = {
     Appointment.Status.BOOKED: "CONFIRMED",
     Appointment.Status.ARRIVED: "CONFIRMED",
     Appointment.Status.FULFILLED: "CONFIRMED",

@@ -85,7 +85,7 @@ class SessionFacts:
 
     @property
     def total_units(self) -> int:
-        return sum(site.units for site in self.given if site.units > 0)
+        return sum(max(site.units or 0, 0) for site in self.sites)
 
 
 def evaluate(facts: SessionFacts) -> list[Finding]:

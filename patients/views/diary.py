@@ -122,7 +122,7 @@ def questionnaire_list(request):
     )
 
 
-QUESTIONNAIRES = {
+QUESTIONNAIRES: dict[str, tuple[type[MidasForm | Hit6Form], str, str]] = {
     QuestionnaireResponse.Kind.MIDAS: (
         MidasForm,
         "MIDAS: Migraine Disability Assessment",

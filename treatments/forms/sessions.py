@@ -88,7 +88,7 @@ class SitesForm(forms.Form):
 
     @staticmethod
     def initial_for(entries: list[rules.SiteEntry]) -> dict[str, object]:
-        initial = {}
+        initial: dict[str, object] = {}
         for entry in entries:
             initial[f"units-{entry.code}"] = entry.units
             initial[f"skip-{entry.code}"] = entry.skipped_reason

@@ -122,6 +122,10 @@ class TreatmentCourse(models.Model):
             return None
         return self.last_session_on + datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
 
+    def is_overdue_on(self, today: datetime.date) -> bool:
+        """The next session is overdue on `today` (booked after day 98)."""
+        return self.overdue_from is not None and today >= self.overdue_from
+
     def is_due_on(self, today: datetime.date) -> bool:
         """The next session is due (or overdue) on `today`."""
         return self.next_due_on is not None and self.next_due_on <= today
@@ -241,7 +245,7 @@ class Appointment(models.Model):
 
     ACTIVE = (Status.BOOKED, Status.ARRIVED)
     # The state machine: from each status, where it may go.
-    TRANSITIONS = {
+    TRANSITIONS: dict[str, set[str]] = {
         Status.BOOKED: {Status.ARRIVED, Status.CANCELLED, Status.NOSHOW},
         Status.ARRIVED: {Status.FULFILLED, Status.CANCELLED},
         Status.FULFILLED: set(),

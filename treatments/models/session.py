@@ -215,7 +215,7 @@ class VialLot(models.Model):
         BOTOX_100 = "botox_100", "Botox 100 U vial"
         BOTOX_200 = "botox_200", "Botox 200 U vial"
 
-    VIAL_UNITS = {Product.BOTOX_100: 100, Product.BOTOX_200: 200}
+    VIAL_UNITS: dict[str, int] = {Product.BOTOX_100: 100, Product.BOTOX_200: 200}
 
     product = models.CharField(max_length=10, choices=Product.choices)
     lot_number = models.CharField(max_length=30)

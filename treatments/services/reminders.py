@@ -304,16 +304,14 @@ def _send_failed(
     reminder: Reminder, token: str, error: channels.SendError, now: datetime.datetime
 ) -> str:
     """Transient errors go back to the outbox with a backoff, a bounded number of times."""
-    attempts = reminder.attempts + 1
+    attempts, message = reminder.attempts + 1, str(error)
     if isinstance(error, channels.TransientSendError):
         if attempts < settings.REMINDER_MAX_ATTEMPTS:
             backoff = datetime.timedelta(minutes=2 ** (attempts - 1))  # 1, 2, 4, 8 minutes
-            _release(
-                reminder, token, attempts=attempts, last_error=str(error), due_at=now + backoff
-            )
+            _release(reminder, token, attempts=attempts, last_error=message, due_at=now + backoff)
             return "retry"
-        error = f"Gave up after {attempts} tries: {error}"
-    _finish(reminder, token, status=Status.FAILED, attempts=attempts, last_error=str(error))
+        message = f"Gave up after {attempts} tries: {error}"
+    _finish(reminder, token, status=Status.FAILED, attempts=attempts, last_error=message)
     return "failed"
 
 
@@ -333,8 +331,9 @@ def _why_skip(reminder: Reminder, now) -> str:
     patient = reminder.patient
     if patient.status != Patient.Status.ACTIVE:
         return "The patient is discharged."
-    appointment = reminder.appointment
+    appointment, course = reminder.appointment, reminder.course
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        assert appointment is not None  # a visit's reminders go with it (CASCADE)
         if appointment.status != Appointment.Status.BOOKED:
             return "The visit is no longer booked."
         if appointment.starts_at <= now:
@@ -344,7 +343,7 @@ def _why_skip(reminder: Reminder, now) -> str:
     ):
         return "The next visit is already booked."
     if reminder.kind == Kind.DUE_NOT_BOOKED and (
-        reminder.course.status != TreatmentCourse.Status.ACTIVE
+        course is not None and course.status != TreatmentCourse.Status.ACTIVE
     ):
         return "The course is paused or stopped."
     if not patient.consents_to(reminder.channel):
@@ -374,8 +373,10 @@ def render_message(reminder: Reminder) -> channels.Message:
     patient = reminder.patient
     appointment = reminder.appointment
     location = appointment.location if appointment else patient.location
+    assert location is not None  # only patients with a usual location get "please book"
     stop = link_url("stop", patient_id=patient.pk, channel=reminder.channel)
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        assert appointment is not None
         when = appointment.starts_at.astimezone(appointment.zone)
         subject = f"Your appointment at {location.name} on {when:%a %-d %b} at {when:%H:%M}"
         body = f"{subject}.\nConfirm: {link_url('confirm', appointment_id=appointment.pk)}\n"

@@ -408,7 +408,7 @@ def _course_entry(course: TreatmentCourse, today: datetime.date) -> DueEntry:
     return DueEntry(
         course.patient,
         course,
-        "overdue" if today >= course.overdue_from else "due",
+        "overdue" if course.is_overdue_on(today) else "due",
         course.next_due_on,
         course.days_since_last(today),
         _latest(course.patient.call_outcomes.all()),
@@ -418,7 +418,8 @@ def _course_entry(course: TreatmentCourse, today: datetime.date) -> DueEntry:
 def _visit_entry(appointment: Appointment, reason: str, today: datetime.date) -> DueEntry:
     """A due-list entry about a visit (missed, or to be moved), with its patient's course."""
     patient = appointment.patient
-    course = patient.active_courses[0] if patient.active_courses else None
+    active: list[TreatmentCourse] = patient.active_courses  # type: ignore[attr-defined]
+    course = active[0] if active else None
     return DueEntry(
         patient,
         course,

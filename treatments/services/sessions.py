@@ -210,11 +210,10 @@ def sign_session(
     session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
     _move_due_dates(session.course)
     plan_due_reminder(course=session.course)
-    if session.appointment_id and session.appointment.status == Appointment.Status.ARRIVED:
+    visit = session.appointment
+    if visit is not None and visit.status == Appointment.Status.ARRIVED:
         # A recorded session fulfils its visit: through the state machine (lock, event).
-        set_appointment_status(
-            appointment=session.appointment, status=Appointment.Status.FULFILLED, by=user
-        )
+        set_appointment_status(appointment=visit, status=Appointment.Status.FULFILLED, by=user)
     return session
 
 
@@ -320,8 +319,7 @@ def _next_cycle(course: TreatmentCourse) -> int:
 def _write(session: TreatmentSession, data: SessionInput) -> None:
     for name in SCALAR_FIELDS:
         setattr(session, name, getattr(data, name))
-    given = [site for site in data.sites if site.units is not None]
-    session.total_units = sum(site.units for site in given)
+    session.total_units = sum(site.units for site in data.sites if site.units is not None)
     session.save()
     _write_sites(session, data.sites)
     _write_vials(session, data.vials)

@@ -123,7 +123,7 @@ def _zone_names(day: datetime.date, zone: zoneinfo.ZoneInfo) -> str:
         _midnight(day, zone).tzname(),
         (_midnight(day + ONE_DAY, zone) - datetime.timedelta(microseconds=1)).tzname(),
     )
-    return "/".join(dict.fromkeys(names))
+    return "/".join(dict.fromkeys(name or "" for name in names))
 
 
 def _calendar_url(**params) -> str:
@@ -144,9 +144,9 @@ def _default_location(user, clinician, day) -> Location | None:
     if person is not None:
         weekday = (day or timezone.localdate()).weekday()
         rota = InjectorDay.objects.filter(clinician=person, weekday=weekday)
-        rota = rota.select_related("location").first()
-        if rota is not None:
-            return rota.location
+        day_there = rota.select_related("location").first()
+        if day_there is not None:
+            return day_there.location
     return Location.objects.order_by("name").first()
 
 
