@@ -5,11 +5,19 @@ each role's group carries. Objects are then fetched through querysets scoped to 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
 
 from clinic.models import User
 
 Role = User.Role
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request past LoginRequiredMiddleware: its user is a Cadence user (for type checks)."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def role_required(roles):

@@ -1,6 +1,8 @@
 import datetime
+from typing import Self
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -35,7 +37,7 @@ EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
 
 
 class PatientQuerySet(models.QuerySet):
-    def for_user(self, user):
+    def for_user(self, user: User | AnonymousUser) -> Self:
         """The patients `user` may see: staff see the registry, a patient only themself."""
         role = getattr(user, "role", None)
         if role in User.STAFF_ROLES:
@@ -44,12 +46,12 @@ class PatientQuerySet(models.QuerySet):
             return self.filter(user=user)
         return self.none()
 
-    def with_consents(self):
+    def with_consents(self) -> Self:
         """With every consent record and who recorded it loaded."""
         recorded = ContactConsent.objects.select_related("recorded_by")
         return self.prefetch_related(models.Prefetch("consents", queryset=recorded))
 
-    def with_outcomes(self, *, windows: int):
+    def with_outcomes(self, *, windows: int) -> Self:
         """With the diary's last `windows` 28-day windows and every questionnaire (oldest
         first) loaded: two queries more, whatever the history. The range is widened by a day
         so that the patient's own "today" (their zone) is inside."""
@@ -65,7 +67,7 @@ class PatientQuerySet(models.QuerySet):
             ),
         )
 
-    def search(self, query: str):
+    def search(self, query: str) -> Self:
         """Match every word against name or MRN; a date (YYYY-MM-DD) matches date of birth."""
         query = query.strip()
         if not query:
@@ -87,7 +89,7 @@ class PatientQuerySet(models.QuerySet):
 class PatientOwnedQuerySet(models.QuerySet):
     """For every model that belongs to a patient (`patient` foreign key): one access gate."""
 
-    def for_user(self, user):
+    def for_user(self, user: User | AnonymousUser) -> Self:
         """The rows of the patients `user` may see (see PatientQuerySet.for_user)."""
         return self.filter(patient__in=Patient.objects.for_user(user))
 

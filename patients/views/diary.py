@@ -8,11 +8,11 @@ import calendar
 import datetime
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from clinic.access import patient_required
+from clinic.access import AuthenticatedHttpRequest, patient_required
 from patients import outcomes
 from patients.forms import DiaryEntryForm, Hit6Form, MidasForm, diary_date_error
 from patients.models import Patient, QuestionnaireResponse
@@ -38,7 +38,7 @@ def _add_months(month: datetime.date, count: int) -> datetime.date:
 
 
 @patient_required
-def diary_month(request):
+def diary_month(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A month of the diary as a calendar, with the last 28 days summarised above it."""
     patient = _own_patient(request)
     today = patient.local_today()
@@ -85,7 +85,7 @@ def _month_grid(patient: Patient, month: datetime.date, today: datetime.date) ->
 
 
 @patient_required
-def diary_day(request, day):
+def diary_day(request: AuthenticatedHttpRequest, day: str) -> HttpResponse:
     """Enter or correct one day; the date is the path, the entry is the patient's own."""
     try:
         date = datetime.date.fromisoformat(day)
@@ -109,7 +109,7 @@ def diary_day(request, day):
 
 
 @patient_required
-def questionnaire_list(request):
+def questionnaire_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _own_patient(request)
     responses = list(patient.questionnaire_responses.order_by("-answered_on", "-pk"))
     return render(
@@ -164,7 +164,7 @@ def _questionnaire(request, kind: str):
 
 
 @patient_required
-def midas(request):
+def midas(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _questionnaire(request, QuestionnaireResponse.Kind.MIDAS)
 
 

@@ -5,12 +5,12 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from clinic.access import patient_required
+from clinic.access import AuthenticatedHttpRequest, patient_required
 from clinic.models import User
 from patients.forms import PortalConsentForm
 from patients.models import Channel, ContactConsent, Patient
@@ -38,7 +38,7 @@ def _my_visit(request, pk) -> Appointment:
 
 
 @patient_required
-def portal_home(request):
+def portal_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _me(request)
     if patient is None:
         return render(request, "patients/portal_home.html", {"patient": None})
@@ -56,7 +56,7 @@ def portal_home(request):
 
 @patient_required
 @require_POST
-def portal_confirm(request, pk):
+def portal_confirm(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         confirm_appointment(appointment=_my_visit(request, pk))
     except BookingError as error:
@@ -67,7 +67,7 @@ def portal_confirm(request, pk):
 
 
 @patient_required
-def portal_cancel(request, pk):
+def portal_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = _my_visit(request, pk)
     form = PatientCancelForm(request.POST if request.method == "POST" else None, via="portal")
     if form.is_valid():
@@ -88,7 +88,7 @@ def portal_cancel(request, pk):
 
 
 @patient_required
-def portal_change(request, pk):
+def portal_change(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     visit = _my_visit(request, pk)
     form = DateChangeForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
@@ -120,13 +120,13 @@ def _ics(appointments) -> HttpResponse:
 
 @patient_required
 @require_safe
-def portal_ics(request, pk):
+def portal_ics(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _ics([_my_visit(request, pk)])
 
 
 @patient_required
 @require_POST
-def portal_feed(request):
+def portal_feed(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create, replace or stop the private calendar feed (its secret is in its URL)."""
     stop = request.POST.get("action") == "stop"
     token = None if stop else secrets.token_urlsafe(32)
@@ -142,7 +142,7 @@ def portal_feed(request):
 
 @login_not_required
 @require_safe
-def calendar_feed(request, token):
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     """A patient's visits as a calendar that follows every change (public, by its secret)."""
     user = User.objects.filter(calendar_token=token, role=User.Role.PATIENT, is_active=True).first()
     if user is None or not hasattr(user, "patient"):
@@ -157,7 +157,7 @@ def calendar_feed(request, token):
 
 
 @patient_required
-def portal_treatment(request):
+def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _me(request)
     sessions = list(patient.sessions.signed().select_related("location")) if patient else []
     last = sessions[0] if sessions else None  # sessions are newest first
@@ -165,7 +165,7 @@ def portal_treatment(request):
     form = SideEffectForm(data, session=last) if last else None
     if form is not None and form.is_valid():
         report_adverse_event(
-            session=last,
+            session=form.session,
             recorded_by=request.user,
             reported_by=AdverseEvent.Reporter.PATIENT,
             **form.cleaned_data,
@@ -188,7 +188,7 @@ PORTAL_CHANNELS = {
 
 
 @patient_required
-def portal_contact(request):
+def portal_contact(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = get_object_or_404(
         Patient.objects.for_user(request.user).prefetch_related("consents__recorded_by")
     )
@@ -201,7 +201,7 @@ def portal_contact(request):
             )
             messages.success(request, "Saved: this applies from the next message.")
         else:
-            messages.error(request, " ".join(e for errs in form.errors.values() for e in errs))
+            messages.error(request, " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("portal:contact")
     channels = [
         (channel, name, patient.address_for(channel) or missing, consent)

@@ -4,10 +4,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic.access import clinician_required, staff_required
+from clinic.access import AuthenticatedHttpRequest, clinician_required, staff_required
 from clinic.invitations import InvitationError, invite_patient
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import Patient
@@ -21,7 +22,7 @@ PAGE_SIZE = 25
 
 
 @staff_required
-def patient_list(request):
+def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = PatientSearchForm(request.POST)
         request.session[SEARCH_SESSION_KEY] = form.cleaned_data["q"] if form.is_valid() else ""
@@ -43,7 +44,9 @@ def patient_list(request):
 
 
 @staff_required
-def patient_detail(request, pk, consent_form=None):
+def patient_detail(
+    request: AuthenticatedHttpRequest, pk: int, consent_form: ConsentForm | None = None
+) -> HttpResponse:
     patients = (
         Patient.objects.for_user(request.user)
         .select_related("location", "primary_clinician", "user")
@@ -77,7 +80,7 @@ def _save_patient(form) -> Patient | None:
 
 
 @staff_required
-def patient_create(request):
+def patient_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PatientForm(request.POST if request.method == "POST" else None)
     if form.is_valid() and (patient := _save_patient(form)):
         messages.success(request, f"{patient.full_name} is registered.")
@@ -86,7 +89,7 @@ def patient_create(request):
 
 
 @staff_required
-def patient_update(request, pk):
+def patient_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
     if form.is_valid() and _save_patient(form):
@@ -96,7 +99,7 @@ def patient_update(request, pk):
 
 
 @clinician_required
-def patient_intake(request, pk):
+def patient_intake(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     form = PatientIntakeForm(request.POST if request.method == "POST" else None, instance=patient)
     if form.is_valid():
@@ -108,7 +111,7 @@ def patient_intake(request, pk):
 
 @staff_required
 @require_POST
-def patient_consent(request, pk):
+def patient_consent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     form = ConsentForm(request.POST, patient=patient)
     if not form.is_valid():
@@ -124,7 +127,7 @@ def patient_consent(request, pk):
 
 @staff_required
 @require_POST
-def patient_invite(request, pk):
+def patient_invite(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     try:
         invite_patient(patient=patient, invited_by=request.user)

@@ -1,6 +1,9 @@
 """The reminder outbox: one row per message that should go out. The row, not the broker,
 holds the due time; a unique key makes a second row for the same message impossible."""
 
+import datetime
+from typing import Self
+
 from django.db import models
 from django.db.models import Q
 
@@ -8,10 +11,10 @@ from patients.models import Channel, Patient, PatientOwnedQuerySet
 
 
 class ReminderQuerySet(PatientOwnedQuerySet):
-    def due(self, now):
+    def due(self, now: datetime.datetime) -> Self:
         return self.filter(status=Reminder.Status.PENDING, due_at__lte=now)
 
-    def open(self):
+    def open(self) -> Self:
         return self.filter(status__in=(Reminder.Status.PENDING, Reminder.Status.CLAIMED))
 
 

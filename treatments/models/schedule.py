@@ -4,6 +4,7 @@ session given."""
 
 import datetime
 import zoneinfo
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -16,20 +17,20 @@ from patients.models import Patient, PatientOwnedQuerySet
 class DueQuerySet(PatientOwnedQuerySet):
     """The due list's verbs, for courses and appointments alike (rows with a `patient`)."""
 
-    def of_active_patients(self):
+    def of_active_patients(self) -> Self:
         return self.filter(patient__status=Patient.Status.ACTIVE)
 
-    def unbooked(self):
+    def unbooked(self) -> Self:
         """Rows whose patient holds no active appointment."""
         return self.exclude(
             Exists(Appointment.objects.active().filter(patient=OuterRef("patient")))
         )
 
-    def at(self, location: Location | None):
+    def at(self, location: Location | None) -> Self:
         """Rows of the patients whose usual location is `location` (all for None)."""
         return self if location is None else self.filter(patient__location=location)
 
-    def with_calls(self):
+    def with_calls(self) -> Self:
         """With the patient, their location and their call log loaded."""
         calls = CallOutcome.objects.select_related("recorded_by")
         return self.select_related("patient", "patient__location").prefetch_related(
@@ -38,11 +39,11 @@ class DueQuerySet(PatientOwnedQuerySet):
 
 
 class CourseQuerySet(DueQuerySet):
-    def active(self):
+    def active(self) -> Self:
         """The course in progress (one per patient at most)."""
         return self.filter(status=TreatmentCourse.Status.ACTIVE)
 
-    def due_by(self, horizon: datetime.date):
+    def due_by(self, horizon: datetime.date) -> Self:
         """Courses whose next session may be due by `horizon` (the shortest interval of any
         active course bounds it; `next_due_on` then decides per course)."""
         shortest = self.active().aggregate(days=Min("interval_days"))["days"] or 84
@@ -197,21 +198,21 @@ class InjectorDay(models.Model):
 
 
 class AppointmentQuerySet(DueQuerySet):
-    def active(self):
+    def active(self) -> Self:
         """Appointments that hold their slot: booked or arrived."""
         return self.filter(status__in=Appointment.ACTIVE)
 
-    def missed(self):
+    def missed(self) -> Self:
         """No-shows with no session given since."""
         return self.filter(status=Appointment.Status.NOSHOW).exclude(
             patient__sessions__administered_at__gt=OuterRef("starts_at")
         )
 
-    def change_requested(self):
+    def change_requested(self) -> Self:
         """Active visits the patient asked to move."""
         return self.active().filter(change_requested_at__isnull=False)
 
-    def with_active_course(self):
+    def with_active_course(self) -> Self:
         """With `patient.active_courses` (a list of at most one)."""
         return self.prefetch_related(
             Prefetch(
@@ -221,10 +222,10 @@ class AppointmentQuerySet(DueQuerySet):
             )
         )
 
-    def overlapping(self, starts_at, ends_at):
+    def overlapping(self, starts_at: datetime.datetime, ends_at: datetime.datetime) -> Self:
         return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
 
-    def between(self, start, end):
+    def between(self, start: datetime.datetime, end: datetime.datetime) -> Self:
         return self.filter(starts_at__gte=start, starts_at__lt=end)
 
 

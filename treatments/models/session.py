@@ -3,6 +3,7 @@ happened after. Rules about a session's content live in treatments/rules.py; the
 keep totals, waste and history consistent live in treatments/services.py."""
 
 import datetime
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -14,10 +15,10 @@ from treatments.models.schedule import TreatmentCourse
 
 
 class SessionQuerySet(PatientOwnedQuerySet):
-    def signed(self):
+    def signed(self) -> Self:
         return self.filter(status=TreatmentSession.Status.SIGNED)
 
-    def dates_only(self):
+    def dates_only(self) -> Self:
         """Newest first, dates and cycle numbers only: the front desk sees no clinical content."""
         fields = ("pk", "patient_id", "cycle_number", "administered_at", "status")
         return (
@@ -26,7 +27,7 @@ class SessionQuerySet(PatientOwnedQuerySet):
             .order_by("-administered_at")
         )
 
-    def for_chart(self):
+    def for_chart(self) -> Self:
         """Oldest first, with everything the chart shows of each session."""
         return (
             self.select_related("location", "injector")

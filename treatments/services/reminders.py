@@ -24,6 +24,7 @@ from patients.models import Channel, Patient
 from treatments import channels
 from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.models.reminders import ReminderQuerySet
 
 Kind, Status = Reminder.Kind, Reminder.Status
 
@@ -70,7 +71,17 @@ def _preferred(patient: Patient, first: str) -> str:
     return first
 
 
-def _plan(*, patient, kind, channel, due_at, subject_key, now, appointment=None, course=None):
+def _plan(
+    *,
+    patient: Patient,
+    kind: str,
+    channel: str,
+    due_at: datetime.datetime,
+    subject_key: str,
+    now: datetime.datetime,
+    appointment: Appointment | None = None,
+    course: TreatmentCourse | None = None,
+) -> Reminder:
     """One row per (subject, kind, channel); planning again changes nothing. A reminder whose
     time has already passed is recorded as skipped, never sent late."""
     late = due_at <= now
@@ -90,7 +101,9 @@ def _plan(*, patient, kind, channel, due_at, subject_key, now, appointment=None,
     return reminder
 
 
-def plan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
+def plan_visit_reminders(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> list[Reminder]:
     """A week before (email) and the day before (SMS, or email without SMS consent), at the
     visit's local time of day, moved out of quiet hours."""
     now = now or timezone.now()
@@ -123,11 +136,13 @@ def plan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder
     ]
 
 
-def cancel_open_reminders(queryset, reason: str) -> int:
+def cancel_open_reminders(queryset: ReminderQuerySet, reason: str) -> int:
     return queryset.open().update(status=Status.CANCELLED, skip_reason=reason, claim_token="")
 
 
-def replan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
+def replan_visit_reminders(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> list[Reminder]:
     """After a move: the old time's reminders are cancelled, the new time's planned."""
     cancel_open_reminders(
         Reminder.objects.filter(appointment=appointment).exclude(
@@ -138,7 +153,9 @@ def replan_visit_reminders(*, appointment: Appointment, now=None) -> list[Remind
     return plan_visit_reminders(appointment=appointment, now=now)
 
 
-def plan_due_reminder(*, course: TreatmentCourse, now=None) -> Reminder | None:
+def plan_due_reminder(
+    *, course: TreatmentCourse, now: datetime.datetime | None = None
+) -> Reminder | None:
     """ "Next session due, not booked", around day 70 after the last session given."""
     if course.last_session_on is None:
         return None
@@ -161,7 +178,9 @@ def plan_due_reminder(*, course: TreatmentCourse, now=None) -> Reminder | None:
     )
 
 
-def plan_noshow_reminder(*, appointment: Appointment, now=None) -> Reminder:
+def plan_noshow_reminder(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> Reminder:
     """A missed visit: a "please rebook" message the next day."""
     now = now or timezone.now()
     zone = appointment.zone
@@ -327,7 +346,7 @@ def _finish(reminder: Reminder, token: str, **fields) -> None:
     )
 
 
-def _why_skip(reminder: Reminder, now) -> str:
+def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
     patient = reminder.patient
     if patient.status != Patient.Status.ACTIVE:
         return "The patient is discharged."
@@ -355,7 +374,7 @@ def _why_skip(reminder: Reminder, now) -> str:
     return ""
 
 
-def _sms_cap_reason(patient: Patient, now) -> str:
+def _sms_cap_reason(patient: Patient, now: datetime.datetime) -> str:
     sent = Reminder.objects.filter(patient=patient, channel=Channel.SMS, status=Status.SENT)
     if sent.filter(sent_at__gt=now - datetime.timedelta(days=1)).count() >= (
         settings.SMS_MAX_PER_DAY

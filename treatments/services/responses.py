@@ -8,13 +8,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.models import Location
 from patients.models import Channel, ContactConsent, Patient
 from patients.services import record_consent
 from treatments.models import Appointment, AppointmentEvent
 from treatments.services.schedule import BookingError, cancel_appointment
 
 
-def call_the_clinic(location) -> str:
+def call_the_clinic(location: Location) -> str:
     """ "Please call Riverside Clinic on +1 212-555-0142." """
     return f"Please call {location.name} on {location.phone}."
 
@@ -41,7 +42,9 @@ def cancellation_cutoff(appointment: Appointment) -> datetime.datetime:
 
 
 @transaction.atomic
-def confirm_appointment(*, appointment: Appointment, now=None) -> Appointment:
+def confirm_appointment(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> Appointment:
     """The patient confirms that they will come.
 
     1. Lock the appointment; only a booked visit that has not yet started can be confirmed.
@@ -63,7 +66,9 @@ def confirm_appointment(*, appointment: Appointment, now=None) -> Appointment:
 
 
 @transaction.atomic
-def patient_cancel_appointment(*, appointment: Appointment, reason: str, now=None) -> Appointment:
+def patient_cancel_appointment(
+    *, appointment: Appointment, reason: str, now: datetime.datetime | None = None
+) -> Appointment:
     """The patient cancels a visit.
 
     1. Lock the appointment; it must still be booked (a cancelled one says so).

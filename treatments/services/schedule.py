@@ -146,7 +146,13 @@ def _overlaps(slot: Slot, busy: Iterable[tuple]) -> bool:
     return any(s < slot.ends_at and e > slot.starts_at for s, e in busy)
 
 
-def _check_slot(*, location, clinician, starts_at, ignore=None) -> datetime.datetime:
+def _check_slot(
+    *,
+    location: Location,
+    clinician: User,
+    starts_at: datetime.datetime,
+    ignore: Appointment | None = None,
+) -> datetime.datetime:
     day = starts_at.astimezone(location.zone).date()
     for slot in available_slots(
         location=location, start_date=day, days=1, clinician=clinician, ignore=ignore
@@ -162,7 +168,12 @@ def _lock(clinician: User, patient: Patient) -> None:
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
 
 
-def _check_patient_free(patient, starts_at, ends_at, ignore=None) -> None:
+def _check_patient_free(
+    patient: Patient,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    ignore: Appointment | None = None,
+) -> None:
     clash = Appointment.objects.active().filter(patient=patient).overlapping(starts_at, ends_at)
     if ignore is not None:
         clash = clash.exclude(pk=ignore.pk)
@@ -170,7 +181,14 @@ def _check_patient_free(patient, starts_at, ends_at, ignore=None) -> None:
         raise BookingError("The patient already has an appointment at that time.", "slot")
 
 
-def _check_earliest(patient, kind, starts_at, location, early_reason, by) -> None:
+def _check_earliest(
+    patient: Patient,
+    kind: str,
+    starts_at: datetime.datetime,
+    location: Location,
+    early_reason: str,
+    by: User,
+) -> None:
     """An injection before the course's minimum interval (R6) needs a clinician's override
     with a reason, which is kept on the appointment."""
     if kind != Appointment.Kind.INJECTION:
@@ -193,12 +211,12 @@ def _check_earliest(patient, kind, starts_at, location, early_reason, by) -> Non
         )
 
 
-def earliest_bookable_on(patient) -> datetime.date | None:
+def earliest_bookable_on(patient: Patient) -> datetime.date | None:
     course = patient.courses.active().first()
     return course.earliest_on if course else None
 
 
-def _next_cycle(patient) -> int | None:
+def _next_cycle(patient: Patient) -> int | None:
     course = patient.courses.active().first()
     if course is None:
         return 1

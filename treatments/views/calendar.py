@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
-from clinic.access import staff_required
+from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.models import Location, User
 from treatments.forms import date_param
 from treatments.ical import appointments_calendar
@@ -26,7 +26,7 @@ from treatments.services import BookingError, set_appointment_status
 
 VIEWS = ("day", "week")
 # What the desk may set from the calendar; cancelling asks for a reason on its own page.
-DESK_STATUSES = {
+DESK_STATUSES: dict[str, str] = {
     Appointment.Status.ARRIVED: "Checked in",
     Appointment.Status.NOSHOW: "Marked as a no-show",
 }
@@ -42,7 +42,7 @@ class CalendarDay:
 
 
 @staff_required
-def calendar_view(request):
+def calendar_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     clinician = _clinician_param(request.GET.get("clinician", ""))
     asked = date_param(request.GET.get("date"))
     location = Location.objects.from_param(request.GET.get("location")) or _default_location(
@@ -152,7 +152,7 @@ def _default_location(user, clinician, day) -> Location | None:
 
 @staff_required
 @require_POST
-def appointment_status(request, pk):
+def appointment_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Check a patient in, or mark a no-show; back to the calendar (post/redirect/get)."""
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related("location"), pk=pk
@@ -187,7 +187,7 @@ def _back_to(request, appointment: Appointment) -> str:
 
 @staff_required
 @require_safe
-def appointment_ics(request, pk):
+def appointment_ics(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related("location"), pk=pk
     )

@@ -12,6 +12,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -93,7 +94,7 @@ def _cancel_state(appointment: Appointment) -> str:
 
 
 @appointment_link("confirm")
-def link_confirm(request, appointment):
+def link_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     state, error = _confirm_state(appointment), ""
     if request.method == "POST" and state == "open":
         try:
@@ -107,7 +108,7 @@ def link_confirm(request, appointment):
 
 
 @appointment_link("cancel")
-def link_cancel(request, appointment):
+def link_cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     state = _cancel_state(appointment)
     form = PatientCancelForm(request.POST if request.method == "POST" else None, via="link")
     if request.method == "POST" and state == "open" and form.is_valid():
@@ -126,7 +127,7 @@ def link_cancel(request, appointment):
 
 
 @public_link
-def link_stop(request, token):
+def link_stop(request: HttpRequest, token: str) -> HttpResponse:
     data = _read(token, "stop")
     if data is None:
         return _bad_link(request)

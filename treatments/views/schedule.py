@@ -1,13 +1,14 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinic.access import staff_required
+from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.models import Location
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm, date_param
@@ -32,7 +33,7 @@ def _patient(user, pk):
 
 
 @staff_required
-def book(request, patient_pk):
+def book(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = _patient(request.user, patient_pk)
     current = patient.appointments.active().first()
     if current is not None:
@@ -42,7 +43,7 @@ def book(request, patient_pk):
 
 
 @staff_required
-def appointment_reschedule(request, pk):
+def appointment_reschedule(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related("patient", "location"), pk=pk
     )
@@ -122,7 +123,7 @@ def _calendar_url(appointment) -> str:
 
 
 @staff_required
-def appointment_cancel(request, pk):
+def appointment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related(
             "patient", "location", "clinician"
@@ -146,10 +147,10 @@ def appointment_cancel(request, pk):
 
 
 @staff_required
-def due_list_view(request):
+def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     location = Location.objects.from_param(request.GET.get("location"))
-    weeks = request.GET.get("weeks", "")
-    weeks = int(weeks) if weeks.isdigit() and 0 < int(weeks) <= 26 else None
+    asked = request.GET.get("weeks", "")
+    weeks = int(asked) if asked.isdigit() and 0 < int(asked) <= 26 else None
     today = timezone.localdate(timezone=location.zone if location else None)
     entries = due_list(today=today, weeks=weeks, location=location)
     return render(
@@ -168,14 +169,14 @@ def due_list_view(request):
 
 @staff_required
 @require_POST
-def call_outcome_create(request, patient_pk):
+def call_outcome_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = _patient(request.user, patient_pk)
     form = CallOutcomeForm(request.POST)
     if form.is_valid():
         record_call_outcome(patient=patient, by=request.user, **form.cleaned_data)
         messages.success(request, f"Call outcome saved for {patient.full_name}.")
     else:
-        errors = " ".join(e for errs in form.errors.values() for e in errs)
+        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(request, f"Not saved: {errors}")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):

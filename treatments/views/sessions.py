@@ -2,10 +2,11 @@
 
 from django.contrib import messages
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from clinic.access import clinician_required, recall_required
+from clinic.access import AuthenticatedHttpRequest, clinician_required, recall_required
 from clinic.models import Location
 from patients import outcomes
 from patients.models import Patient
@@ -35,7 +36,7 @@ def _sessions(user):
 
 
 @clinician_required
-def session_create(request, patient_pk):
+def session_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_object_or_404(
         Patient.objects.for_user(request.user).select_related("location"), pk=patient_pk
     )
@@ -47,7 +48,7 @@ def session_create(request, patient_pk):
 
 
 @clinician_required
-def session_update(request, pk):
+def session_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     if session.is_signed:
         return redirect("treatments:session_amend", pk=session.pk)
@@ -55,7 +56,7 @@ def session_update(request, pk):
 
 
 @clinician_required
-def session_amend(request, pk):
+def session_amend(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     if not session.is_signed:
         return redirect("treatments:session_update", pk=session.pk)
@@ -186,7 +187,7 @@ def _protocol_data():
 
 
 @clinician_required
-def session_detail(request, pk):
+def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     next_visit = session.patient.appointments.active().first()
     context = {
@@ -209,7 +210,7 @@ def _next_slots(session):
 
 
 @clinician_required
-def adverse_event_create(request, pk):
+def adverse_event_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     form = AdverseEventForm(request.POST if request.method == "POST" else None, session=session)
     if form.is_valid():
@@ -229,7 +230,7 @@ def adverse_event_create(request, pk):
 
 
 @clinician_required
-def chart(request, patient_pk):
+def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patients = (
         Patient.objects.for_user(request.user)
         .select_related("location")
@@ -284,11 +285,11 @@ def _site_history(sessions):
 
 
 @recall_required
-def lot_recall(request):
+def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every patient and session that used a lot: lot numbers are not patient data, so the
     search is a plain GET."""
     lot_number = request.GET.get("lot", "").strip().upper()
-    uses = []
+    uses = VialUse.objects.none()
     if lot_number:
         uses = (
             VialUse.objects.filter(lot__lot_number=lot_number)
