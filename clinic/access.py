@@ -5,14 +5,19 @@ each role's group carries. Objects are then fetched through querysets scoped to 
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
 
 from clinic.models import User
 
 Role = User.Role
-STAFF = frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.CLINIC_ADMIN})
-CLINICAL = frozenset({Role.CLINICIAN})
-PATIENTS = frozenset({Role.PATIENT})
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request past LoginRequiredMiddleware: its user is a Cadence user (for type checks)."""
+
+    user: User
+    htmx: HtmxDetails
 
 
 def role_required(roles):
@@ -37,9 +42,10 @@ def role_required(roles):
     return decorator
 
 
-staff_required = role_required(STAFF)
-clinician_required = role_required(CLINICAL)
-patient_required = role_required(PATIENTS)
+staff_required = role_required(User.STAFF_ROLES)
+clinician_required = role_required(User.CLINICAL_ROLES)
+patient_required = role_required(User.PATIENT_ROLES)
+recall_required = role_required(User.RECALL_ROLES)
 
 # The permissions of each role's group, as (app_label, model, actions). The views check roles;
 # these permissions serve the admin (clinic admins) and anything that asks `user.has_perm`.

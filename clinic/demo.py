@@ -3,7 +3,6 @@ found by a natural key and left alone when they exist). Later features add their
 
 import datetime
 import random
-import zoneinfo
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -159,7 +158,7 @@ def _seed_staff(created) -> dict[int, list[User]]:
         user = _demo_user(
             created, password_hash, username, first, last, role, f"{username}@cadence.invalid"
         )
-        if role == User.Role.CLINICIAN:
+        if role == User.Role.CLINICIAN and location_index is not None:
             clinicians_at.setdefault(location_index, []).append(user)
     return clinicians_at
 
@@ -167,58 +166,56 @@ def _seed_staff(created) -> dict[int, list[User]]:
 def _seed_patients(created, locations, clinicians_at) -> None:
     rng = random.Random(2026)  # the same demo clinic every time
     password_hash = make_password(DEMO_PASSWORD)
-    codes = DiagnosisCode.values
     for number in range(1, PATIENT_COUNT + 1):
-        mrn = f"CAD-{number:04d}"
-        first = FIRST_NAMES[(number - 1) % len(FIRST_NAMES)]
-        last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
-        index = number % len(locations)
-        headache_days = rng.randint(15, 26)
-        fields = {
-            "first_name": first,
-            "last_name": last,
-            "date_of_birth": datetime.date(
-                rng.randint(1955, 2002), rng.randint(1, 12), rng.randint(1, 28)
-            ),
-            "sex": rng.choice(["female", "female", "female", "male"]),  # CM is ~3:1 female
-            "email": f"{first}.{last}".lower().replace("'", "") + f"{number}@example.com",
-            "phone": (f"+1212555{100 + number:04d}" if index == 0 else f"+4411749601{number:02d}"),
-            "address": f"{number} Example Street",
-            "location": locations[index],
-            "primary_clinician": rng.choice(clinicians_at[index]),
-            "status": "discharged" if number % 13 == 0 else "active",
-            "baseline_headache_days": headache_days,
-            "baseline_migraine_days": rng.randint(8, headache_days),
-            "preventives_failed": rng.randint(2, 5),
-            "preventives_notes": "Topiramate, propranolol, amitriptyline",
-            "diagnosis_code": rng.choice(codes),
-        }
+        fields = _demo_patient_fields(rng, number, locations, clinicians_at)
         if number <= PORTAL_PATIENTS:
             fields["user"] = _demo_user(
                 created,
                 password_hash,
                 f"patient{number:02d}",
-                first,
-                last,
+                fields["first_name"],
+                fields["last_name"],
                 User.Role.PATIENT,
                 fields["email"],
             )
-        patient, was_created = Patient.objects.get_or_create(mrn=mrn, defaults=fields)
+        patient, was_created = Patient.objects.get_or_create(
+            mrn=f"CAD-{number:04d}", defaults=fields
+        )
         if was_created:
             created["patients"] += 1
-            ContactConsent.objects.create(
-                patient=patient,
-                channel=Channel.EMAIL,
-                granted=True,
-                source=ContactConsent.Source.WRITTEN,
-            )
-            if number % 3:
+            for channel in [Channel.EMAIL, Channel.SMS] if number % 3 else [Channel.EMAIL]:
                 ContactConsent.objects.create(
                     patient=patient,
-                    channel=Channel.SMS,
+                    channel=channel,
                     granted=True,
                     source=ContactConsent.Source.WRITTEN,
                 )
+
+
+def _demo_patient_fields(rng, number, locations, clinicians_at) -> dict:
+    first = FIRST_NAMES[(number - 1) % len(FIRST_NAMES)]
+    last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
+    index = number % len(locations)
+    headache_days = rng.randint(15, 26)
+    return {
+        "first_name": first,
+        "last_name": last,
+        "date_of_birth": datetime.date(
+            rng.randint(1955, 2002), rng.randint(1, 12), rng.randint(1, 28)
+        ),
+        "sex": rng.choice(["female", "female", "female", "male"]),  # CM is ~3:1 female
+        "email": f"{first}.{last}".lower().replace("'", "") + f"{number}@example.com",
+        "phone": (f"+1212555{100 + number:04d}" if index == 0 else f"+4411749601{number:02d}"),
+        "address": f"{number} Example Street",
+        "location": locations[index],
+        "primary_clinician": rng.choice(clinicians_at[index]),
+        "status": "discharged" if number % 13 == 0 else "active",
+        "baseline_headache_days": headache_days,
+        "baseline_migraine_days": rng.randint(8, headache_days),
+        "preventives_failed": rng.randint(2, 5),
+        "preventives_notes": "Topiramate, propranolol, amitriptyline",
+        "diagnosis_code": rng.choice(DiagnosisCode.values),
+    }
 
 
 # --- treatment history ----------------------------------------------------------------------
@@ -247,7 +244,7 @@ def _seed_sessions(created) -> None:
         dates = [last]
         for _ in range(cycles - 1):
             dates.insert(0, dates[0] - datetime.timedelta(days=84 + rng.randint(0, 10)))
-        zone = zoneinfo.ZoneInfo(patient.location.time_zone)
+        zone = patient.location.zone
         TreatmentCourse.objects.create(patient=patient, started_on=dates[0], consent_on=dates[0])
         for day in dates:
             when = datetime.datetime.combine(day, datetime.time(rng.randint(9, 15), 0), zone)
@@ -331,28 +328,17 @@ def _seed_schedule(created, locations) -> None:
     (the due list), two missed their last visit (no-shows). Only on the first run."""
     if OpeningHours.objects.exists():
         return
-    for location in locations:
-        OpeningHours.objects.bulk_create(
-            OpeningHours(location=location, weekday=day, opens=opens, closes=closes)
-            for day, opens, closes in CLINIC_HOURS
-        )
-    for username, *_rest, location_index in STAFF:
-        if location_index is not None:
-            clinician = User.objects.get(username=username)
-            InjectorDay.objects.bulk_create(
-                InjectorDay(clinician=clinician, location=locations[location_index], weekday=d)
-                for d in range(5)
-            )
+    _seed_hours_and_rota(locations)
     desk = User.objects.get(username="desk.kim")
     courses = (
-        TreatmentCourse.objects.filter(status="active", last_session_on__isnull=False)
+        TreatmentCourse.objects.active()
+        .filter(last_session_on__isnull=False)
         .select_related("patient", "patient__location")
         .order_by("patient__mrn")
     )
     for index, course in enumerate(courses):
         patient = course.patient
-        zone = zoneinfo.ZoneInfo(patient.location.time_zone)
-        today = timezone.localdate(timezone=zone)
+        today = timezone.localdate(timezone=patient.location.zone)
         if index % 4 == 3 or course.overdue_from <= today:
             continue  # due or overdue but not booked: the front desk's worklist
         start = max(course.earliest_on, today + datetime.timedelta(days=1))
@@ -376,6 +362,21 @@ def _seed_schedule(created, locations) -> None:
         if index in (5, 17):  # missed visits, already on the due list
             _missed(appointment, desk)
     _reminders_due_now()
+
+
+def _seed_hours_and_rota(locations) -> None:
+    for location in locations:
+        OpeningHours.objects.bulk_create(
+            OpeningHours(location=location, weekday=day, opens=opens, closes=closes)
+            for day, opens, closes in CLINIC_HOURS
+        )
+    for username, *_rest, location_index in STAFF:
+        if location_index is not None:
+            clinician = User.objects.get(username=username)
+            InjectorDay.objects.bulk_create(
+                InjectorDay(clinician=clinician, location=locations[location_index], weekday=d)
+                for d in range(5)
+            )
 
 
 def _reminders_due_now() -> None:

@@ -4,6 +4,8 @@ The token is Django's password-reset token under its own salt: it expires after
 PASSWORD_RESET_TIMEOUT, it is spent when the password is set (the hash it covers changes),
 and inviting again gives the account a new unusable password, so every older link dies."""
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.contrib.auth.views import PasswordResetConfirmView
@@ -34,13 +36,16 @@ def invite_patient(*, patient, invited_by: User) -> User:
     1. The account's username is the patient's email address; it must not belong to anyone
        else, and a staff account is never turned into a patient account.
     2. A new unusable password makes every earlier invitation (or reset) link invalid.
-    3. The email carries the link; nothing else about the patient.
+    3. The email carries the link; nothing else about the patient. It goes out once the
+       account is committed (a rolled-back invitation sends nothing).
     """
     if not patient.email:
         raise InvitationError("Add the patient's email address first.")
     username = patient.email.lower()
     user = patient.user
-    clash = User.objects.filter(username=username).exclude(pk=getattr(user, "pk", None))
+    clash = User.objects.filter(username=username)
+    if user is not None:
+        clash = clash.exclude(pk=user.pk)
     if clash.exists():
         raise InvitationError("Another account already uses this email address.")
     if user is None:
@@ -54,6 +59,11 @@ def invite_patient(*, patient, invited_by: User) -> User:
     if patient.user_id != user.pk:
         patient.user = user
         patient.save(update_fields=["user", "updated_at"])
+    transaction.on_commit(partial(_send_invitation, user=user, patient=patient))
+    return user
+
+
+def _send_invitation(*, user: User, patient) -> None:
     link = settings.SITE_URL + reverse(
         "portal_welcome",
         kwargs={
@@ -71,7 +81,6 @@ def invite_patient(*, patient, invited_by: User) -> User:
         None,
         [patient.email],
     )
-    return user
 
 
 class WelcomeView(PasswordResetConfirmView):

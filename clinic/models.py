@@ -1,4 +1,5 @@
 import zoneinfo
+from typing import ClassVar
 
 import phonenumbers
 from django.contrib.auth.models import AbstractUser, Group, UserManager
@@ -28,13 +29,19 @@ class User(AbstractUser):
         PATIENT = "patient", "Patient"
         CLINIC_ADMIN = "clinic_admin", "Clinic admin"
 
+    # The role sets the views check (clinic/access.py) and the querysets scope by.
+    STAFF_ROLES = frozenset({Role.CLINICIAN, Role.FRONT_DESK, Role.CLINIC_ADMIN})
+    CLINICAL_ROLES = frozenset({Role.CLINICIAN})
+    PATIENT_ROLES = frozenset({Role.PATIENT})
+    RECALL_ROLES = frozenset({Role.CLINICIAN, Role.CLINIC_ADMIN})
+
     role = models.CharField(max_length=20, choices=Role.choices)
     # A patient's private calendar feed: a secret in the feed's URL, revocable and regenerable.
     calendar_token = models.CharField(
         max_length=43, null=True, blank=True, unique=True, editable=False
     )
 
-    objects = CadenceUserManager()
+    objects: ClassVar[CadenceUserManager] = CadenceUserManager()
 
     class Meta:
         constraints = [
@@ -69,7 +76,13 @@ class User(AbstractUser):
     @property
     def is_staff_member(self) -> bool:
         """Clinic staff of any kind (not to be confused with Django's is_staff admin flag)."""
-        return self.role in {self.Role.CLINICIAN, self.Role.FRONT_DESK, self.Role.CLINIC_ADMIN}
+        return self.role in self.STAFF_ROLES
+
+
+class LocationQuerySet(models.QuerySet):
+    def from_param(self, value: object) -> "Location | None":
+        """The location a form or query string names by id; None for anything else."""
+        return self.filter(pk=value).first() if str(value or "").isdigit() else None
 
 
 class Location(models.Model):
@@ -85,11 +98,18 @@ class Location(models.Model):
         default=30, help_text="Length of an appointment slot."
     )
 
+    objects = LocationQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The location's time zone: its dates and appointment times are read in it."""
+        return zoneinfo.ZoneInfo(self.time_zone)
 
     @property
     def region(self) -> str | None:

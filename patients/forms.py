@@ -52,6 +52,7 @@ class PatientForm(forms.ModelForm):
             role=User.Role.CLINICIAN, is_active=True
         ).order_by("last_name", "first_name")
         self.fields["phone"].widget.attrs.update({"autocomplete": "tel", "inputmode": "tel"})
+        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
         location = self._chosen_location()
         if location and location.region:
             self.fields["phone"].region = location.region
@@ -63,12 +64,8 @@ class PatientForm(forms.ModelForm):
     def _chosen_location(self) -> Location | None:
         """The usual location being submitted, else the saved one."""
         if self.is_bound:
-            location_id = self.data.get(self.add_prefix("location"), "")
-            return (
-                Location.objects.filter(pk=location_id).first() if location_id.isdigit() else None
-            )
+            return Location.objects.from_param(self.data.get(self.add_prefix("location")))
         return self.instance.location
-        self.fields["email"].widget.attrs.update({"autocomplete": "email"})
 
     def clean_mrn(self):
         return self.cleaned_data["mrn"].strip().upper()
@@ -119,6 +116,11 @@ class PatientIntakeForm(forms.ModelForm):
 class ConsentForm(forms.Form):
     """Record that a patient granted or revoked contact on one channel."""
 
+    NEEDS = {
+        Channel.EMAIL: "Add an email address before recording email consent.",
+        Channel.SMS: "Add a phone number before recording SMS consent.",
+    }
+
     channel = forms.ChoiceField(choices=Channel.choices)
     granted = forms.TypedChoiceField(
         label="Consent",
@@ -141,10 +143,32 @@ class ConsentForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         channel, granted = cleaned.get("channel"), cleaned.get("granted")
-        if granted and channel == Channel.EMAIL and not self.patient.email:
-            raise forms.ValidationError("Add an email address before recording email consent.")
-        if granted and channel == Channel.SMS and not self.patient.phone:
-            raise forms.ValidationError("Add a phone number before recording SMS consent.")
+        if granted and channel in self.NEEDS and not self.patient.address_for(channel):
+            raise forms.ValidationError(self.NEEDS[channel])
+        return cleaned
+
+
+class PortalConsentForm(forms.Form):
+    """A patient turns messages on one channel on or off, in the portal."""
+
+    CHOOSE = "Choose email or text messages."
+    channel = forms.ChoiceField(
+        choices=Channel.choices, error_messages={"required": CHOOSE, "invalid_choice": CHOOSE}
+    )
+    granted = forms.CharField(required=False)  # "true" turns it on; anything else, off
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        self.patient = patient
+        super().__init__(*args, **kwargs)
+
+    def clean_granted(self) -> bool:
+        return self.cleaned_data["granted"] == "true"
+
+    def clean(self):
+        cleaned = super().clean()
+        channel = cleaned.get("channel")
+        if channel and cleaned.get("granted") and not self.patient.address_for(channel):
+            raise forms.ValidationError("We have no address for that yet: please tell the clinic.")
         return cleaned
 
 
@@ -238,6 +262,17 @@ class DiaryEntryForm(forms.Form):
                 self.add_error("severity", "Choose how bad the headache was.")
             data["migraine"] = bool(data.get("migraine"))
         return data
+
+    def entry_fields(self) -> dict:
+        """The cleaned answers as `record_diary_entry` takes them."""
+        data = self.cleaned_data
+        return {
+            "headache": data["headache"],
+            "hours": data["hours"] or 0,
+            "severity": data["severity"] or 0,
+            "migraine": data["migraine"],
+            "acute_medication": data["acute_medication"],
+        }
 
 
 def diary_date_error(day: datetime.date, today: datetime.date) -> str:

@@ -1,14 +1,15 @@
 import datetime
-import zoneinfo
+from typing import Self
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from clinic.access import STAFF
+from clinic.models import User
 from patients import outcomes
 
 
@@ -36,16 +37,37 @@ EARLIEST_DATE_OF_BIRTH = datetime.date(1900, 1, 1)
 
 
 class PatientQuerySet(models.QuerySet):
-    def for_user(self, user):
+    def for_user(self, user: User | AnonymousUser) -> Self:
         """The patients `user` may see: staff see the registry, a patient only themself."""
         role = getattr(user, "role", None)
-        if role in STAFF:
+        if role in User.STAFF_ROLES:
             return self
-        if role == "patient":
+        if role in User.PATIENT_ROLES:
             return self.filter(user=user)
         return self.none()
 
-    def search(self, query: str):
+    def with_consents(self) -> Self:
+        """With every consent record and who recorded it loaded."""
+        recorded = ContactConsent.objects.select_related("recorded_by")
+        return self.prefetch_related(models.Prefetch("consents", queryset=recorded))
+
+    def with_outcomes(self, *, windows: int) -> Self:
+        """With the diary's last `windows` 28-day windows and every questionnaire (oldest
+        first) loaded: two queries more, whatever the history. The range is widened by a day
+        so that the patient's own "today" (their zone) is inside."""
+        days = outcomes.WINDOW_DAYS * windows
+        diary_from = timezone.localdate() - datetime.timedelta(days=days)
+        return self.prefetch_related(
+            models.Prefetch(
+                "diary_entries", queryset=DiaryEntry.objects.filter(date__gte=diary_from)
+            ),
+            models.Prefetch(
+                "questionnaire_responses",
+                queryset=QuestionnaireResponse.objects.order_by("answered_on", "pk"),
+            ),
+        )
+
+    def search(self, query: str) -> Self:
         """Match every word against name or MRN; a date (YYYY-MM-DD) matches date of birth."""
         query = query.strip()
         if not query:
@@ -62,6 +84,14 @@ class PatientQuerySet(models.QuerySet):
                 | Q(mrn__istartswith=word)
             )
         return self.filter(condition)
+
+
+class PatientOwnedQuerySet(models.QuerySet):
+    """For every model that belongs to a patient (`patient` foreign key): one access gate."""
+
+    def for_user(self, user: User | AnonymousUser) -> Self:
+        """The rows of the patients `user` may see (see PatientQuerySet.for_user)."""
+        return self.filter(patient__in=Patient.objects.for_user(user))
 
 
 class Patient(models.Model):
@@ -195,23 +225,21 @@ class Patient(models.Model):
     @property
     def meets_nice_start_criteria(self) -> bool | None:
         """NICE TA260 start criteria from the intake baseline; None while it is incomplete."""
-        figures = (
-            self.baseline_headache_days,
-            self.baseline_migraine_days,
-            self.preventives_failed,
-        )
-        if None in figures:
+        headache = self.baseline_headache_days
+        migraine = self.baseline_migraine_days
+        failed = self.preventives_failed
+        if headache is None or migraine is None or failed is None:
             return None
         return (
-            self.baseline_headache_days >= NICE_MIN_HEADACHE_DAYS
-            and self.baseline_migraine_days >= NICE_MIN_MIGRAINE_DAYS
-            and self.preventives_failed >= NICE_MIN_PREVENTIVES_FAILED
+            headache >= NICE_MIN_HEADACHE_DAYS
+            and migraine >= NICE_MIN_MIGRAINE_DAYS
+            and failed >= NICE_MIN_PREVENTIVES_FAILED
         )
 
     def local_today(self) -> datetime.date:
         """Today where the patient is treated (their usual location's zone, else the server's)."""
         if self.location_id and self.location:
-            return timezone.localdate(timezone=zoneinfo.ZoneInfo(self.location.time_zone))
+            return timezone.localdate(timezone=self.location.zone)
         return timezone.localdate()
 
     def current_consents(self) -> dict[str, "ContactConsent | None"]:
@@ -221,6 +249,48 @@ class Patient(models.Model):
         for consent in sorted(self.consents.all(), key=lambda c: (c.recorded_at, c.pk)):
             latest[consent.channel] = consent
         return latest
+
+    def diary_windows(self, count: int) -> list["outcomes.DiarySummary"]:
+        """The last `count` 28-day windows of the diary to the patient's today, oldest first
+        (uses prefetched `diary_entries` when there are some)."""
+        return outcomes.diary_windows(
+            self.diary_entries.all(),
+            self.local_today(),
+            count,
+            baseline=self.baseline_headache_days,
+        )
+
+    def consents_to(self, channel: str) -> bool | None:
+        """True if the latest record on `channel` grants consent, False if it revokes it, None
+        if the patient was never asked (no message either way)."""
+        consent = self.current_consents()[channel]
+        return None if consent is None else consent.granted
+
+    def address_for(self, channel: str) -> str:
+        """Where a message on `channel` goes: the email address or the phone number ("" if
+        none is on file)."""
+        return self.email if channel == Channel.EMAIL else str(self.phone or "")
+
+    def questionnaires_due(self, today: datetime.date) -> list[str]:
+        """The questionnaire kinds the patient should fill in now: there is an active
+        appointment within the next 14 days and no response of that kind since 14 days
+        before that visit."""
+        lead = datetime.timedelta(days=outcomes.QUESTIONNAIRE_LEAD_DAYS)
+        # A generous UTC range, then the visit's own local date decides.
+        since = datetime.datetime.combine(
+            today - datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
+        )
+        visits = (
+            self.appointments.active()
+            .between(since, since + lead + datetime.timedelta(days=3))
+            .select_related("location")
+            .order_by("starts_at")
+        )
+        visit_days = [visit.local_starts_at.date() for visit in visits]
+        answered = self.questionnaire_responses.values_list("kind", "answered_on")
+        return outcomes.questionnaires_due(
+            visit_days, answered, today, QuestionnaireResponse.Kind.values
+        )
 
 
 class Channel(models.TextChoices):
@@ -347,14 +417,6 @@ class DiaryEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {'headache' if self.headache else 'no headache'}"
-
-    @property
-    def moderate_or_severe(self) -> bool:
-        return self.severity >= Severity.MODERATE
-
-    @property
-    def took_medication(self) -> bool:
-        return self.acute_medication != AcuteMedication.NONE
 
 
 class QuestionnaireResponse(models.Model):

@@ -1,6 +1,6 @@
 """Outcome measures: the headache diary per 28-day window, MIDAS and HIT-6 scoring, and the
-response rules R14-R16. Constants and pure functions, except `questionnaires_due`, which asks
-the database about the next visit.
+response rules R14-R16. Constants and pure functions: no queries, no models (the rows they read
+are passed in).
 
 Sources (docs/clinical-rules.md, "Outcomes and scores" and "Response rules R14-R16"):
 - MIDAS: Stewart WF, Lipton RB, et al. Development and testing of the Migraine Disability
@@ -179,6 +179,14 @@ class DiarySummary:
             return None
         return percent_change(self.baseline, self.headache_days)
 
+    @property
+    def change_text(self) -> str:
+        """The percent change in words: "25 % fewer", "10 % more" or "no change"."""
+        change = self.percent_change
+        if not change:
+            return "no change"
+        return f"{abs(change)} % {'fewer' if change > 0 else 'more'}"
+
 
 def percent_change(baseline: int, current: int) -> Decimal:
     return (Decimal(baseline - current) * 100 / Decimal(baseline)).quantize(Decimal("1"))
@@ -265,36 +273,20 @@ def response_flags(windows: Sequence[DiarySummary], *, cycles_given: int) -> lis
     return flags
 
 
-def questionnaires_due(patient, today: datetime.date) -> list[str]:
-    """The questionnaire kinds the patient should fill in now: there is an active appointment
-    within the next 14 days and no response of that kind since 14 days before that visit."""
-    from patients.models import QuestionnaireResponse
-    from treatments.models import Appointment
-
-    # A generous UTC range, then the visit's own local date decides.
-    since = datetime.datetime.combine(
-        today - datetime.timedelta(days=1), datetime.time(), tzinfo=datetime.UTC
-    )
-    visits = (
-        Appointment.objects.filter(patient=patient, status__in=Appointment.ACTIVE)
-        .filter(starts_at__gte=since)
-        .filter(starts_at__lt=since + datetime.timedelta(days=QUESTIONNAIRE_LEAD_DAYS + 3))
-        .select_related("location")
-        .order_by("starts_at")
-    )
+def questionnaires_due(
+    visit_days: Iterable[datetime.date],
+    answered: Iterable[tuple[str, datetime.date]],
+    today: datetime.date,
+    kinds: Sequence[str],
+) -> list[str]:
+    """Which of `kinds` are due today: the first visit within the next 14 days decides;
+    a kind answered (kind, date) since 14 days before that visit is not due again."""
     lead = datetime.timedelta(days=QUESTIONNAIRE_LEAD_DAYS)
-    visit_day = next(
-        (day for day in (v.local_starts_at.date() for v in visits) if today <= day <= today + lead),
-        None,
-    )
+    visit_day = next((day for day in visit_days if today <= day <= today + lead), None)
     if visit_day is None:
         return []
-    answered = set(
-        QuestionnaireResponse.objects.filter(
-            patient=patient, answered_on__gte=visit_day - lead
-        ).values_list("kind", flat=True)
-    )
-    return [kind for kind in QuestionnaireResponse.Kind.values if kind not in answered]
+    done = {kind for kind, answered_on in answered if answered_on >= visit_day - lead}
+    return [kind for kind in kinds if kind not in done]
 
 
 @dataclass(frozen=True)
@@ -322,7 +314,8 @@ def outcome_timeline(sessions: Iterable, responses: Iterable) -> list[TimelineRo
                 row,
                 hit6=response,
                 hit6_change=change,
-                hit6_meaningful=change is not None and abs(change) >= HIT6_MEANINGFUL_CHANGE,
+                hit6_meaningful=change is not None
+                and meaningful_hit6_change(previous_hit6, response.total),
             )
             previous_hit6 = response.total
         else:

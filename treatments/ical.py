@@ -6,7 +6,6 @@ every move and cancellation) tells the calendar which copy is newer. The summary
 a calendar on a phone's lock screen must not say what the visit is for or whose it is."""
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable
 
 import icalendar
@@ -15,7 +14,7 @@ from treatments.models import Appointment
 
 PRODID = "-//Cadence//Cadence//EN"
 SUMMARY = "Clinic appointment"
-STATUS = {
+STATUS: dict[str, str] = {
     Appointment.Status.BOOKED: "CONFIRMED",
     Appointment.Status.ARRIVED: "CONFIRMED",
     Appointment.Status.FULFILLED: "CONFIRMED",
@@ -48,7 +47,7 @@ def appointments_calendar(appointments: Iterable[Appointment]) -> bytes:
 
 
 def _event(appointment: Appointment, stamp: datetime.datetime) -> icalendar.Event:
-    zone = zoneinfo.ZoneInfo(appointment.location.time_zone)
+    zone = appointment.location.zone
     event = icalendar.Event()
     event.add("uid", f"appointment-{appointment.pk}@cadence")
     event.add("dtstamp", stamp)

@@ -17,7 +17,7 @@ from patients.models import Channel
 
 PURPOSES = ("confirm", "cancel", "stop")
 # Channels by one letter in the token: SMS length again.
-CHANNEL_CODES = {Channel.EMAIL: "e", Channel.SMS: "s"}
+CHANNEL_CODES: dict[str, str] = {Channel.EMAIL: "e", Channel.SMS: "s"}
 CHANNELS_BY_CODE = {code: str(channel) for channel, code in CHANNEL_CODES.items()}
 
 

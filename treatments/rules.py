@@ -36,6 +36,13 @@ class Finding:
     def blocks_save(self) -> bool:
         return self.severity == BLOCK and not self.at_signoff
 
+    @property
+    def badge(self) -> tuple[str, str]:
+        """(label, Bootstrap colour) for the session page."""
+        if self.severity != BLOCK:
+            return "Warning", "warning"
+        return ("Before signing" if self.at_signoff else "Blocked"), "danger"
+
 
 @dataclass(frozen=True)
 class SiteEntry:
@@ -78,7 +85,7 @@ class SessionFacts:
 
     @property
     def total_units(self) -> int:
-        return sum(site.units for site in self.given if site.units > 0)
+        return sum(max(site.units or 0, 0) for site in self.sites)
 
 
 def evaluate(facts: SessionFacts) -> list[Finding]:

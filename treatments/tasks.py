@@ -7,8 +7,11 @@ from treatments.services.reminders import dispatch_due_reminders, send_reminder
 
 @shared_task
 def dispatch_reminders_task() -> int:
-    """Every minute (beat): claim due reminders and enqueue their sends."""
-    return dispatch_due_reminders()
+    """Every minute (beat): claim due reminders, then enqueue one send per claim on commit."""
+    claims = dispatch_due_reminders()
+    for reminder_id, claim_token in claims:
+        send_reminder_task.delay_on_commit(reminder_id, claim_token)
+    return len(claims)
 
 
 @shared_task

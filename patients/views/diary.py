@@ -8,11 +8,11 @@ import calendar
 import datetime
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from clinic.access import patient_required
+from clinic.access import AuthenticatedHttpRequest, patient_required
 from patients import outcomes
 from patients.forms import DiaryEntryForm, Hit6Form, MidasForm, diary_date_error
 from patients.models import Patient, QuestionnaireResponse
@@ -38,52 +38,54 @@ def _add_months(month: datetime.date, count: int) -> datetime.date:
 
 
 @patient_required
-def diary_month(request):
+def diary_month(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A month of the diary as a calendar, with the last 28 days summarised above it."""
     patient = _own_patient(request)
     today = patient.local_today()
     month = _month_from(request.GET.get("month", ""), today)
-    weeks = calendar.Calendar().monthdatescalendar(month.year, month.month)
-    by_date = {
-        e.date: e
-        for e in patient.diary_entries.filter(date__gte=weeks[0][0], date__lte=weeks[-1][-1])
-    }
     window_start = today - datetime.timedelta(days=outcomes.WINDOW_DAYS - 1)
     summary = outcomes.diary_summary(
         patient.diary_entries.filter(date__gte=window_start, date__lte=today),
         window_start,
         baseline=patient.baseline_headache_days,
     )
-    earliest = today - datetime.timedelta(days=365)
-    previous = _add_months(month, -1)
-    following = _add_months(month, 1)
+    previous, following = _add_months(month, -1), _add_months(month, 1)
     context = {
         "patient": patient,
         "month": month,
-        "weeks": [
-            [
-                {
-                    "date": day,
-                    "in_month": day.month == month.month,
-                    "entry": by_date.get(day),
-                    "open": not diary_date_error(day, today),
-                    "today": day == today,
-                }
-                for day in week
-            ]
-            for week in weeks
-        ],
+        "weeks": _month_grid(patient, month, today),
         "weekdays": list(calendar.day_abbr),
         "summary": summary,
-        "previous": previous if _add_months(previous, 1) > earliest else None,
+        "previous": previous if month > today - datetime.timedelta(days=365) else None,
         "next": following if following <= today else None,
         "today": today,
+        "is_current_month": month == today.replace(day=1),
     }
     return render(request, "patients/diary_month.html", context)
 
 
+def _month_grid(patient: Patient, month: datetime.date, today: datetime.date) -> list[list[dict]]:
+    """The month's weeks, Monday first, each day with its entry and whether it can be filled."""
+    weeks = calendar.Calendar().monthdatescalendar(month.year, month.month)
+    entries = patient.diary_entries.filter(date__gte=weeks[0][0], date__lte=weeks[-1][-1])
+    by_date = {entry.date: entry for entry in entries}
+    return [
+        [
+            {
+                "date": day,
+                "in_month": day.month == month.month,
+                "entry": by_date.get(day),
+                "open": not diary_date_error(day, today),
+                "today": day == today,
+            }
+            for day in week
+        ]
+        for week in weeks
+    ]
+
+
 @patient_required
-def diary_day(request, day):
+def diary_day(request: AuthenticatedHttpRequest, day: str) -> HttpResponse:
     """Enter or correct one day; the date is the path, the entry is the patient's own."""
     try:
         date = datetime.date.fromisoformat(day)
@@ -96,35 +98,18 @@ def diary_day(request, day):
         request.POST or None, initial=DiaryEntryForm.initial_from(entry), day=date, today=today
     )
     if request.method == "POST" and form.is_valid():
-        record_diary_entry(patient=patient, date=date, **_entry_fields(form.cleaned_data))
+        record_diary_entry(patient=patient, date=date, **form.entry_fields())
         messages.success(request, f"Saved {date:%A} {date.day} {date:%B}.")
         return redirect(f"{reverse('portal:diary')}?month={date:%Y-%m}")
-    return render(
-        request,
-        "patients/diary_day_form.html",
-        {
-            "form": form,
-            "date": date,
-            "entry": entry,
-            "date_error": diary_date_error(date, today),
-            "previous": date - datetime.timedelta(days=1),
-            "next": date + datetime.timedelta(days=1) if date < today else None,
-        },
-    )
-
-
-def _entry_fields(data) -> dict:
-    return {
-        "headache": data["headache"],
-        "hours": data["hours"] or 0,
-        "severity": data["severity"] or 0,
-        "migraine": data["migraine"],
-        "acute_medication": data["acute_medication"],
-    }
+    one_day = datetime.timedelta(days=1)
+    context = {"form": form, "date": date, "entry": entry}
+    context |= {"date_error": diary_date_error(date, today), "previous": date - one_day}
+    context |= {"next": date + one_day if date < today else None}
+    return render(request, "patients/diary_day_form.html", context)
 
 
 @patient_required
-def questionnaire_list(request):
+def questionnaire_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _own_patient(request)
     responses = list(patient.questionnaire_responses.order_by("-answered_on", "-pk"))
     return render(
@@ -132,12 +117,12 @@ def questionnaire_list(request):
         "patients/questionnaire_list.html",
         {
             "responses": responses,
-            "due": outcomes.questionnaires_due(patient, patient.local_today()),
+            "due": questionnaire_links(patient.questionnaires_due(patient.local_today())),
         },
     )
 
 
-QUESTIONNAIRES = {
+QUESTIONNAIRES: dict[str, tuple[type[MidasForm | Hit6Form], str, str]] = {
     QuestionnaireResponse.Kind.MIDAS: (
         MidasForm,
         "MIDAS: Migraine Disability Assessment",
@@ -150,6 +135,11 @@ QUESTIONNAIRES = {
         "This survey asks how headaches affect your life. Choose one answer for each question.",
     ),
 }
+
+
+def questionnaire_links(kinds: list[str]) -> list[tuple[str, str]]:
+    """(name, URL) of each questionnaire kind, for the "please fill in" notes."""
+    return [(QuestionnaireResponse.Kind(kind).label, reverse(f"portal:{kind}")) for kind in kinds]
 
 
 def _questionnaire(request, kind: str):
@@ -174,7 +164,7 @@ def _questionnaire(request, kind: str):
 
 
 @patient_required
-def midas(request):
+def midas(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _questionnaire(request, QuestionnaireResponse.Kind.MIDAS)
 
 

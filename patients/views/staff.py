@@ -4,15 +4,16 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from clinic.access import clinician_required, staff_required
+from clinic.access import AuthenticatedHttpRequest, clinician_required, staff_required
 from clinic.invitations import InvitationError, invite_patient
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
-from patients.models import ContactConsent, Patient
+from patients.models import Patient
 from patients.services import record_consent
-from treatments.models import Appointment, TreatmentCourse, TreatmentSession
+from treatments.models import TreatmentSession
 
 # The search words live in the session, not the query string: names and dates of birth must
 # stay out of URLs (and so out of access logs and browser history).
@@ -21,7 +22,7 @@ PAGE_SIZE = 25
 
 
 @staff_required
-def patient_list(request):
+def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = PatientSearchForm(request.POST)
         request.session[SEARCH_SESSION_KEY] = form.cleaned_data["q"] if form.is_valid() else ""
@@ -43,37 +44,23 @@ def patient_list(request):
 
 
 @staff_required
-def patient_detail(request, pk, consent_form=None):
-    patient = get_object_or_404(
+def patient_detail(
+    request: AuthenticatedHttpRequest, pk: int, consent_form: ConsentForm | None = None
+) -> HttpResponse:
+    patients = (
         Patient.objects.for_user(request.user)
         .select_related("location", "primary_clinician", "user")
-        .prefetch_related(
-            Prefetch("consents", queryset=ContactConsent.objects.select_related("recorded_by")),
-            # Dates and cycle numbers only: the front desk sees no clinical content.
-            Prefetch(
-                "sessions",
-                queryset=TreatmentSession.objects.select_related("location")
-                .only(
-                    "pk",
-                    "patient_id",
-                    "cycle_number",
-                    "administered_at",
-                    "status",
-                    "location__time_zone",
-                )
-                .order_by("-administered_at"),
-            ),
-        ),
-        pk=pk,
+        .with_consents()
+        .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.dates_only()))
     )
+    patient = get_object_or_404(patients, pk=pk)
     context = {
         "patient": patient,
-        "next_visit": Appointment.objects.active()
-        .filter(patient=patient)
+        "next_visit": patient.appointments.active()
         .select_related("location", "clinician")
         .prefetch_related("reminders")
         .first(),
-        "course": TreatmentCourse.objects.filter(patient=patient, status="active").first(),
+        "course": patient.courses.active().first(),
         "consents": patient.current_consents(),
         "consent_history": patient.consents.all(),
         "consent_form": consent_form or ConsentForm(patient=patient),
@@ -93,7 +80,7 @@ def _save_patient(form) -> Patient | None:
 
 
 @staff_required
-def patient_create(request):
+def patient_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PatientForm(request.POST if request.method == "POST" else None)
     if form.is_valid() and (patient := _save_patient(form)):
         messages.success(request, f"{patient.full_name} is registered.")
@@ -102,7 +89,7 @@ def patient_create(request):
 
 
 @staff_required
-def patient_update(request, pk):
+def patient_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
     if form.is_valid() and _save_patient(form):
@@ -112,7 +99,7 @@ def patient_update(request, pk):
 
 
 @clinician_required
-def patient_intake(request, pk):
+def patient_intake(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     form = PatientIntakeForm(request.POST if request.method == "POST" else None, instance=patient)
     if form.is_valid():
@@ -124,7 +111,7 @@ def patient_intake(request, pk):
 
 @staff_required
 @require_POST
-def patient_consent(request, pk):
+def patient_consent(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     form = ConsentForm(request.POST, patient=patient)
     if not form.is_valid():
@@ -140,7 +127,7 @@ def patient_consent(request, pk):
 
 @staff_required
 @require_POST
-def patient_invite(request, pk):
+def patient_invite(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user), pk=pk)
     try:
         invite_patient(patient=patient, invited_by=request.user)

@@ -8,6 +8,9 @@ from clinic.invitations import InvitationError, invite_patient
 from clinic.models import User
 from tests.conftest import make_patient, make_user
 
+# The invitation email goes out on commit: these tests commit for real.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 NEW_PASSWORD = "a-long-new-passphrase"
 
 
@@ -35,6 +38,18 @@ def test_an_invitation_creates_a_patient_account_and_emails_a_link(new_patient, 
     [message] = mail.outbox
     assert message.to == ["Hannah@Example.com"]
     assert "/welcome/" in message.body
+
+
+@pytest.mark.django_db
+def test_the_invitation_email_goes_out_only_on_commit(
+    new_patient, front_desk, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        invite_patient(patient=new_patient, invited_by=front_desk)
+        assert mail.outbox == []  # the account is not committed yet: no email
+    assert len(callbacks) == 1
+    [message] = mail.outbox
+    assert message.to == ["Hannah@Example.com"]
 
 
 def test_the_link_sets_a_password_logs_in_to_the_portal_and_works_once(

@@ -10,7 +10,6 @@ from patients.outcomes import (
     InvalidAnswers,
     diary_summary,
     meaningful_hit6_change,
-    questionnaires_due,
     response_flags,
     score_hit6,
     score_midas,
@@ -238,19 +237,19 @@ def test_both_questionnaires_are_due_within_14_days_of_a_visit(
     patient_a, clinician, location, front_desk
 ):
     visit_in(14, patient_a, clinician, location, front_desk)
-    assert questionnaires_due(patient_a, patient_a.local_today()) == ["midas", "hit6"]
+    assert patient_a.questionnaires_due(patient_a.local_today()) == ["midas", "hit6"]
 
 
 def test_nothing_is_due_more_than_14_days_before_a_visit(
     patient_a, clinician, location, front_desk
 ):
     visit_in(15, patient_a, clinician, location, front_desk)
-    assert questionnaires_due(patient_a, patient_a.local_today()) == []
+    assert patient_a.questionnaires_due(patient_a.local_today()) == []
 
 
 def test_nothing_is_due_without_an_active_visit(patient_a, clinician, location, front_desk):
     visit_in(3, patient_a, clinician, location, front_desk, status="cancelled")
-    assert questionnaires_due(patient_a, patient_a.local_today()) == []
+    assert patient_a.questionnaires_due(patient_a.local_today()) == []
 
 
 def test_a_response_since_14_days_before_the_visit_counts(
@@ -271,14 +270,14 @@ def test_a_response_since_14_days_before_the_visit_counts(
         answers=[0] * 5,
         answered_on=today - datetime.timedelta(days=5),
     )
-    assert questionnaires_due(patient_a, today) == ["midas"]
+    assert patient_a.questionnaires_due(today) == ["midas"]
 
 
 def test_another_patients_visit_makes_nothing_due(
     patient_a, patient_b, clinician, location, front_desk
 ):
     visit_in(3, patient_b, clinician, location, front_desk)
-    assert questionnaires_due(patient_a, patient_a.local_today()) == []
+    assert patient_a.questionnaires_due(patient_a.local_today()) == []
 
 
 def test_the_questionnaires_page_asks_for_the_due_ones(

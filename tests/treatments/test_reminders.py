@@ -36,6 +36,7 @@ from treatments.services.reminders import (
     render_message,
     send_reminder,
 )
+from treatments.tasks import dispatch_reminders_task
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
@@ -247,8 +248,8 @@ def test_the_dispatcher_claims_due_rows_once_and_queues_one_send_each(
     Reminder.objects.update(status="pending", due_at=booked_appointment.booked_at)
     rows = Reminder.objects.count()
     with django_capture_on_commit_callbacks() as callbacks:
-        assert dispatch_due_reminders() == rows
-        assert dispatch_due_reminders() == 0
+        assert dispatch_reminders_task() == rows
+        assert dispatch_reminders_task() == 0
     assert len(callbacks) == rows
     assert set(Reminder.objects.values_list("status", flat=True)) == {"claimed"}
 
@@ -260,7 +261,7 @@ def test_an_expired_claim_is_taken_back(booked_appointment):
         claimed_at=booked_appointment.booked_at - datetime.timedelta(hours=1),
         due_at=booked_appointment.booked_at,
     )
-    assert dispatch_due_reminders() == Reminder.objects.count()
+    assert dispatch_reminders_task() == Reminder.objects.count()
     assert "x" * 32 not in set(Reminder.objects.values_list("claim_token", flat=True))
 
 
@@ -283,7 +284,7 @@ def test_two_dispatchers_at_once_claim_each_row_exactly_once(schedule, clinician
     def run():
         barrier.wait()
         try:
-            counts.append(dispatch_due_reminders(batch_size=25))
+            counts.append(len(dispatch_due_reminders(batch_size=25)))
         finally:
             connection.close()
 

@@ -284,6 +284,18 @@ def test_a_session_signed_after_check_in_fulfils_the_appointment(
     assert booked_appointment.status == "fulfilled"
 
 
+def test_signing_a_session_fulfils_its_visit_through_the_state_machine(
+    booked_appointment, clinician, front_desk, location
+):
+    # Given a checked-in visit
+    set_appointment_status(appointment=booked_appointment, status="arrived", by=front_desk)
+    # When the clinician signs the session given at it
+    treat(booked_appointment.patient, clinician, location, booked_appointment.starts_at)
+    # Then the visit's history records the fulfilment, by the clinician who signed
+    event = AppointmentEvent.objects.filter(appointment=booked_appointment).last()
+    assert (event.action, event.by) == ("fulfilled", clinician)
+
+
 # --- no double booking, under concurrency ----------------------------------------------------
 
 

@@ -5,12 +5,12 @@ from treatments.models.schedule import (
     CallOutcome,
     InjectorDay,
     OpeningHours,
+    TreatmentCourse,
 )
 from treatments.models.session import (
     AdverseEvent,
     InjectionSite,
     SessionAmendment,
-    TreatmentCourse,
     TreatmentSession,
     VialLot,
     VialUse,

@@ -1,20 +1,20 @@
 """The reminder outbox: one row per message that should go out. The row, not the broker,
 holds the due time; a unique key makes a second row for the same message impossible."""
 
+import datetime
+from typing import Self
+
 from django.db import models
 from django.db.models import Q
 
-from patients.models import Patient
+from patients.models import Channel, Patient, PatientOwnedQuerySet
 
 
-class ReminderQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(patient__in=Patient.objects.for_user(user))
-
-    def due(self, now):
+class ReminderQuerySet(PatientOwnedQuerySet):
+    def due(self, now: datetime.datetime) -> Self:
         return self.filter(status=Reminder.Status.PENDING, due_at__lte=now)
 
-    def open(self):
+    def open(self) -> Self:
         return self.filter(status__in=(Reminder.Status.PENDING, Reminder.Status.CLAIMED))
 
 
@@ -25,9 +25,7 @@ class Reminder(models.Model):
         DUE_NOT_BOOKED = "due_not_booked", "Next session due, not booked"
         REBOOK_NOSHOW = "rebook_noshow", "Rebook after a missed visit"
 
-    class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SMS = "sms", "SMS"
+    Channel = Channel  # the patient's contact channels: one enum for consent and messages
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

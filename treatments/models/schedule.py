@@ -1,14 +1,138 @@
-"""The 12-week schedule: clinic hours, who injects where, appointments and the front desk's
-call log. One concrete next appointment at a time, anchored on the last session given."""
+"""The 12-week schedule: treatment courses, clinic hours, who injects where, appointments and
+the front desk's call log. One concrete next appointment at a time, anchored on the last
+session given."""
 
 import datetime
 import zoneinfo
+from typing import Self
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, Min, OuterRef, Prefetch, Q
 
-from patients.models import Patient
+from clinic.models import Location
+from patients.models import Patient, PatientOwnedQuerySet
+
+
+class DueQuerySet(PatientOwnedQuerySet):
+    """The due list's verbs, for courses and appointments alike (rows with a `patient`)."""
+
+    def of_active_patients(self) -> Self:
+        return self.filter(patient__status=Patient.Status.ACTIVE)
+
+    def unbooked(self) -> Self:
+        """Rows whose patient holds no active appointment."""
+        return self.exclude(
+            Exists(Appointment.objects.active().filter(patient=OuterRef("patient")))
+        )
+
+    def at(self, location: Location | None) -> Self:
+        """Rows of the patients whose usual location is `location` (all for None)."""
+        return self if location is None else self.filter(patient__location=location)
+
+    def with_calls(self) -> Self:
+        """With the patient, their location and their call log loaded."""
+        calls = CallOutcome.objects.select_related("recorded_by")
+        return self.select_related("patient", "patient__location").prefetch_related(
+            Prefetch("patient__call_outcomes", queryset=calls)
+        )
+
+
+class CourseQuerySet(DueQuerySet):
+    def active(self) -> Self:
+        """The course in progress (one per patient at most)."""
+        return self.filter(status=TreatmentCourse.Status.ACTIVE)
+
+    def due_by(self, horizon: datetime.date) -> Self:
+        """Courses whose next session may be due by `horizon` (the shortest interval of any
+        active course bounds it; `next_due_on` then decides per course)."""
+        shortest = self.active().aggregate(days=Min("interval_days"))["days"] or 84
+        return self.filter(last_session_on__lte=horizon - datetime.timedelta(days=shortest))
+
+
+class TreatmentCourse(models.Model):
+    """A patient's course of Botox for chronic migraine: one active course at a time."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="courses"
+    )
+    started_on = models.DateField()
+    interval_days = models.PositiveSmallIntegerField(default=84)
+    min_interval_days = models.PositiveSmallIntegerField(
+        default=84, help_text="Payers' earliest retreatment (84 days; some 90)."
+    )
+    consent_on = models.DateField(
+        "course consent signed on",
+        null=True,
+        blank=True,
+        help_text="Written consent covering every session of this course.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.TextField(blank=True)
+    last_session_on = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Date of the last session given (signed), in its location's time zone.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CourseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_on", "-pk"]
+        indexes = [models.Index(fields=["status", "last_session_on"], name="course_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"], condition=Q(status="active"), name="one_active_course"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gt=0) & Q(min_interval_days__gt=0),
+                name="course_intervals_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active") | ~Q(status_reason=""),
+                name="course_pause_or_stop_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Course from {self.started_on:%Y-%m-%d} ({self.get_status_display()})"
+
+    # The 12-week cycle (docs/clinical-rules.md), anchored on the last session actually given.
+    @property
+    def next_due_on(self) -> datetime.date | None:
+        if self.last_session_on is None:
+            return None
+        return self.last_session_on + datetime.timedelta(days=self.interval_days)
+
+    @property
+    def earliest_on(self) -> datetime.date | None:
+        if self.last_session_on is None:
+            return None
+        return self.last_session_on + datetime.timedelta(days=self.min_interval_days)
+
+    @property
+    def overdue_from(self) -> datetime.date | None:
+        if self.last_session_on is None:
+            return None
+        return self.last_session_on + datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
+
+    def is_overdue_on(self, today: datetime.date) -> bool:
+        """The next session is overdue on `today` (booked after day 98)."""
+        return self.overdue_from is not None and today >= self.overdue_from
+
+    def is_due_on(self, today: datetime.date) -> bool:
+        """The next session is due (or overdue) on `today`."""
+        return self.next_due_on is not None and self.next_due_on <= today
+
+    def days_since_last(self, today: datetime.date) -> int | None:
+        return (today - self.last_session_on).days if self.last_session_on else None
 
 
 class OpeningHours(models.Model):
@@ -73,18 +197,35 @@ class InjectorDay(models.Model):
         return f"{self.clinician} at {self.location} on {self.get_weekday_display()}"
 
 
-class AppointmentQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(patient__in=Patient.objects.for_user(user))
-
-    def active(self):
+class AppointmentQuerySet(DueQuerySet):
+    def active(self) -> Self:
         """Appointments that hold their slot: booked or arrived."""
         return self.filter(status__in=Appointment.ACTIVE)
 
-    def overlapping(self, starts_at, ends_at):
+    def missed(self) -> Self:
+        """No-shows with no session given since."""
+        return self.filter(status=Appointment.Status.NOSHOW).exclude(
+            patient__sessions__administered_at__gt=OuterRef("starts_at")
+        )
+
+    def change_requested(self) -> Self:
+        """Active visits the patient asked to move."""
+        return self.active().filter(change_requested_at__isnull=False)
+
+    def with_active_course(self) -> Self:
+        """With `patient.active_courses` (a list of at most one)."""
+        return self.prefetch_related(
+            Prefetch(
+                "patient__courses",
+                queryset=TreatmentCourse.objects.active(),
+                to_attr="active_courses",
+            )
+        )
+
+    def overlapping(self, starts_at: datetime.datetime, ends_at: datetime.datetime) -> Self:
         return self.filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
 
-    def between(self, start, end):
+    def between(self, start: datetime.datetime, end: datetime.datetime) -> Self:
         return self.filter(starts_at__gte=start, starts_at__lt=end)
 
 
@@ -105,7 +246,7 @@ class Appointment(models.Model):
 
     ACTIVE = (Status.BOOKED, Status.ARRIVED)
     # The state machine: from each status, where it may go.
-    TRANSITIONS = {
+    TRANSITIONS: dict[str, set[str]] = {
         Status.BOOKED: {Status.ARRIVED, Status.CANCELLED, Status.NOSHOW},
         Status.ARRIVED: {Status.FULFILLED, Status.CANCELLED},
         Status.FULFILLED: set(),
@@ -169,15 +310,11 @@ class Appointment(models.Model):
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.location.time_zone)
+        return self.location.zone
 
     @property
     def local_starts_at(self) -> datetime.datetime:
         return self.starts_at.astimezone(self.zone)
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
     def can_become(self, status: str) -> bool:
         return status in self.TRANSITIONS[self.status]

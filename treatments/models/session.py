@@ -1,100 +1,39 @@
-"""Treatment courses and injection sessions: what was given, where, from which vial, and what
+"""Injection sessions: what was given, where, from which vial, and what
 happened after. Rules about a session's content live in treatments/rules.py; the writes that
 keep totals, waste and history consistent live in treatments/services.py."""
 
 import datetime
-import zoneinfo
+from typing import Self
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from patients.models import Patient
+from patients.models import PatientOwnedQuerySet
 from treatments import protocol
+from treatments.models.schedule import TreatmentCourse
 
 
-class TreatmentCourse(models.Model):
-    """A patient's course of Botox for chronic migraine: one active course at a time."""
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused"
-        STOPPED = "stopped", "Stopped"
-
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="courses"
-    )
-    started_on = models.DateField()
-    interval_days = models.PositiveSmallIntegerField(default=84)
-    min_interval_days = models.PositiveSmallIntegerField(
-        default=84, help_text="Payers' earliest retreatment (84 days; some 90)."
-    )
-    consent_on = models.DateField(
-        "course consent signed on",
-        null=True,
-        blank=True,
-        help_text="Written consent covering every session of this course.",
-    )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    status_reason = models.TextField(blank=True)
-    last_session_on = models.DateField(
-        null=True,
-        blank=True,
-        editable=False,
-        help_text="Date of the last session given (signed), in its location's time zone.",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-started_on", "-pk"]
-        indexes = [models.Index(fields=["status", "last_session_on"], name="course_due_idx")]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["patient"], condition=Q(status="active"), name="one_active_course"
-            ),
-            models.CheckConstraint(
-                condition=Q(interval_days__gt=0) & Q(min_interval_days__gt=0),
-                name="course_intervals_positive",
-            ),
-            models.CheckConstraint(
-                condition=Q(status="active") | ~Q(status_reason=""),
-                name="course_pause_or_stop_has_reason",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Course from {self.started_on:%Y-%m-%d} ({self.get_status_display()})"
-
-    # The 12-week cycle (docs/clinical-rules.md), anchored on the last session actually given.
-    @property
-    def next_due_on(self) -> datetime.date | None:
-        if self.last_session_on is None:
-            return None
-        return self.last_session_on + datetime.timedelta(days=self.interval_days)
-
-    @property
-    def earliest_on(self) -> datetime.date | None:
-        if self.last_session_on is None:
-            return None
-        return self.last_session_on + datetime.timedelta(days=self.min_interval_days)
-
-    @property
-    def overdue_from(self) -> datetime.date | None:
-        if self.last_session_on is None:
-            return None
-        return self.last_session_on + datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
-
-    def days_since_last(self, today: datetime.date) -> int | None:
-        return (today - self.last_session_on).days if self.last_session_on else None
-
-
-class SessionQuerySet(models.QuerySet):
-    def for_user(self, user):
-        """Sessions of the patients `user` may see (see Patient.objects.for_user)."""
-        return self.filter(patient__in=Patient.objects.for_user(user))
-
-    def signed(self):
+class SessionQuerySet(PatientOwnedQuerySet):
+    def signed(self) -> Self:
         return self.filter(status=TreatmentSession.Status.SIGNED)
+
+    def dates_only(self) -> Self:
+        """Newest first, dates and cycle numbers only: the front desk sees no clinical content."""
+        fields = ("pk", "patient_id", "cycle_number", "administered_at", "status")
+        return (
+            self.select_related("location")
+            .only(*fields, "location__time_zone")
+            .order_by("-administered_at")
+        )
+
+    def for_chart(self) -> Self:
+        """Oldest first, with everything the chart shows of each session."""
+        return (
+            self.select_related("location", "injector")
+            .prefetch_related("sites", "vials__lot", "adverse_events")
+            .order_by("administered_at")
+        )
 
 
 class TreatmentSession(models.Model):
@@ -206,7 +145,7 @@ class TreatmentSession(models.Model):
 
     @property
     def local_administered_at(self) -> datetime.datetime:
-        return self.administered_at.astimezone(zoneinfo.ZoneInfo(self.location.time_zone))
+        return self.administered_at.astimezone(self.location.zone)
 
     @property
     def session_date(self) -> datetime.date:
@@ -277,7 +216,7 @@ class VialLot(models.Model):
         BOTOX_100 = "botox_100", "Botox 100 U vial"
         BOTOX_200 = "botox_200", "Botox 200 U vial"
 
-    VIAL_UNITS = {Product.BOTOX_100: 100, Product.BOTOX_200: 200}
+    VIAL_UNITS: dict[str, int] = {Product.BOTOX_100: 100, Product.BOTOX_200: 200}
 
     product = models.CharField(max_length=10, choices=Product.choices)
     lot_number = models.CharField(max_length=30)

@@ -3,8 +3,9 @@
 1. Rows are planned in the same transaction as the change that implies them (booking,
    moving, cancelling, signing a session); a unique key makes a duplicate row impossible.
 2. `dispatch_due_reminders` claims due rows with a conditional UPDATE (pending -> claimed,
-   with a fresh claim token) and enqueues one send task per claimed row on commit. Claims
-   older than the lease (a worker died) go back to pending.
+   with a fresh claim token) and returns the claims; the task module enqueues one send per
+   claim on commit (services never import tasks). Claims older than the lease (a worker
+   died) go back to pending.
 3. `send_reminder` acts only on a row still claimed with its token; it re-reads everything,
    skips what no longer applies, defers out of quiet hours, sends, and marks the row sent.
    Transient errors go back to pending with a backoff, a bounded number of times.
@@ -21,10 +22,11 @@ from django.utils import timezone
 
 from patients.models import Channel, Patient
 from treatments import channels
+from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.models.reminders import ReminderQuerySet
 
 Kind, Status = Reminder.Kind, Reminder.Status
-OPEN = (Status.PENDING, Status.CLAIMED)
 
 
 # --- time ----------------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ def _at_local_hour(day: datetime.date, zone) -> datetime.datetime:
 
 def _zone_of(patient: Patient, appointment: Appointment | None = None) -> zoneinfo.ZoneInfo:
     location = appointment.location if appointment else patient.location
-    return zoneinfo.ZoneInfo(location.time_zone if location else settings.TIME_ZONE)
+    return location.zone if location else zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -63,14 +65,23 @@ def _zone_of(patient: Patient, appointment: Appointment | None = None) -> zonein
 def _preferred(patient: Patient, first: str) -> str:
     """`first` if the patient consents to it, else the other consented channel, else `first`
     (the send will then be skipped as "no consent", which the front desk sees)."""
-    consents = patient.current_consents()
     for channel in (first, Channel.SMS if first == Channel.EMAIL else Channel.EMAIL):
-        if consents[channel] is not None and consents[channel].granted:
+        if patient.consents_to(channel):
             return channel
     return first
 
 
-def _plan(*, patient, kind, channel, due_at, subject_key, now, appointment=None, course=None):
+def _plan(
+    *,
+    patient: Patient,
+    kind: str,
+    channel: str,
+    due_at: datetime.datetime,
+    subject_key: str,
+    now: datetime.datetime,
+    appointment: Appointment | None = None,
+    course: TreatmentCourse | None = None,
+) -> Reminder:
     """One row per (subject, kind, channel); planning again changes nothing. A reminder whose
     time has already passed is recorded as skipped, never sent late."""
     late = due_at <= now
@@ -90,7 +101,9 @@ def _plan(*, patient, kind, channel, due_at, subject_key, now, appointment=None,
     return reminder
 
 
-def plan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
+def plan_visit_reminders(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> list[Reminder]:
     """A week before (email) and the day before (SMS, or email without SMS consent), at the
     visit's local time of day, moved out of quiet hours."""
     now = now or timezone.now()
@@ -123,13 +136,13 @@ def plan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder
     ]
 
 
-def cancel_open_reminders(queryset, reason: str) -> int:
-    return queryset.filter(status__in=OPEN).update(
-        status=Status.CANCELLED, skip_reason=reason, claim_token=""
-    )
+def cancel_open_reminders(queryset: ReminderQuerySet, reason: str) -> int:
+    return queryset.open().update(status=Status.CANCELLED, skip_reason=reason, claim_token="")
 
 
-def replan_visit_reminders(*, appointment: Appointment, now=None) -> list[Reminder]:
+def replan_visit_reminders(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> list[Reminder]:
     """After a move: the old time's reminders are cancelled, the new time's planned."""
     cancel_open_reminders(
         Reminder.objects.filter(appointment=appointment).exclude(
@@ -140,7 +153,9 @@ def replan_visit_reminders(*, appointment: Appointment, now=None) -> list[Remind
     return plan_visit_reminders(appointment=appointment, now=now)
 
 
-def plan_due_reminder(*, course: TreatmentCourse, now=None) -> Reminder | None:
+def plan_due_reminder(
+    *, course: TreatmentCourse, now: datetime.datetime | None = None
+) -> Reminder | None:
     """ "Next session due, not booked", around day 70 after the last session given."""
     if course.last_session_on is None:
         return None
@@ -163,7 +178,9 @@ def plan_due_reminder(*, course: TreatmentCourse, now=None) -> Reminder | None:
     )
 
 
-def plan_noshow_reminder(*, appointment: Appointment, now=None) -> Reminder:
+def plan_noshow_reminder(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> Reminder:
     """A missed visit: a "please rebook" message the next day."""
     now = now or timezone.now()
     zone = appointment.zone
@@ -223,14 +240,15 @@ def _take_back_stale_claims(now) -> int:
     return stale.update(status=Status.PENDING, claim_token="", started_at=None)
 
 
-def dispatch_due_reminders(*, now=None, batch_size: int = 200) -> int:
-    """Claim every due reminder once and enqueue its send. Safe to run twice at once: a row
-    is claimed by exactly one conditional UPDATE. Returns how many this run claimed."""
-    from treatments.tasks import send_reminder_task
-
+def dispatch_due_reminders(
+    *, now: datetime.datetime | None = None, batch_size: int = 200
+) -> list[tuple[int, str]]:
+    """Claim every due reminder once; return the claims (reminder id, claim token), each to
+    be sent by one task. Safe to run twice at once: a row is claimed by exactly one
+    conditional UPDATE."""
     now = now or timezone.now()
     _take_back_stale_claims(now)
-    claimed = 0
+    claims: list[tuple[int, str]] = []
     while True:
         with transaction.atomic():
             candidates = list(
@@ -244,89 +262,41 @@ def dispatch_due_reminders(*, now=None, batch_size: int = 200) -> int:
             Reminder.objects.filter(pk__in=candidates, status=Status.PENDING).update(
                 status=Status.CLAIMED, claim_token=token, claimed_at=now
             )
-            mine = list(
-                Reminder.objects.filter(pk__in=candidates, claim_token=token).values_list(
-                    "pk", flat=True
-                )
-            )
-            for pk in mine:
-                send_reminder_task.delay_on_commit(pk, token)
-        claimed += len(mine)
-    return claimed
+            mine = Reminder.objects.filter(pk__in=candidates, claim_token=token)
+            claims += [(pk, token) for pk in mine.values_list("pk", flat=True)]
+    return claims
 
 
 # --- sending -------------------------------------------------------------------------------------
 
 
-def send_reminder(*, reminder_id: int, claim_token: str, now=None) -> str:
+def send_reminder(
+    *, reminder_id: int, claim_token: str, now: datetime.datetime | None = None
+) -> str:
     """Send one claimed reminder; return what happened (sent, skipped, deferred, retry,
-    failed, or not-mine when another run owns or finished it)."""
+    failed, or not-mine when another run owns or finished it).
+
+    1. Start exclusively: a repeated delivery of the same task, or a stale one, finds no row
+       to start; from here the (short) lease, not the queue timeout, guards the claim.
+    2. Skip what no longer applies; defer out of the quiet hours.
+    3. Hand the message over; record it sent, or retry / fail by the error's kind.
+    """
     now = now or timezone.now()
-    # Start exclusively: a repeated delivery of the same task, or a stale one, finds no row
-    # to start; from here the (short) lease, not the queue timeout, guards the claim.
-    started = Reminder.objects.filter(
-        pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token, started_at__isnull=True
-    )
-    if not started.update(started_at=timezone.now()):
-        return "not-mine"
-    reminder = (
-        Reminder.objects.select_related(
-            "patient", "patient__location", "course", "appointment", "appointment__location"
-        )
-        .filter(pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token)
-        .first()
-    )
+    reminder = _start(reminder_id, claim_token)
     if reminder is None:
         return "not-mine"
-    zone = _zone_of(reminder.patient, reminder.appointment)
     reason = _why_skip(reminder, now)
     if reason:
         _finish(reminder, claim_token, status=Status.SKIPPED, skip_reason=reason)
         return "skipped"
+    zone = _zone_of(reminder.patient, reminder.appointment)
     if in_quiet_hours(now, zone):
-        _finish(
-            reminder,
-            claim_token,
-            status=Status.PENDING,
-            started_at=None,
-            claim_token="",
-            due_at=out_of_quiet_hours(now, zone),
-        )
+        _release(reminder, claim_token, due_at=out_of_quiet_hours(now, zone))
         return "deferred"
     try:
         provider_id = channels.send(reminder.channel, render_message(reminder))
-    except channels.TransientSendError as error:
-        attempts = reminder.attempts + 1
-        if attempts >= settings.REMINDER_MAX_ATTEMPTS:
-            _finish(
-                reminder,
-                claim_token,
-                status=Status.FAILED,
-                attempts=attempts,
-                last_error=f"Gave up after {attempts} tries: {error}",
-            )
-            return "failed"
-        backoff = datetime.timedelta(minutes=2 ** (attempts - 1))  # 1, 2, 4, 8 minutes
-        _finish(
-            reminder,
-            claim_token,
-            status=Status.PENDING,
-            started_at=None,
-            claim_token="",
-            attempts=attempts,
-            last_error=str(error),
-            due_at=now + backoff,
-        )
-        return "retry"
-    except channels.PermanentSendError as error:
-        _finish(
-            reminder,
-            claim_token,
-            status=Status.FAILED,
-            attempts=reminder.attempts + 1,
-            last_error=str(error),
-        )
-        return "failed"
+    except channels.SendError as error:
+        return _send_failed(reminder, claim_token, error, now)
     _finish(
         reminder,
         claim_token,
@@ -339,6 +309,36 @@ def send_reminder(*, reminder_id: int, claim_token: str, now=None) -> str:
     return "sent"
 
 
+def _start(reminder_id: int, claim_token: str) -> Reminder | None:
+    claimed = Reminder.objects.filter(
+        pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token
+    )
+    if not claimed.filter(started_at__isnull=True).update(started_at=timezone.now()):
+        return None
+    related = ("patient", "patient__location", "course", "appointment", "appointment__location")
+    return claimed.select_related(*related).first()
+
+
+def _send_failed(
+    reminder: Reminder, token: str, error: channels.SendError, now: datetime.datetime
+) -> str:
+    """Transient errors go back to the outbox with a backoff, a bounded number of times."""
+    attempts, message = reminder.attempts + 1, str(error)
+    if isinstance(error, channels.TransientSendError):
+        if attempts < settings.REMINDER_MAX_ATTEMPTS:
+            backoff = datetime.timedelta(minutes=2 ** (attempts - 1))  # 1, 2, 4, 8 minutes
+            _release(reminder, token, attempts=attempts, last_error=message, due_at=now + backoff)
+            return "retry"
+        message = f"Gave up after {attempts} tries: {error}"
+    _finish(reminder, token, status=Status.FAILED, attempts=attempts, last_error=message)
+    return "failed"
+
+
+def _release(reminder: Reminder, token: str, **fields) -> None:
+    """Back to pending, unclaimed, for a later run."""
+    _finish(reminder, token, status=Status.PENDING, started_at=None, claim_token="", **fields)
+
+
 def _finish(reminder: Reminder, token: str, **fields) -> None:
     # Conditional on the claim: a run whose claim was taken back writes nothing.
     Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token).update(
@@ -346,33 +346,35 @@ def _finish(reminder: Reminder, token: str, **fields) -> None:
     )
 
 
-def _why_skip(reminder: Reminder, now) -> str:
+def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
     patient = reminder.patient
     if patient.status != Patient.Status.ACTIVE:
         return "The patient is discharged."
-    appointment = reminder.appointment
+    appointment, course = reminder.appointment, reminder.course
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        assert appointment is not None  # a visit's reminders go with it (CASCADE)
         if appointment.status != Appointment.Status.BOOKED:
             return "The visit is no longer booked."
         if appointment.starts_at <= now:
             return "The visit has already started."
     if reminder.kind in (Kind.DUE_NOT_BOOKED, Kind.REBOOK_NOSHOW) and (
-        Appointment.objects.active().filter(patient=patient).exists()
+        patient.appointments.active().exists()
     ):
         return "The next visit is already booked."
-    if reminder.kind == Kind.DUE_NOT_BOOKED and reminder.course.status != "active":
+    if reminder.kind == Kind.DUE_NOT_BOOKED and (
+        course is not None and course.status != TreatmentCourse.Status.ACTIVE
+    ):
         return "The course is paused or stopped."
-    consent = patient.current_consents()[reminder.channel]
-    if consent is None or not consent.granted:
+    if not patient.consents_to(reminder.channel):
         return f"No consent to {reminder.get_channel_display()} messages."
-    if not (patient.email if reminder.channel == Channel.EMAIL else patient.phone):
+    if not patient.address_for(reminder.channel):
         return f"No {'email address' if reminder.channel == Channel.EMAIL else 'phone number'}."
     if reminder.channel == Channel.SMS:
         return _sms_cap_reason(patient, now)
     return ""
 
 
-def _sms_cap_reason(patient: Patient, now) -> str:
+def _sms_cap_reason(patient: Patient, now: datetime.datetime) -> str:
     sent = Reminder.objects.filter(patient=patient, channel=Channel.SMS, status=Status.SENT)
     if sent.filter(sent_at__gt=now - datetime.timedelta(days=1)).count() >= (
         settings.SMS_MAX_PER_DAY
@@ -387,13 +389,13 @@ def _sms_cap_reason(patient: Patient, now) -> str:
 
 def render_message(reminder: Reminder) -> channels.Message:
     """The words, with no clinical detail: clinic, date, time, place, links."""
-    from treatments.links import link_url
-
     patient = reminder.patient
     appointment = reminder.appointment
     location = appointment.location if appointment else patient.location
+    assert location is not None  # only patients with a usual location get "please book"
     stop = link_url("stop", patient_id=patient.pk, channel=reminder.channel)
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        assert appointment is not None
         when = appointment.starts_at.astimezone(appointment.zone)
         subject = f"Your appointment at {location.name} on {when:%a %-d %b} at {when:%H:%M}"
         body = f"{subject}.\nConfirm: {link_url('confirm', appointment_id=appointment.pk)}\n"

@@ -8,13 +8,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.models import Location
 from patients.models import Channel, ContactConsent, Patient
 from patients.services import record_consent
 from treatments.models import Appointment, AppointmentEvent
 from treatments.services.schedule import BookingError, cancel_appointment
 
 
-def call_the_clinic(location) -> str:
+def call_the_clinic(location: Location) -> str:
     """ "Please call Riverside Clinic on +1 212-555-0142." """
     return f"Please call {location.name} on {location.phone}."
 
@@ -23,13 +24,27 @@ def _locked(appointment: Appointment) -> Appointment:
     return Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
 
 
+def _still_booked(appointment: Appointment, done: str, *, cancelled: str) -> Appointment:
+    """The appointment, locked, if a patient may still have it `done` online."""
+    appointment = _locked(appointment)
+    if appointment.status == Appointment.Status.CANCELLED:
+        raise BookingError(cancelled)
+    if appointment.status != Appointment.Status.BOOKED:
+        raise BookingError(
+            f"This visit can no longer be {done} online. " + call_the_clinic(appointment.location)
+        )
+    return appointment
+
+
 def cancellation_cutoff(appointment: Appointment) -> datetime.datetime:
     """The last moment a patient may cancel online; later, they call the clinic."""
     return appointment.starts_at - datetime.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
 
 
 @transaction.atomic
-def confirm_appointment(*, appointment: Appointment, now=None) -> Appointment:
+def confirm_appointment(
+    *, appointment: Appointment, now: datetime.datetime | None = None
+) -> Appointment:
     """The patient confirms that they will come.
 
     1. Lock the appointment; only a booked visit that has not yet started can be confirmed.
@@ -37,13 +52,7 @@ def confirm_appointment(*, appointment: Appointment, now=None) -> Appointment:
        event with no user (the patient, by link).
     """
     now = now or timezone.now()
-    appointment = _locked(appointment)
-    if appointment.status == Appointment.Status.CANCELLED:
-        raise BookingError("This visit was cancelled.")
-    if appointment.status != Appointment.Status.BOOKED:
-        raise BookingError(
-            "This visit can no longer be confirmed online. " + call_the_clinic(appointment.location)
-        )
+    appointment = _still_booked(appointment, "confirmed", cancelled="This visit was cancelled.")
     if appointment.confirmed_at is not None:
         return appointment
     if appointment.starts_at <= now:
@@ -57,7 +66,9 @@ def confirm_appointment(*, appointment: Appointment, now=None) -> Appointment:
 
 
 @transaction.atomic
-def patient_cancel_appointment(*, appointment: Appointment, reason: str, now=None) -> Appointment:
+def patient_cancel_appointment(
+    *, appointment: Appointment, reason: str, now: datetime.datetime | None = None
+) -> Appointment:
     """The patient cancels a visit.
 
     1. Lock the appointment; it must still be booked (a cancelled one says so).
@@ -67,13 +78,9 @@ def patient_cancel_appointment(*, appointment: Appointment, reason: str, now=Non
        reminders) with no user on the event (the patient, by link).
     """
     now = now or timezone.now()
-    appointment = _locked(appointment)
-    if appointment.status == Appointment.Status.CANCELLED:
-        raise BookingError("This visit is already cancelled.")
-    if appointment.status != Appointment.Status.BOOKED:
-        raise BookingError(
-            "This visit can no longer be cancelled online. " + call_the_clinic(appointment.location)
-        )
+    appointment = _still_booked(
+        appointment, "cancelled", cancelled="This visit is already cancelled."
+    )
     if now >= cancellation_cutoff(appointment):
         raise BookingError(
             f"This visit is less than {settings.CANCELLATION_CUTOFF_HOURS} hours away, too late "
@@ -92,12 +99,7 @@ def stop_messages(*, patient: Patient, channel: str) -> bool:
         raise ValueError(f"Unknown channel: {channel!r}")
     # Lock the patient so that two taps at once write one row, not two.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
-    current = (
-        ContactConsent.objects.filter(patient=patient, channel=channel)
-        .order_by("-recorded_at", "-pk")
-        .first()
-    )
-    if current is not None and not current.granted:
+    if patient.consents_to(channel) is False:
         return False
     record_consent(
         patient=patient,

@@ -7,11 +7,11 @@ treatments 0004). A lost race is a BookingError, which the views show as a form 
 
 import datetime
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Min, OuterRef, Prefetch
 from django.utils import timezone
 
 from clinic.models import Location, User
@@ -44,7 +44,21 @@ class Slot:
 
     @property
     def local_starts_at(self) -> datetime.datetime:
-        return self.starts_at.astimezone(zoneinfo.ZoneInfo(self.location.time_zone))
+        return self.starts_at.astimezone(self.location.zone)
+
+    @property
+    def value(self) -> str:
+        """The slot as a form value: "<clinician id>|<ISO start>" (see `parse_value`)."""
+        return f"{self.clinician.pk}|{self.starts_at.isoformat()}"
+
+    @staticmethod
+    def parse_value(value: str) -> tuple[int, datetime.datetime]:
+        """(clinician id, aware start) from a `value`; ValueError if it is not one."""
+        clinician_id, starts = value.split("|")
+        starts_at = datetime.datetime.fromisoformat(starts)
+        if starts_at.tzinfo is None:
+            raise ValueError("A slot starts at an aware time.")
+        return int(clinician_id), starts_at
 
 
 def local_datetime(
@@ -68,62 +82,78 @@ def available_slots(
     on the location's slot grid, minus active appointments (of the clinician anywhere) and
     anything already past. `ignore` frees an appointment's own slot (for rescheduling)."""
     now = now or timezone.now()
-    zone = zoneinfo.ZoneInfo(location.time_zone)
-    step = datetime.timedelta(minutes=location.slot_minutes)
-    end_date = start_date + datetime.timedelta(days=days)
-
     hours: dict[int, list[OpeningHours]] = {}
     for block in location.opening_hours.all():
         hours.setdefault(block.weekday, []).append(block)
-    rota = InjectorDay.objects.filter(location=location).select_related("clinician")
-    if clinician is not None:
-        rota = rota.filter(clinician=clinician)
-    injectors: dict[int, list[User]] = {}
-    for day in rota.filter(clinician__is_active=True):
-        injectors.setdefault(day.weekday, []).append(day.clinician)
-
-    busy = (
-        Appointment.objects.active()
-        .filter(
-            clinician__in={c for cs in injectors.values() for c in cs},
-            starts_at__lt=local_datetime(end_date, datetime.time(), zone),
-            ends_at__gt=local_datetime(start_date, datetime.time(), zone),
-        )
-        .values_list("clinician_id", "starts_at", "ends_at", "pk")
-    )
-    busy_by_clinician: dict[int, list[tuple]] = {}
-    for clinician_id, starts, ends, pk in busy:
-        if ignore is None or pk != ignore.pk:
-            busy_by_clinician.setdefault(clinician_id, []).append((starts, ends))
-
-    slots, taken = [], {}
+    injectors = _injectors(location, clinician)
+    end_date = start_date + datetime.timedelta(days=days)
+    busy = _busy(location.zone, injectors, start_date, end_date, ignore)
+    slots: list[Slot] = []
     for offset in range(days):
         day = start_date + datetime.timedelta(days=offset)
         for person in sorted(injectors.get(day.weekday(), []), key=lambda u: u.pk):
-            if per_clinician and taken.get(person.pk, 0) >= per_clinician:
-                continue
-            for block in hours.get(day.weekday(), []):
-                start = local_datetime(day, block.opens, zone)
-                close = local_datetime(day, block.closes, zone)
-                while start + step <= close:
-                    end = start + step
-                    free = all(
-                        not (s < end and e > start) for s, e in busy_by_clinician.get(person.pk, [])
-                    )
-                    if (
-                        start > now
-                        and free
-                        and (not per_clinician or taken.get(person.pk, 0) < per_clinician)
-                    ):
-                        slots.append(Slot(person, location, start, end))
-                        taken[person.pk] = taken.get(person.pk, 0) + 1
-                    start = end
+            taken = sum(1 for slot in slots if slot.clinician == person)
+            free = [
+                slot
+                for block in hours.get(day.weekday(), [])
+                for slot in _grid(person, location, day, block)
+                if slot.starts_at > now and not _overlaps(slot, busy.get(person.pk, []))
+            ]
+            slots += free[: per_clinician - taken] if per_clinician else free
     return sorted(slots, key=lambda slot: (slot.starts_at, slot.clinician.pk))
 
 
-def _check_slot(*, location, clinician, starts_at, ignore=None) -> datetime.datetime:
-    zone = zoneinfo.ZoneInfo(location.time_zone)
-    day = starts_at.astimezone(zone).date()
+def _injectors(location: Location, clinician: User | None) -> dict[int, list[User]]:
+    """The active clinicians injecting at the location, by weekday."""
+    rota = InjectorDay.objects.filter(location=location, clinician__is_active=True)
+    if clinician is not None:
+        rota = rota.filter(clinician=clinician)
+    injectors: dict[int, list[User]] = {}
+    for day in rota.select_related("clinician"):
+        injectors.setdefault(day.weekday, []).append(day.clinician)
+    return injectors
+
+
+def _busy(zone, injectors, start_date, end_date, ignore) -> dict[int, list[tuple]]:
+    """(start, end) of each injector's active appointments in the range, by clinician id."""
+    busy = (
+        Appointment.objects.active()
+        .filter(clinician__in={c for cs in injectors.values() for c in cs})
+        .overlapping(
+            local_datetime(start_date, datetime.time(), zone),
+            local_datetime(end_date, datetime.time(), zone),
+        )
+        .exclude(pk=ignore.pk if ignore else None)
+        .values_list("clinician_id", "starts_at", "ends_at")
+    )
+    by_clinician: dict[int, list[tuple]] = {}
+    for clinician_id, starts, ends in busy:
+        by_clinician.setdefault(clinician_id, []).append((starts, ends))
+    return by_clinician
+
+
+def _grid(person: User, location: Location, day: datetime.date, block: OpeningHours):
+    """The slots of one opening-hours block, on the location's slot grid."""
+    step = datetime.timedelta(minutes=location.slot_minutes)
+    start = local_datetime(day, block.opens, location.zone)
+    close = local_datetime(day, block.closes, location.zone)
+    while start + step <= close:
+        yield Slot(person, location, start, start + step)
+        start += step
+
+
+def _overlaps(slot: Slot, busy: Iterable[tuple]) -> bool:
+    return any(s < slot.ends_at and e > slot.starts_at for s, e in busy)
+
+
+def _check_slot(
+    *,
+    location: Location,
+    clinician: User,
+    starts_at: datetime.datetime,
+    ignore: Appointment | None = None,
+) -> datetime.datetime:
+    day = starts_at.astimezone(location.zone).date()
     for slot in available_slots(
         location=location, start_date=day, days=1, clinician=clinician, ignore=ignore
     ):
@@ -138,7 +168,12 @@ def _lock(clinician: User, patient: Patient) -> None:
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
 
 
-def _check_patient_free(patient, starts_at, ends_at, ignore=None) -> None:
+def _check_patient_free(
+    patient: Patient,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    ignore: Appointment | None = None,
+) -> None:
     clash = Appointment.objects.active().filter(patient=patient).overlapping(starts_at, ends_at)
     if ignore is not None:
         clash = clash.exclude(pk=ignore.pk)
@@ -146,13 +181,20 @@ def _check_patient_free(patient, starts_at, ends_at, ignore=None) -> None:
         raise BookingError("The patient already has an appointment at that time.", "slot")
 
 
-def _check_earliest(patient, kind, starts_at, location, early_reason, by) -> None:
+def _check_earliest(
+    patient: Patient,
+    kind: str,
+    starts_at: datetime.datetime,
+    location: Location,
+    early_reason: str,
+    by: User,
+) -> None:
     """An injection before the course's minimum interval (R6) needs a clinician's override
     with a reason, which is kept on the appointment."""
     if kind != Appointment.Kind.INJECTION:
         return
     earliest = earliest_bookable_on(patient)
-    local_day = starts_at.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
+    local_day = starts_at.astimezone(location.zone).date()
     if earliest is None or local_day >= earliest:
         return
     if by.role != User.Role.CLINICIAN:
@@ -169,17 +211,26 @@ def _check_earliest(patient, kind, starts_at, location, early_reason, by) -> Non
         )
 
 
-def earliest_bookable_on(patient) -> datetime.date | None:
-    course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
+def earliest_bookable_on(patient: Patient) -> datetime.date | None:
+    course = patient.courses.active().first()
     return course.earliest_on if course else None
 
 
-def _next_cycle(patient) -> int | None:
-    course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
+def _next_cycle(patient: Patient) -> int | None:
+    course = patient.courses.active().first()
     if course is None:
         return 1
     last = course.sessions.signed().order_by("-cycle_number").first()
     return (last.cycle_number if last else 0) + 1
+
+
+def _save_unless_taken(appointment: Appointment) -> None:
+    """Save; the database's refusal of an overlap (a race lost) is a BookingError."""
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as error:
+        raise BookingError("That slot was just taken: choose another.", "slot") from error
 
 
 @transaction.atomic
@@ -204,21 +255,18 @@ def book_appointment(
     ends_at = _check_slot(location=location, clinician=clinician, starts_at=starts_at)
     _check_patient_free(patient, starts_at, ends_at)
     _check_earliest(patient, kind, starts_at, location, early_reason, booked_by)
-    try:
-        with transaction.atomic():
-            appointment = Appointment.objects.create(
-                patient=patient,
-                clinician=clinician,
-                location=location,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                kind=kind,
-                booked_by=booked_by,
-                early_override_reason=early_reason.strip(),
-                cycle_number=_next_cycle(patient) if kind == Appointment.Kind.INJECTION else None,
-            )
-    except IntegrityError as error:
-        raise BookingError("That slot was just taken: choose another.", "slot") from error
+    appointment = Appointment(
+        patient=patient,
+        clinician=clinician,
+        location=location,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        kind=kind,
+        booked_by=booked_by,
+        early_override_reason=early_reason.strip(),
+        cycle_number=_next_cycle(patient) if kind == Appointment.Kind.INJECTION else None,
+    )
+    _save_unless_taken(appointment)
     AppointmentEvent.objects.create(
         appointment=appointment, action="booked", by=booked_by, note=early_reason.strip()
     )
@@ -248,21 +296,13 @@ def reschedule_appointment(
     _check_earliest(
         appointment.patient, appointment.kind, starts_at, appointment.location, early_reason, by
     )
-    previous = appointment.starts_at
-    appointment.clinician, appointment.starts_at, appointment.ends_at = (
-        clinician,
-        starts_at,
-        ends_at,
-    )
+    previous, appointment.starts_at, appointment.ends_at = appointment.starts_at, starts_at, ends_at
+    appointment.clinician = clinician
     appointment.early_override_reason = early_reason.strip()
     appointment.confirmed_at = None  # a new time needs a new confirmation
     appointment.change_requested_at, appointment.change_request = None, ""
     appointment.sequence += 1
-    try:
-        with transaction.atomic():
-            appointment.save()
-    except IntegrityError as error:
-        raise BookingError("That slot was just taken: choose another.", "slot") from error
+    _save_unless_taken(appointment)
     AppointmentEvent.objects.create(
         appointment=appointment,
         action="rescheduled",
@@ -339,6 +379,18 @@ class DueEntry:
     last_call: CallOutcome | None
     appointment: Appointment | None = None
 
+    BADGES = {
+        "change": ("Asked for another date", "primary"),
+        "noshow": ("No-show", "danger"),
+        "overdue": ("Overdue", "warning"),
+        "due": ("Due", "info"),
+    }
+
+    @property
+    def badge(self) -> tuple[str, str]:
+        """(label, Bootstrap colour) of the reason, for the list."""
+        return self.BADGES[self.reason]
+
     @property
     def sort_key(self):
         return (self.next_due_on or datetime.date.min, self.patient.last_name)
@@ -355,92 +407,37 @@ def due_list(
     queries however long the list."""
     weeks = settings.DUE_LIST_WEEKS if weeks is None else weeks
     horizon = today + datetime.timedelta(weeks=weeks)
-    has_booking = Exists(Appointment.objects.active().filter(patient=OuterRef("patient")))
-    shortest = (
-        (
-            TreatmentCourse.objects.filter(status="active").aggregate(days=Min("interval_days"))[
-                "days"
-            ]
-        )
-        or 84
-    )
-    courses = (
-        TreatmentCourse.objects.filter(
-            status="active",
-            patient__status=Patient.Status.ACTIVE,
-            last_session_on__lte=horizon - datetime.timedelta(days=shortest),
-        )
-        .exclude(has_booking)
-        .select_related("patient", "patient__location")
-        .prefetch_related(
-            Prefetch(
-                "patient__call_outcomes", queryset=CallOutcome.objects.select_related("recorded_by")
-            )
-        )
-    )
-    noshows = (
-        Appointment.objects.filter(
-            status=Appointment.Status.NOSHOW, patient__status=Patient.Status.ACTIVE
-        )
-        .exclude(Exists(Appointment.objects.active().filter(patient=OuterRef("patient"))))
-        .exclude(patient__sessions__administered_at__gt=OuterRef("starts_at"))
-        .select_related("patient", "patient__location")
-        .prefetch_related(
-            Prefetch(
-                "patient__call_outcomes", queryset=CallOutcome.objects.select_related("recorded_by")
-            ),
-            Prefetch(
-                "patient__courses",
-                queryset=TreatmentCourse.objects.filter(status="active"),
-                to_attr="active_courses",
-            ),
-        )
-    )
-    changes = (
-        Appointment.objects.active()
-        .filter(change_requested_at__isnull=False)
-        .select_related("patient", "patient__location", "location")
-        .prefetch_related(
-            Prefetch(
-                "patient__call_outcomes", queryset=CallOutcome.objects.select_related("recorded_by")
-            ),
-            Prefetch(
-                "patient__courses",
-                queryset=TreatmentCourse.objects.filter(status="active"),
-                to_attr="active_courses",
-            ),
-        )
-    )
-    if location is not None:
-        courses = courses.filter(patient__location=location)
-        noshows = noshows.filter(patient__location=location)
-        changes = changes.filter(patient__location=location)
-
+    courses = TreatmentCourse.objects.active().due_by(horizon).of_active_patients()
+    noshows = Appointment.objects.missed().of_active_patients().unbooked().with_active_course()
+    changes = Appointment.objects.change_requested().with_active_course().select_related("location")
     entries: dict[int, DueEntry] = {}
-    for course in courses:
-        due = course.next_due_on
-        if due > horizon:
-            continue
-        entries[course.patient_id] = DueEntry(
-            course.patient,
-            course,
-            "overdue" if today >= course.overdue_from else "due",
-            due,
-            course.days_since_last(today),
-            _latest(course.patient.call_outcomes.all()),
-        )
+    for course in courses.unbooked().at(location).with_calls():
+        if course.next_due_on <= horizon:
+            entries[course.patient_id] = _course_entry(course, today)
     for reason, appointments in (("noshow", noshows), ("change", changes)):
-        for appointment in appointments:
+        for appointment in appointments.at(location).with_calls():
             entries[appointment.patient_id] = _visit_entry(appointment, reason, today)
     return sorted(
         (e for e in entries.values() if not _declined_since_last(e)), key=lambda e: e.sort_key
     )
 
 
+def _course_entry(course: TreatmentCourse, today: datetime.date) -> DueEntry:
+    return DueEntry(
+        course.patient,
+        course,
+        "overdue" if course.is_overdue_on(today) else "due",
+        course.next_due_on,
+        course.days_since_last(today),
+        _latest(course.patient.call_outcomes.all()),
+    )
+
+
 def _visit_entry(appointment: Appointment, reason: str, today: datetime.date) -> DueEntry:
     """A due-list entry about a visit (missed, or to be moved), with its patient's course."""
     patient = appointment.patient
-    course = patient.active_courses[0] if patient.active_courses else None
+    active: list[TreatmentCourse] = patient.active_courses  # type: ignore[attr-defined]
+    course = active[0] if active else None
     return DueEntry(
         patient,
         course,

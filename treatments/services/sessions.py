@@ -2,7 +2,6 @@
 Each checks the rules (treatments/rules.py) first and writes nothing when one blocks."""
 
 import datetime
-import zoneinfo
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -24,6 +23,7 @@ from treatments.models import (
     VialUse,
 )
 from treatments.services.reminders import plan_due_reminder
+from treatments.services.schedule import set_appointment_status
 
 
 class RuleViolation(Exception):
@@ -91,17 +91,15 @@ def session_facts(
     exclude: TreatmentSession | None = None,
 ) -> rules.SessionFacts:
     """Gather what the rules need: the entry plus the patient's history."""
-    zone = zoneinfo.ZoneInfo(data.location.time_zone)
-    session_date = data.administered_at.astimezone(zone).date()
-    earlier = TreatmentSession.objects.signed().filter(
-        patient=patient, administered_at__lt=data.administered_at
+    session_date = data.administered_at.astimezone(data.location.zone).date()
+    earlier = (
+        patient.sessions.signed()
+        .filter(administered_at__lt=data.administered_at)
+        .exclude(pk=exclude.pk if exclude else None)
     )
-    if exclude is not None:
-        earlier = earlier.exclude(pk=exclude.pk)
     previous = earlier.select_related("location").order_by("-administered_at").first()
-    recent_units = earlier.filter(
-        administered_at__gte=data.administered_at - datetime.timedelta(days=90)
-    ).aggregate(units=Sum("total_units"))["units"]
+    recent = earlier.filter(administered_at__gte=data.administered_at - datetime.timedelta(days=90))
+    recent_units = recent.aggregate(units=Sum("total_units"))["units"]
     return rules.SessionFacts(
         sites=data.sites,
         administered_at=data.administered_at,
@@ -176,7 +174,7 @@ def record_session(
     if session is None:
         # The patient's checked-in visit, if any: signing the session will fulfil it.
         arrived = (
-            Appointment.objects.filter(patient=patient, status="arrived", session__isnull=True)
+            patient.appointments.filter(status=Appointment.Status.ARRIVED, session__isnull=True)
             .order_by("-starts_at")
             .first()
         )
@@ -212,9 +210,10 @@ def sign_session(
     session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
     _move_due_dates(session.course)
     plan_due_reminder(course=session.course)
-    if session.appointment_id and session.appointment.status == "arrived":
-        session.appointment.status = "fulfilled"  # a recorded session fulfils its visit
-        session.appointment.save(update_fields=["status"])
+    visit = session.appointment
+    if visit is not None and visit.status == Appointment.Status.ARRIVED:
+        # A recorded session fulfils its visit: through the state machine (lock, event).
+        set_appointment_status(appointment=visit, status=Appointment.Status.FULFILLED, by=user)
     return session
 
 
@@ -301,14 +300,11 @@ def _refuse_blocks(*, patient, data, course, exclude) -> None:
 
 
 def _active_course(patient: Patient, data: SessionInput) -> TreatmentCourse:
-    course = TreatmentCourse.objects.filter(
-        patient=patient, status=TreatmentCourse.Status.ACTIVE
-    ).first()
+    course = patient.courses.active().first()
     if course is None:
-        zone = zoneinfo.ZoneInfo(data.location.time_zone)
         course = TreatmentCourse.objects.create(
             patient=patient,
-            started_on=data.administered_at.astimezone(zone).date(),
+            started_on=data.administered_at.astimezone(data.location.zone).date(),
             interval_days=settings.TREATMENT_INTERVAL_DAYS,
             min_interval_days=settings.TREATMENT_MIN_INTERVAL_DAYS,
         )
@@ -323,13 +319,16 @@ def _next_cycle(course: TreatmentCourse) -> int:
 def _write(session: TreatmentSession, data: SessionInput) -> None:
     for name in SCALAR_FIELDS:
         setattr(session, name, getattr(data, name))
-    given = [site for site in data.sites if site.units is not None]
-    session.total_units = sum(site.units for site in given)
+    session.total_units = sum(site.units for site in data.sites if site.units is not None)
     session.save()
+    _write_sites(session, data.sites)
+    _write_vials(session, data.vials)
 
+
+def _write_sites(session: TreatmentSession, entries: list[rules.SiteEntry]) -> None:
     session.sites.all().delete()
     rows = []
-    for entry in data.sites:
+    for entry in entries:
         if entry.units is None and not entry.skipped_reason:
             continue  # a follow-the-pain site not used
         site = protocol.SITES[entry.code]
@@ -346,10 +345,12 @@ def _write(session: TreatmentSession, data: SessionInput) -> None:
         )
     InjectionSite.objects.bulk_create(rows)
 
-    # Waste: fill the vials in the order given; whatever is drawn and not given is wasted.
+
+def _write_vials(session: TreatmentSession, vials: list[VialInput]) -> None:
+    """Waste: fill the vials in the order given; whatever is drawn and not given is wasted."""
     session.vials.all().delete()
     remaining = session.total_units
-    for vial in data.vials:
+    for vial in vials:
         lot, _ = VialLot.objects.get_or_create(
             product=vial.product, lot_number=vial.lot_number, defaults={"expiry": vial.expiry}
         )

@@ -17,15 +17,16 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
-from clinic.access import staff_required
+from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.models import Location, User
+from treatments.forms import date_param
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, InjectorDay
 from treatments.services import BookingError, set_appointment_status
 
 VIEWS = ("day", "week")
 # What the desk may set from the calendar; cancelling asks for a reason on its own page.
-DESK_STATUSES = {
+DESK_STATUSES: dict[str, str] = {
     Appointment.Status.ARRIVED: "Checked in",
     Appointment.Status.NOSHOW: "Marked as a no-show",
 }
@@ -41,10 +42,10 @@ class CalendarDay:
 
 
 @staff_required
-def calendar_view(request):
+def calendar_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     clinician = _clinician_param(request.GET.get("clinician", ""))
-    asked = _date_param(request.GET.get("date", ""))
-    location = _location_param(request.GET.get("location", "")) or _default_location(
+    asked = date_param(request.GET.get("date"))
+    location = Location.objects.from_param(request.GET.get("location")) or _default_location(
         request.user, clinician, asked
     )
     context = {"location": location}
@@ -63,7 +64,7 @@ def calendar_view(request):
 
 def _calendar(user, location, clinician, asked, view) -> dict:
     """The days shown, each with its appointments (every status) in time order."""
-    zone = zoneinfo.ZoneInfo(location.time_zone)
+    zone = location.zone
     today = timezone.localdate(timezone=zone)
     day = asked or today
     first = day - datetime.timedelta(days=day.weekday()) if view == "week" else day
@@ -75,17 +76,7 @@ def _calendar(user, location, clinician, asked, view) -> dict:
         )
         for date in dates
     ]
-    appointments = (
-        Appointment.objects.for_user(user)
-        .filter(location=location)
-        .between(_midnight(days[0].date, zone), _midnight(days[-1].date + ONE_DAY, zone))
-        .select_related("patient", "clinician", "location")
-    )
-    if clinician is not None:
-        appointments = appointments.filter(clinician=clinician)
-    by_date = {calendar_day.date: calendar_day for calendar_day in days}
-    for appointment in appointments:
-        by_date[appointment.local_starts_at.date()].appointments.append(appointment)
+    _fill(days, Appointment.objects.for_user(user).filter(location=location), clinician, zone)
     step = len(days) * ONE_DAY
     return {
         "view": view,
@@ -109,6 +100,18 @@ def _calendar(user, location, clinician, asked, view) -> dict:
     }
 
 
+def _fill(days: list[CalendarDay], appointments, clinician: User | None, zone) -> None:
+    """Put each appointment of the days shown (of the clinician, if one) on its local day."""
+    appointments = appointments.between(
+        _midnight(days[0].date, zone), _midnight(days[-1].date + ONE_DAY, zone)
+    ).select_related("patient", "clinician", "location")
+    if clinician is not None:
+        appointments = appointments.filter(clinician=clinician)
+    by_date = {calendar_day.date: calendar_day for calendar_day in days}
+    for appointment in appointments:
+        by_date[appointment.local_starts_at.date()].appointments.append(appointment)
+
+
 def _midnight(day: datetime.date, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
     """The instant a local date begins (DST changes in our zones happen at night, not at 00:00;
     where midnight is skipped, zoneinfo's fold=0 gives the moment the day starts)."""
@@ -120,7 +123,7 @@ def _zone_names(day: datetime.date, zone: zoneinfo.ZoneInfo) -> str:
         _midnight(day, zone).tzname(),
         (_midnight(day + ONE_DAY, zone) - datetime.timedelta(microseconds=1)).tzname(),
     )
-    return "/".join(dict.fromkeys(names))
+    return "/".join(dict.fromkeys(name or "" for name in names))
 
 
 def _calendar_url(**params) -> str:
@@ -128,23 +131,10 @@ def _calendar_url(**params) -> str:
     return f"{reverse('treatments:calendar')}?{query}" if query else reverse("treatments:calendar")
 
 
-def _location_param(value: str) -> Location | None:
-    return Location.objects.filter(pk=value).first() if value.isdigit() else None
-
-
 def _clinician_param(value: str) -> User | None:
     if not value.isdigit():
         return None
     return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
-
-
-def _date_param(value: str) -> datetime.date | None:
-    try:
-        day = datetime.date.fromisoformat(value)
-    except ValueError:
-        return None
-    # Far from date.min and date.max, so a week's arithmetic never overflows.
-    return day if 1900 <= day.year <= 2999 else None
 
 
 def _default_location(user, clinician, day) -> Location | None:
@@ -154,15 +144,15 @@ def _default_location(user, clinician, day) -> Location | None:
     if person is not None:
         weekday = (day or timezone.localdate()).weekday()
         rota = InjectorDay.objects.filter(clinician=person, weekday=weekday)
-        rota = rota.select_related("location").first()
-        if rota is not None:
-            return rota.location
+        day_there = rota.select_related("location").first()
+        if day_there is not None:
+            return day_there.location
     return Location.objects.order_by("name").first()
 
 
 @staff_required
 @require_POST
-def appointment_status(request, pk):
+def appointment_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Check a patient in, or mark a no-show; back to the calendar (post/redirect/get)."""
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related("location"), pk=pk
@@ -180,22 +170,24 @@ def appointment_status(request, pk):
             messages.error(request, error.message)
         else:
             messages.success(request, f"{DESK_STATUSES[status]}: the {when} appointment.")
-    # Back to the page the button was on: the appointment's day, in the view and filter used.
+    return redirect(_back_to(request, appointment))
+
+
+def _back_to(request, appointment: Appointment) -> str:
+    """The page the button was on: the appointment's day, in the view and filter used."""
     clinician = request.POST.get("clinician", "")
     view = request.POST.get("view", "")
-    return redirect(
-        _calendar_url(
-            location=appointment.location_id,
-            clinician=clinician if clinician.isdigit() else "",
-            view=view if view in VIEWS else "day",
-            date=appointment.local_starts_at.date(),
-        )
+    return _calendar_url(
+        location=appointment.location_id,
+        clinician=clinician if clinician.isdigit() else "",
+        view=view if view in VIEWS else "day",
+        date=appointment.local_starts_at.date(),
     )
 
 
 @staff_required
 @require_safe
-def appointment_ics(request, pk):
+def appointment_ics(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related("location"), pk=pk
     )

@@ -8,16 +8,18 @@ friendly 400 page that does not say which.
 """
 
 import logging
+from functools import wraps
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from patients.models import Channel, Patient
+from treatments.forms import PatientCancelForm
 from treatments.links import BadLink, read_link_token
 from treatments.models import Appointment
 from treatments.services.responses import (
@@ -36,40 +38,6 @@ def public_link(view):
     return login_not_required(never_cache(require_http_methods(["GET", "HEAD", "POST"])(view)))
 
 
-class PatientCancelForm(forms.Form):
-    REASONS = {
-        "time": "I cannot come at this time",
-        "unwell": "I am unwell",
-        "travel": "I cannot get to the clinic",
-        "other": "Another reason",
-    }
-    reason = forms.ChoiceField(
-        label="Why are you cancelling?",
-        choices=REASONS.items(),
-        widget=forms.RadioSelect,
-        error_messages={"required": "Choose a reason."},
-    )
-    details = forms.CharField(
-        label="In your own words",
-        help_text="Needed if you chose “Another reason”; optional otherwise.",
-        required=False,
-        max_length=300,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("reason") == "other" and not cleaned.get("details", "").strip():
-            self.add_error("details", "Tell us the reason.")
-        return cleaned
-
-    def reason_text(self) -> str:
-        """What staff read: the reason chosen, and the patient's words if any."""
-        reason = self.REASONS[self.cleaned_data["reason"]]
-        details = self.cleaned_data["details"].strip()
-        return f"By the patient (link): {reason}" + (f". {details}" if details else "")
-
-
 def _read(token: str, purpose: str) -> dict | None:
     try:
         return read_link_token(token, purpose=purpose)
@@ -86,12 +54,25 @@ def _gone(request):
     return render(request, "links/gone.html", status=404)
 
 
-def _appointment(token: str, purpose: str) -> Appointment | None | bool:
-    """The appointment a link names; False for a bad link, None for a visit deleted since."""
-    data = _read(token, purpose)
-    if data is None:
-        return False
-    return Appointment.objects.select_related("location").filter(pk=data["appointment_id"]).first()
+def appointment_link(purpose: str):
+    """A public page about the appointment its link names: the view gets the appointment; a
+    bad link gets the invalid-link page, a visit deleted since the gone page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, token):
+            data = _read(token, purpose)
+            if data is None:
+                return _bad_link(request)
+            visits = Appointment.objects.select_related("location")
+            appointment = visits.filter(pk=data["appointment_id"]).first()
+            if appointment is None:
+                return _gone(request)
+            return view(request, appointment)
+
+        return public_link(wrapped)
+
+    return decorator
 
 
 def _confirm_state(appointment: Appointment) -> str:
@@ -112,13 +93,8 @@ def _cancel_state(appointment: Appointment) -> str:
     return "late" if timezone.now() >= cancellation_cutoff(appointment) else "open"
 
 
-@public_link
-def link_confirm(request, token):
-    appointment = _appointment(token, "confirm")
-    if appointment is False:
-        return _bad_link(request)
-    if appointment is None:
-        return _gone(request)
+@appointment_link("confirm")
+def link_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     state, error = _confirm_state(appointment), ""
     if request.method == "POST" and state == "open":
         try:
@@ -131,15 +107,10 @@ def link_confirm(request, token):
     return render(request, "links/confirm.html", context | {"replay": request.method == "POST"})
 
 
-@public_link
-def link_cancel(request, token):
-    appointment = _appointment(token, "cancel")
-    if appointment is False:
-        return _bad_link(request)
-    if appointment is None:
-        return _gone(request)
+@appointment_link("cancel")
+def link_cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     state = _cancel_state(appointment)
-    form = PatientCancelForm(request.POST if request.method == "POST" else None)
+    form = PatientCancelForm(request.POST if request.method == "POST" else None, via="link")
     if request.method == "POST" and state == "open" and form.is_valid():
         try:
             appointment = patient_cancel_appointment(
@@ -156,7 +127,7 @@ def link_cancel(request, token):
 
 
 @public_link
-def link_stop(request, token):
+def link_stop(request: HttpRequest, token: str) -> HttpResponse:
     data = _read(token, "stop")
     if data is None:
         return _bad_link(request)
@@ -164,8 +135,7 @@ def link_stop(request, token):
     if patient is None:
         return _gone(request)
     channel = data["channel"]
-    current = patient.current_consents()[channel]
-    state = "stopped" if current is not None and not current.granted else "open"
+    state = "stopped" if patient.consents_to(channel) is False else "open"
     if request.method == "POST":
         state = "done" if stop_messages(patient=patient, channel=channel) else "stopped"
     context = {

@@ -3,11 +3,12 @@
 import datetime
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clinic.access import staff_required
+from clinic.access import AuthenticatedHttpRequest, staff_required
 from treatments.models import Reminder
 from treatments.services.reminders import resend_reminder
 
@@ -15,7 +16,7 @@ RECENT_DAYS = 30
 
 
 @staff_required
-def reminder_list(request):
+def reminder_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     since = timezone.now() - datetime.timedelta(days=RECENT_DAYS)
     problems = (
         Reminder.objects.for_user(request.user)
@@ -30,7 +31,7 @@ def reminder_list(request):
 
 @staff_required
 @require_POST
-def reminder_resend(request, pk):
+def reminder_resend(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     reminder = get_object_or_404(Reminder.objects.for_user(request.user), pk=pk)
     try:
         resend_reminder(reminder=reminder)

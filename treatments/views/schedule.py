@@ -1,78 +1,31 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
-import datetime
-import zoneinfo
-
-from django import forms
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from clinic.access import staff_required
-from clinic.models import Location, User
+from clinic.access import AuthenticatedHttpRequest, staff_required
+from clinic.models import Location
 from patients.models import Patient
-from treatments.models import Appointment, CallOutcome, TreatmentCourse
-from treatments.services import (
+from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm, date_param
+from treatments.models import Appointment
+from treatments.services.schedule import (
     BookingError,
     available_slots,
     book_appointment,
     cancel_appointment,
     due_list,
+    earliest_bookable_on,
     record_call_outcome,
     reschedule_appointment,
 )
-from treatments.services.schedule import earliest_bookable_on
 
 SLOT_DAYS = 21  # how far ahead the picker looks from its first day
 SLOTS_PER_CLINICIAN = 4
-
-
-class SlotChoiceForm(forms.Form):
-    """The slot button pressed ("<clinician id>|<ISO start>") and an early-booking reason."""
-
-    slot = forms.CharField()
-    early_reason = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        label="Reason for booking before the earliest date",
-    )
-
-    def clean_slot(self):
-        try:
-            clinician_id, starts = self.cleaned_data["slot"].split("|")
-            starts_at = datetime.datetime.fromisoformat(starts)
-            clinician = User.objects.get(pk=int(clinician_id), role=User.Role.CLINICIAN)
-        except (ValueError, User.DoesNotExist) as error:
-            raise forms.ValidationError("Choose one of the offered slots.") from error
-        if starts_at.tzinfo is None:
-            raise forms.ValidationError("Choose one of the offered slots.")
-        return clinician, starts_at
-
-
-class CancelForm(forms.Form):
-    reason = forms.CharField(
-        label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=500
-    )
-
-
-class CallOutcomeForm(forms.ModelForm):
-    class Meta:
-        model = CallOutcome
-        fields = ["outcome", "call_back_on", "note"]
-        widgets = {"call_back_on": forms.DateInput(attrs={"type": "date"})}
-        labels = {"note": "Note (the reason, if declined)"}
-
-    def clean(self):
-        cleaned = super().clean()
-        outcome = cleaned.get("outcome")
-        if outcome == CallOutcome.Outcome.CALL_BACK and not cleaned.get("call_back_on"):
-            self.add_error("call_back_on", "Give the date to call back.")
-        if outcome == CallOutcome.Outcome.DECLINED and not cleaned.get("note"):
-            self.add_error("note", "Say why the patient declined.")
-        return cleaned
 
 
 def _patient(user, pk):
@@ -80,9 +33,9 @@ def _patient(user, pk):
 
 
 @staff_required
-def book(request, patient_pk):
+def book(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = _patient(request.user, patient_pk)
-    current = Appointment.objects.active().filter(patient=patient).first()
+    current = patient.appointments.active().first()
     if current is not None:
         messages.info(request, "This patient already has a visit booked: move it instead.")
         return redirect("treatments:appointment_reschedule", pk=current.pk)
@@ -90,7 +43,7 @@ def book(request, patient_pk):
 
 
 @staff_required
-def appointment_reschedule(request, pk):
+def appointment_reschedule(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related("patient", "location"), pk=pk
     )
@@ -105,36 +58,14 @@ def _slot_page(request, *, patient, appointment):
     location = (
         appointment.location
         if appointment
-        else _chosen_location(request)
+        else Location.objects.from_param(request.GET.get("location"))
         or patient.location
         or Location.objects.order_by("name").first()
     )
-    zone = zoneinfo.ZoneInfo(location.time_zone)
-    today = timezone.localdate(timezone=zone)
-    earliest = earliest_bookable_on(patient)
-    start = _date_param(request, "from") or max(today, earliest or today)
     form = SlotChoiceForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
-        clinician, starts_at = form.cleaned_data["slot"]
-        reason = form.cleaned_data["early_reason"]
         try:
-            if appointment:
-                appointment = reschedule_appointment(
-                    appointment=appointment,
-                    starts_at=starts_at,
-                    clinician=clinician,
-                    by=request.user,
-                    early_reason=reason,
-                )
-            else:
-                appointment = book_appointment(
-                    patient=patient,
-                    clinician=clinician,
-                    location=location,
-                    starts_at=starts_at,
-                    booked_by=request.user,
-                    early_reason=reason,
-                )
+            appointment = _book_or_move(request, form, patient, appointment, location)
         except BookingError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
@@ -144,6 +75,24 @@ def _slot_page(request, *, patient, appointment):
                 f"Booked: {when:%a %d %b %Y %H:%M %Z} with {appointment.clinician} at {location}.",
             )
             return redirect(_calendar_url(appointment))
+    with timezone.override(location.zone):  # slot times show in the location's zone
+        context = _slot_context(request, patient, appointment, location)
+        return render(request, "treatments/book.html", context | {"form": form})
+
+
+def _book_or_move(request, form, patient, appointment, location) -> Appointment:
+    clinician, starts_at = form.cleaned_data["slot"]
+    chosen = {"clinician": clinician, "starts_at": starts_at}
+    chosen["early_reason"] = form.cleaned_data["early_reason"]
+    if appointment:
+        return reschedule_appointment(appointment=appointment, by=request.user, **chosen)
+    return book_appointment(patient=patient, location=location, booked_by=request.user, **chosen)
+
+
+def _slot_context(request, patient, appointment, location) -> dict:
+    today = timezone.localdate()
+    earliest = earliest_bookable_on(patient)
+    start = date_param(request.GET.get("from")) or max(today, earliest or today)
     slots = available_slots(
         location=location,
         start_date=start,
@@ -151,38 +100,19 @@ def _slot_page(request, *, patient, appointment):
         per_clinician=SLOTS_PER_CLINICIAN,
         ignore=appointment,
     )
-    course = TreatmentCourse.objects.filter(patient=patient, status="active").first()
-    with timezone.override(zone):  # slot times show in the location's zone
-        return render(
-            request,
-            "treatments/book.html",
-            {
-                "patient": patient,
-                "appointment": appointment,
-                "course": course,
-                "location": location,
-                "locations": Location.objects.order_by("name"),
-                "earliest": earliest,
-                "start": start,
-                "before_earliest": bool(earliest and start < earliest),
-                "slots": slots,
-                "form": form,
-                "zone_name": timezone.localtime(timezone=zone).tzname(),
-                "today": today,
-            },
-        )
-
-
-def _chosen_location(request) -> Location | None:
-    location_id = request.GET.get("location", "")
-    return Location.objects.filter(pk=location_id).first() if location_id.isdigit() else None
-
-
-def _date_param(request, name) -> datetime.date | None:
-    try:
-        return datetime.date.fromisoformat(request.GET.get(name, ""))
-    except ValueError:
-        return None
+    return {
+        "patient": patient,
+        "appointment": appointment,
+        "course": patient.courses.active().first(),
+        "location": location,
+        "locations": Location.objects.order_by("name"),
+        "earliest": earliest,
+        "start": start,
+        "before_earliest": bool(earliest and start < earliest),
+        "slots": slots,
+        "zone_name": timezone.localtime().tzname(),
+        "today": today,
+    }
 
 
 def _calendar_url(appointment) -> str:
@@ -193,7 +123,7 @@ def _calendar_url(appointment) -> str:
 
 
 @staff_required
-def appointment_cancel(request, pk):
+def appointment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_object_or_404(
         Appointment.objects.for_user(request.user).select_related(
             "patient", "location", "clinician"
@@ -217,11 +147,11 @@ def appointment_cancel(request, pk):
 
 
 @staff_required
-def due_list_view(request):
-    location = _chosen_location(request)
-    weeks = request.GET.get("weeks", "")
-    weeks = int(weeks) if weeks.isdigit() and 0 < int(weeks) <= 26 else None
-    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(location.time_zone) if location else None)
+def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    location = Location.objects.from_param(request.GET.get("location"))
+    asked = request.GET.get("weeks", "")
+    weeks = int(asked) if asked.isdigit() and 0 < int(asked) <= 26 else None
+    today = timezone.localdate(timezone=location.zone if location else None)
     entries = due_list(today=today, weeks=weeks, location=location)
     return render(
         request,
@@ -239,14 +169,14 @@ def due_list_view(request):
 
 @staff_required
 @require_POST
-def call_outcome_create(request, patient_pk):
+def call_outcome_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = _patient(request.user, patient_pk)
     form = CallOutcomeForm(request.POST)
     if form.is_valid():
         record_call_outcome(patient=patient, by=request.user, **form.cleaned_data)
         messages.success(request, f"Call outcome saved for {patient.full_name}.")
     else:
-        errors = " ".join(e for errs in form.errors.values() for e in errs)
+        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(request, f"Not saved: {errors}")
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):

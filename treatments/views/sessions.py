@@ -1,19 +1,18 @@
 """Injection sessions, the patient chart and lot recall: clinicians (recall: clinic admins too)."""
 
-import datetime
-
 from django.contrib import messages
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from clinic.access import Role, clinician_required, role_required
+from clinic.access import AuthenticatedHttpRequest, clinician_required, recall_required
 from clinic.models import Location
 from patients import outcomes
-from patients.models import DiaryEntry, Patient, QuestionnaireResponse
+from patients.models import Patient
 from treatments import protocol, rules
 from treatments.forms import AdverseEventForm, AmendmentReasonForm, SessionEntry, location_zone
-from treatments.models import AdverseEvent, Appointment, TreatmentSession, VialLot, VialUse
+from treatments.models import AdverseEvent, TreatmentSession, VialLot, VialUse
 from treatments.services import (
     RuleViolation,
     amend_session,
@@ -37,7 +36,7 @@ def _sessions(user):
 
 
 @clinician_required
-def session_create(request, patient_pk):
+def session_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_object_or_404(
         Patient.objects.for_user(request.user).select_related("location"), pk=patient_pk
     )
@@ -49,7 +48,7 @@ def session_create(request, patient_pk):
 
 
 @clinician_required
-def session_update(request, pk):
+def session_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     if session.is_signed:
         return redirect("treatments:session_amend", pk=session.pk)
@@ -57,7 +56,7 @@ def session_update(request, pk):
 
 
 @clinician_required
-def session_amend(request, pk):
+def session_amend(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     if not session.is_signed:
         return redirect("treatments:session_update", pk=session.pk)
@@ -188,9 +187,9 @@ def _protocol_data():
 
 
 @clinician_required
-def session_detail(request, pk):
+def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
-    next_visit = Appointment.objects.active().filter(patient=session.patient).first()
+    next_visit = session.patient.appointments.active().first()
     context = {
         "session": session,
         "patient": session.patient,
@@ -211,7 +210,7 @@ def _next_slots(session):
 
 
 @clinician_required
-def adverse_event_create(request, pk):
+def adverse_event_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     form = AdverseEventForm(request.POST if request.method == "POST" else None, session=session)
     if form.is_valid():
@@ -231,54 +230,30 @@ def adverse_event_create(request, pk):
 
 
 @clinician_required
-def chart(request, patient_pk):
-    # The diary's last windows and every questionnaire: two queries more, whatever the history.
-    # The range is widened by a day so that the patient's own "today" (their zone) is inside.
-    diary_from = timezone.localdate() - datetime.timedelta(
-        days=outcomes.WINDOW_DAYS * CHART_WINDOWS
-    )
-    patient = get_object_or_404(
+def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
+    patients = (
         Patient.objects.for_user(request.user)
         .select_related("location")
-        .prefetch_related(
-            Prefetch(
-                "sessions",
-                queryset=TreatmentSession.objects.select_related("location", "injector")
-                .prefetch_related("sites", "vials__lot", "adverse_events")
-                .order_by("administered_at"),
-            ),
-            Prefetch("diary_entries", queryset=DiaryEntry.objects.filter(date__gte=diary_from)),
-            Prefetch(
-                "questionnaire_responses",
-                queryset=QuestionnaireResponse.objects.order_by("answered_on", "pk"),
-            ),
-        ),
-        pk=patient_pk,
+        .with_outcomes(windows=CHART_WINDOWS)
+        .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.for_chart()))
     )
+    patient = get_object_or_404(patients, pk=patient_pk)
     sessions = list(patient.sessions.all())
-    windows = outcomes.diary_windows(
-        patient.diary_entries.all(),
-        patient.local_today(),
-        CHART_WINDOWS,
-        baseline=patient.baseline_headache_days,
-    )
-    return render(
-        request,
-        "treatments/chart.html",
-        {
-            "patient": patient,
-            "sessions": sessions,
-            "site_history": _site_history(sessions),
-            "ftp_limits": {code: m.ftp_max_units for code, m in protocol.MUSCLES.items()},
-            "diary_windows": windows[::-1],
-            "outcome_flags": outcomes.response_flags(
-                windows, cycles_given=sum(1 for s in sessions if s.is_signed)
-            ),
-            "outcome_timeline": outcomes.outcome_timeline(
-                sessions, patient.questionnaire_responses.all()
-            ),
-        },
-    )
+    windows = patient.diary_windows(CHART_WINDOWS)
+    context = {
+        "patient": patient,
+        "sessions": sessions,
+        "site_history": _site_history(sessions),
+        "ftp_limits": {code: m.ftp_max_units for code, m in protocol.MUSCLES.items()},
+        "diary_windows": windows[::-1],
+        "outcome_flags": outcomes.response_flags(
+            windows, cycles_given=sum(1 for s in sessions if s.is_signed)
+        ),
+        "outcome_timeline": outcomes.outcome_timeline(
+            sessions, patient.questionnaire_responses.all()
+        ),
+    }
+    return render(request, "treatments/chart.html", context)
 
 
 CHART_WINDOWS = 6  # 28-day windows of the diary on the chart: about six months
@@ -309,12 +284,12 @@ def _site_history(sessions):
     return rows
 
 
-@role_required({Role.CLINICIAN, Role.CLINIC_ADMIN})
-def lot_recall(request):
+@recall_required
+def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every patient and session that used a lot: lot numbers are not patient data, so the
     search is a plain GET."""
     lot_number = request.GET.get("lot", "").strip().upper()
-    uses = []
+    uses = VialUse.objects.none()
     if lot_number:
         uses = (
             VialUse.objects.filter(lot__lot_number=lot_number)

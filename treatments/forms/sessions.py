@@ -1,3 +1,5 @@
+"""The session page's forms (its fields, the sites table, the vials) and adverse events."""
+
 import zoneinfo
 
 from django import forms
@@ -86,7 +88,7 @@ class SitesForm(forms.Form):
 
     @staticmethod
     def initial_for(entries: list[rules.SiteEntry]) -> dict[str, object]:
-        initial = {}
+        initial: dict[str, object] = {}
         for entry in entries:
             initial[f"units-{entry.code}"] = entry.units
             initial[f"skip-{entry.code}"] = entry.skipped_reason
@@ -229,11 +231,8 @@ class SessionEntry:
 
 def location_zone(data, default: Location | None) -> zoneinfo.ZoneInfo:
     """The time zone the page's times are in: the chosen location's, else the default's."""
-    location = default
-    location_id = (data or {}).get("location", "")
-    if str(location_id).isdigit():
-        location = Location.objects.filter(pk=location_id).first() or default
-    return zoneinfo.ZoneInfo(location.time_zone if location else "UTC")
+    location = Location.objects.from_param((data or {}).get("location")) or default
+    return location.zone if location else zoneinfo.ZoneInfo("UTC")
 
 
 class AmendmentReasonForm(forms.Form):
@@ -242,11 +241,35 @@ class AmendmentReasonForm(forms.Form):
     )
 
 
-class AdverseEventForm(forms.ModelForm):
+class AdverseEventChecks:
+    """What every adverse-event report must say, worded (WORDS) for who reports it."""
+
+    WORDS = {
+        "describe": "Describe the event.",
+        "before": "The onset cannot be before the session.",
+        "future": "The onset cannot be in the future.",
+    }
+
     def __init__(self, *args, session: TreatmentSession, **kwargs):
         self.session = session
         super().__init__(*args, **kwargs)
 
+    def today(self):
+        return timezone.localdate(timezone=self.session.local_administered_at.tzinfo)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("term") == AdverseEvent.Term.OTHER and not cleaned.get("description"):
+            self.add_error("description", self.WORDS["describe"])
+        onset = cleaned.get("onset")
+        if onset and onset < self.session.session_date:
+            self.add_error("onset", self.WORDS["before"])
+        if onset and onset > self.today():
+            self.add_error("onset", self.WORDS["future"])
+        return cleaned
+
+
+class AdverseEventForm(AdverseEventChecks, forms.ModelForm):
     class Meta:
         model = AdverseEvent
         fields = [
@@ -260,14 +283,34 @@ class AdverseEventForm(forms.ModelForm):
         ]
         widgets = {"onset": forms.DateInput(attrs={"type": "date"})}
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("term") == AdverseEvent.Term.OTHER and not cleaned.get("description"):
-            self.add_error("description", "Describe the event.")
-        onset = cleaned.get("onset")
-        if onset and onset < self.session.session_date:
-            self.add_error("onset", "The onset cannot be before the session.")
-        today = timezone.localdate(timezone=self.session.local_administered_at.tzinfo)
-        if onset and onset > today:
-            self.add_error("onset", "The onset cannot be in the future.")
-        return cleaned
+
+class SideEffectForm(AdverseEventChecks, forms.Form):
+    """A side effect the patient reports in the portal, in the patient's words."""
+
+    WORDS = {
+        "describe": "Tell us what happened.",
+        "before": "That is before your last treatment.",
+        "future": "That date is in the future.",
+    }
+    PATIENT_TERMS = [
+        (AdverseEvent.Term.NECK_PAIN, "Neck pain"),
+        (AdverseEvent.Term.HEADACHE, "Headache"),
+        (AdverseEvent.Term.EYELID_PTOSIS, "Drooping eyelid"),
+        (AdverseEvent.Term.BROW_PTOSIS, "Drooping or uneven eyebrows"),
+        (AdverseEvent.Term.WEAKNESS, "Muscle weakness"),
+        (AdverseEvent.Term.INJECTION_SITE_PAIN, "Pain where injected"),
+        (AdverseEvent.Term.OTHER, "Something else"),
+    ]
+    term = forms.ChoiceField(
+        label="What happened?", choices=PATIENT_TERMS, widget=forms.RadioSelect
+    )
+    description = forms.CharField(label="Tell us more", required=False, max_length=200)
+    onset = forms.DateField(
+        label="When did it start?", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    severity = forms.ChoiceField(
+        label="How bad is it?", widget=forms.RadioSelect, choices=AdverseEvent.Severity.choices
+    )
+
+    def today(self):
+        return timezone.localdate()

@@ -1,0 +1,29 @@
+from treatments.forms.schedule import (
+    CallOutcomeForm,
+    CancelForm,
+    DateChangeForm,
+    PatientCancelForm,
+    SlotChoiceForm,
+    date_param,
+)
+from treatments.forms.sessions import (
+    AdverseEventForm,
+    AmendmentReasonForm,
+    SessionEntry,
+    SideEffectForm,
+    location_zone,
+)
+
+__all__ = [
+    "AdverseEventForm",
+    "AmendmentReasonForm",
+    "CallOutcomeForm",
+    "CancelForm",
+    "DateChangeForm",
+    "PatientCancelForm",
+    "SessionEntry",
+    "SideEffectForm",
+    "SlotChoiceForm",
+    "date_param",
+    "location_zone",
+]
