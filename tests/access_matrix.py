@@ -170,5 +170,8 @@ EXPECTED = {
     "treatments/appointments/<int:pk>/status/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
     ),
+    "treatments/appointments/<int:pk>/undo/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
     "treatments/appointments/<int:pk>/calendar.ics": row("login", "not_found", "ok", "ok", "ok"),
 }

@@ -30,5 +30,6 @@ urlpatterns = [
     # the calendar
     path("calendar/", calendar.calendar_view, name="calendar"),
     path("appointments/<int:pk>/status/", calendar.appointment_status, name="appointment_status"),
+    path("appointments/<int:pk>/undo/", calendar.appointment_undo, name="appointment_undo"),
     path("appointments/<int:pk>/calendar.ics", calendar.appointment_ics, name="appointment_ics"),
 ]

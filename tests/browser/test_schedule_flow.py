@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_front_desk_books_a_due_patient_and_handles_a_no_show(
-    page, front_desk, patient_a, booked_appointment
+    page, front_desk, patient_a, booked_appointment, time_machine
 ):
     # Given Alice is due in 4 days with nothing booked, and Ben is booked on visit_day()
     TreatmentCourse.objects.create(
@@ -39,10 +39,16 @@ def test_front_desk_books_a_due_patient_and_handles_a_no_show(
     page.get_by_role("link", name="Due list").click()
     expect(page.locator("#due-list")).not_to_contain_text("Morgan, Alice")
 
-    # When Ben does not come, and the desk marks him as a no-show on the calendar
+    # When Ben does not come: a quarter of an hour into his visit (the idle session has
+    # expired by then), the desk marks him as a no-show on the calendar and confirms
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=15))
+    log_in(page, "frontdesk")
     day = booked_appointment.local_starts_at.date().isoformat()
     page.goto(f"/treatments/calendar/?location={booked_appointment.location_id}&date={day}")
     page.locator("#calendar").get_by_role("button", name="No-show Ben Patel").click()
+    expect(page.get_by_role("heading", name="Mark the visit as a no-show?")).to_be_visible()
+    page.get_by_role("button", name="Yes").click()
+    expect(page.get_by_text("Marked as a no-show")).to_be_visible()
 
     # Then Ben is on the due list at once, as a no-show
     page.get_by_role("link", name="Due list").click()

@@ -73,6 +73,8 @@ def other_states(client, personas, patient_a, patient_b, session, appointment) -
             ("get", "/treatments/due/", None),
             ("get", f"/treatments/patients/{patient_a.pk}/book/", None),
             ("get", "/patients/?q=Morgan", None),
+            # the no-show button's confirmation page
+            ("post", f"/treatments/appointments/{appointment.pk}/status/", {"status": "noshow"}),
         ],
         "clinician": [
             ("get", f"/treatments/sessions/{session.pk}/", None),

@@ -397,14 +397,16 @@ def test_an_unconfirmed_on_time_appointment_has_neither_mark(desk, location, cli
 
 @pytest.mark.parametrize(("status", "message"), [("arrived", "Checked in"), ("noshow", "no-show")])
 def test_check_in_and_no_show_through_the_calendar_change_the_status_and_redirect(
-    desk, front_desk, location, clinician, patient_b, status, message
+    desk, front_desk, location, clinician, patient_b, status, message, time_machine
 ):
-    # Given a booked visit on Monday at 10:00
+    # Given a booked visit on Monday at 10:00, and it is 10:05 that day
     appointment = add_appointment(patient_b, clinician, location, local(MONDAY, 10))
+    time_machine.move_to(local(MONDAY, 10, 5))
 
-    # When the front desk presses the button
+    # When the front desk presses the button and confirms
     response = desk.post(
-        reverse("treatments:appointment_status", args=[appointment.pk]), {"status": status}
+        reverse("treatments:appointment_status", args=[appointment.pk]),
+        {"status": status, "confirm": "yes"},
     )
 
     # Then the status changed, the change is logged, and they are back on that day
@@ -419,12 +421,13 @@ def test_check_in_and_no_show_through_the_calendar_change_the_status_and_redirec
 
 
 def test_the_status_redirect_keeps_the_week_view_and_the_clinician_filter(
-    desk, location, clinician, patient_b
+    desk, location, clinician, patient_b, time_machine
 ):
     appointment = add_appointment(patient_b, clinician, location, local(MONDAY, 21))
+    time_machine.move_to(local(MONDAY, 20, 55))  # the patient arrives that evening
     response = desk.post(
         reverse("treatments:appointment_status", args=[appointment.pk]),
-        {"status": "arrived", "view": "week", "clinician": clinician.pk},
+        {"status": "arrived", "view": "week", "clinician": clinician.pk, "confirm": "yes"},
     )
     # 21:00 in New York is already Tuesday in UTC: the redirect is to the local date
     assert response["Location"] == (
@@ -456,11 +459,12 @@ def test_a_no_show_after_a_cancellation_is_refused_with_a_message_and_changes_no
     assert AppointmentEvent.objects.count() == events
 
 
-def test_checking_in_twice_is_harmless(desk, location, clinician, patient_b):
+def test_checking_in_twice_is_harmless(desk, location, clinician, patient_b, time_machine):
     # Given a patient already checked in
     appointment = add_appointment(patient_b, clinician, location, local(MONDAY, 10))
+    time_machine.move_to(local(MONDAY, 9, 50))
     url = reverse("treatments:appointment_status", args=[appointment.pk])
-    desk.post(url, {"status": "arrived"})
+    desk.post(url, {"status": "arrived", "confirm": "yes"})
     events = AppointmentEvent.objects.count()
 
     # When a second click arrives

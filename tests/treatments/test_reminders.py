@@ -156,8 +156,10 @@ def test_moving_a_visit_cancels_its_reminders_and_plans_the_new_times(
 
 @pytest.mark.parametrize("status", ["cancelled", "noshow", "arrived"])
 def test_cancel_no_show_and_check_in_stop_the_visits_pending_reminders(
-    booked_appointment, front_desk, status
+    booked_appointment, front_desk, status, time_machine
 ):
+    # On the visit's day, once it has started (a no-show needs that, a check-in the day)
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=15))
     set_appointment_status(
         appointment=booked_appointment, status=status, by=front_desk, reason="unwell"
     )
@@ -165,7 +167,10 @@ def test_cancel_no_show_and_check_in_stop_the_visits_pending_reminders(
     assert not visit.filter(status__in=("pending", "claimed")).exists()
 
 
-def test_a_no_show_plans_a_rebook_message_the_next_day_at_ten(booked_appointment, front_desk):
+def test_a_no_show_plans_a_rebook_message_the_next_day_at_ten(
+    booked_appointment, front_desk, time_machine
+):
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=15))
     set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
     rebook = booked_appointment.reminders.get(kind="rebook_noshow")
     assert rebook.status == "pending"

@@ -249,8 +249,10 @@ ALLOWED = {
     [pair for pair in itertools.product(Appointment.Status.values, repeat=2) if pair[0] != pair[1]],
 )
 def test_every_transition_is_allowed_or_refused_as_the_state_machine_says(
-    booked_appointment, front_desk, start, end
+    booked_appointment, front_desk, start, end, time_machine
 ):
+    # At the visit, once it has started: the state machine alone decides
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=5))
     Appointment.objects.filter(pk=booked_appointment.pk).update(
         status=start, cancel_reason="was cancelled"
     )
@@ -285,11 +287,13 @@ def test_a_session_signed_after_check_in_fulfils_the_appointment(
 
 
 def test_signing_a_session_fulfils_its_visit_through_the_state_machine(
-    booked_appointment, clinician, front_desk, location
+    booked_appointment, clinician, front_desk, location, time_machine
 ):
-    # Given a checked-in visit
+    # Given a checked-in visit (on its day)
+    time_machine.move_to(booked_appointment.starts_at - datetime.timedelta(minutes=5))
     set_appointment_status(appointment=booked_appointment, status="arrived", by=front_desk)
     # When the clinician signs the session given at it
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=20))
     treat(booked_appointment.patient, clinician, location, booked_appointment.starts_at)
     # Then the visit's history records the fulfilment, by the clinician who signed
     event = AppointmentEvent.objects.filter(appointment=booked_appointment).last()
@@ -377,7 +381,8 @@ def test_the_due_list_shows_due_and_overdue_patients_without_a_booking(
     assert entries[1].days_since_last == 70
 
 
-def test_a_no_show_is_on_the_due_list_at_once(booked_appointment, front_desk):
+def test_a_no_show_is_on_the_due_list_at_once(booked_appointment, front_desk, time_machine):
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=15))
     assert due_list(today=clinic_today()) == []
     set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
     assert patients_on(due_list(today=clinic_today())) == [
@@ -385,7 +390,10 @@ def test_a_no_show_is_on_the_due_list_at_once(booked_appointment, front_desk):
     ]
 
 
-def test_call_outcomes_show_and_a_decline_takes_the_patient_off(booked_appointment, front_desk):
+def test_call_outcomes_show_and_a_decline_takes_the_patient_off(
+    booked_appointment, front_desk, time_machine
+):
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=15))
     set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
     patient = booked_appointment.patient
     record_call_outcome(
@@ -469,8 +477,9 @@ def test_the_location_list_is_used_for_booking_elsewhere(client, front_desk, pat
 
 
 def test_a_no_show_or_a_cancellation_publishes_a_new_calendar_version(
-    booked_appointment, front_desk
+    booked_appointment, front_desk, time_machine
 ):
+    time_machine.move_to(booked_appointment.starts_at + datetime.timedelta(minutes=15))
     noshow = set_appointment_status(appointment=booked_appointment, status="noshow", by=front_desk)
     assert noshow.sequence == 1
 

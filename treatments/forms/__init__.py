@@ -1,6 +1,7 @@
 from treatments.forms.schedule import (
     CallOutcomeForm,
     CancelForm,
+    ConfirmForm,
     DateChangeForm,
     PatientCancelForm,
     SlotChoiceForm,
@@ -19,6 +20,7 @@ __all__ = [
     "AmendmentReasonForm",
     "CallOutcomeForm",
     "CancelForm",
+    "ConfirmForm",
     "DateChangeForm",
     "PatientCancelForm",
     "SessionEntry",

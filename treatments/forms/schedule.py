@@ -44,6 +44,17 @@ class CancelForm(forms.Form):
     )
 
 
+class ConfirmForm(forms.Form):
+    """The explicit "yes" of a confirmation step (no JavaScript dialog: the CSP allows none
+    inline). Absent: ask; "yes": go ahead; anything else is a bad request."""
+
+    confirm = forms.ChoiceField(choices=[("yes", "Yes")], required=False)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.is_valid() and self.cleaned_data["confirm"] == "yes"
+
+
 class CallOutcomeForm(forms.ModelForm):
     class Meta:
         model = CallOutcome

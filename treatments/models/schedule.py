@@ -253,6 +253,8 @@ class Appointment(models.Model):
         Status.CANCELLED: set(),
         Status.NOSHOW: set(),
     }
+    # Undone (back to booked) only by `undo_appointment_status`, on the day they were recorded.
+    UNDOABLE = (Status.ARRIVED, Status.NOSHOW)
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     location = models.ForeignKey(

@@ -9,6 +9,7 @@ from treatments.services.schedule import (
     record_call_outcome,
     reschedule_appointment,
     set_appointment_status,
+    undo_appointment_status,
 )
 from treatments.services.sessions import (
     RuleViolation,
@@ -48,4 +49,5 @@ __all__ = [
     "sign_session",
     "snapshot",
     "standard_sites",
+    "undo_appointment_status",
 ]

@@ -225,6 +225,16 @@ def on_status_changed(*, appointment: Appointment) -> None:
         plan_noshow_reminder(appointment=appointment)
 
 
+def on_status_undone(*, appointment: Appointment, previous: str) -> None:
+    """A no-show undone: its "please rebook" message is not sent. (The visit's own reminders
+    were for times already past; nothing is planned again.)"""
+    if previous == Appointment.Status.NOSHOW:
+        cancel_open_reminders(
+            Reminder.objects.filter(appointment=appointment, kind=Kind.REBOOK_NOSHOW),
+            "The no-show was undone.",
+        )
+
+
 # --- dispatching ---------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from treatments.models import (
     InjectorDay,
     OpeningHours,
     TreatmentCourse,
+    TreatmentSession,
 )
 from treatments.services import reminders
 
@@ -318,7 +319,9 @@ def reschedule_appointment(
 def set_appointment_status(
     *, appointment: Appointment, status: str, by: User | None, reason: str = ""
 ) -> Appointment:
-    """Move an appointment along the state machine (Appointment.TRANSITIONS)."""
+    """Move an appointment along the state machine (Appointment.TRANSITIONS), under the
+    row's lock. A no-show only once the visit has started; a check-in only on the visit's
+    local day (`_check_timing`)."""
     appointment = (
         Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
     )
@@ -329,6 +332,7 @@ def set_appointment_status(
             f"A {appointment.get_status_display().lower()} appointment cannot "
             f"become {Appointment.Status(status).label.lower()}."
         )
+    _check_timing(appointment, status, timezone.now())
     if status == Appointment.Status.CANCELLED:
         if not reason.strip():
             raise BookingError("Give a reason for the cancellation.", "reason")
@@ -342,6 +346,77 @@ def set_appointment_status(
     )
     reminders.on_status_changed(appointment=appointment)
     return appointment
+
+
+def _check_timing(appointment: Appointment, status: str, now: datetime.datetime) -> None:
+    """A visit is missed only once it has started, and checked in only on its own day (in
+    its location's zone): a click on next month's visit must not record either."""
+    if status == Appointment.Status.NOSHOW and now < appointment.starts_at:
+        raise BookingError(
+            f"The {appointment.local_starts_at:%a %d %b %H:%M} visit has not started yet: "
+            "it cannot be a no-show before it begins."
+        )
+    if status == Appointment.Status.ARRIVED and (
+        now.astimezone(appointment.zone).date() != appointment.local_starts_at.date()
+    ):
+        raise BookingError(
+            f"Check-in is only on the day of the visit ({appointment.local_starts_at:%a %d %b})."
+        )
+
+
+@transaction.atomic
+def undo_appointment_status(*, appointment: Appointment, by: User) -> Appointment:
+    """Undo a check-in or a no-show on the (local) day it was recorded: the visit is booked
+    again and the undo is in its history.
+
+    1. Lock the clinician, the patient, then the appointment (the booking's order).
+    2. Only arrived or no-show, recorded today in the location's zone; a check-in whose
+       session is already recorded stays.
+    3. From a no-show the slot must still be free (someone may have been booked into it):
+       the database's overlap guard backs the check. The "please rebook" message is cancelled.
+    4. Raise the calendar SEQUENCE (a no-show was published as cancelled) and record the event.
+    """
+    _lock(appointment.clinician, appointment.patient)
+    appointment = (
+        Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
+    )
+    previous = appointment.status
+    if previous not in Appointment.UNDOABLE:
+        raise BookingError(
+            f"A {appointment.get_status_display().lower()} appointment has nothing to undo: "
+            "only a check-in or a no-show can be undone."
+        )
+    recorded = appointment.events.filter(action=previous).order_by("-at", "-pk").first()
+    today = timezone.now().astimezone(appointment.zone).date()
+    if recorded is None or recorded.at.astimezone(appointment.zone).date() != today:
+        raise BookingError(
+            f"The {appointment.get_status_display().lower()} can be undone only on the day "
+            "it was recorded."
+        )
+    if TreatmentSession.objects.filter(appointment=appointment).exists():
+        raise BookingError("A session is recorded for this visit: its check-in stays.")
+    if previous == Appointment.Status.NOSHOW:
+        _check_slot_still_free(appointment)
+    appointment.status = Appointment.Status.BOOKED
+    appointment.sequence += 1
+    _save_unless_taken(appointment)
+    AppointmentEvent.objects.create(appointment=appointment, action=f"undo_{previous}", by=by)
+    reminders.on_status_undone(appointment=appointment, previous=previous)
+    return appointment
+
+
+def _check_slot_still_free(appointment: Appointment) -> None:
+    taken = (
+        Appointment.objects.active()
+        .filter(clinician=appointment.clinician)
+        .overlapping(appointment.starts_at, appointment.ends_at)
+        .exclude(pk=appointment.pk)
+    )
+    if taken.exists():
+        raise BookingError("The slot has been given to someone else since: book a new visit.")
+    _check_patient_free(
+        appointment.patient, appointment.starts_at, appointment.ends_at, ignore=appointment
+    )
 
 
 def cancel_appointment(*, appointment: Appointment, reason: str, by: User | None) -> Appointment:

@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST, require_safe
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.models import Location, User
-from treatments.forms import date_param
+from treatments.forms import ConfirmForm, date_param
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, InjectorDay
-from treatments.services import BookingError, set_appointment_status
+from treatments.services import BookingError, set_appointment_status, undo_appointment_status
 
 VIEWS = ("day", "week")
 # What the desk may set from the calendar; cancelling asks for a reason on its own page.
@@ -153,10 +153,9 @@ def _default_location(user, clinician, day) -> Location | None:
 @staff_required
 @require_POST
 def appointment_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """Check a patient in, or mark a no-show; back to the calendar (post/redirect/get)."""
-    appointment = get_object_or_404(
-        Appointment.objects.for_user(request.user).select_related("location"), pk=pk
-    )
+    """Check a patient in, or mark a no-show, once confirmed on a second page; back to the
+    calendar (post/redirect/get). The service decides when either is allowed."""
+    appointment = _appointment(request, pk)
     status = request.POST.get("status", "")
     when = f"{appointment.local_starts_at:%H:%M}"
     if status not in DESK_STATUSES:
@@ -164,6 +163,14 @@ def appointment_status(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     elif appointment.status == status:
         messages.info(request, f"Already done: the {when} appointment.")
     else:
+        # What the state machine refuses is said at once, not after a confirmation.
+        asked = (
+            _ask_first(request, appointment, QUESTIONS[status], {"status": status})
+            if appointment.can_become(status)
+            else None
+        )
+        if asked is not None:
+            return asked
         try:
             set_appointment_status(appointment=appointment, status=status, by=request.user)
         except BookingError as error:
@@ -171,6 +178,66 @@ def appointment_status(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
         else:
             messages.success(request, f"{DESK_STATUSES[status]}: the {when} appointment.")
     return redirect(_back_to(request, appointment))
+
+
+@staff_required
+@require_POST
+def appointment_undo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Undo today's check-in or no-show, once confirmed: the visit is booked again."""
+    appointment = _appointment(request, pk)
+    when = f"{appointment.local_starts_at:%H:%M}"
+    if appointment.status not in Appointment.UNDOABLE:
+        messages.info(request, f"Nothing to undo at {when}: not checked in or missed.")
+        return redirect(_back_to(request, appointment))
+    question = f"Undo the {appointment.get_status_display().lower()} and book the visit again?"
+    asked = _ask_first(request, appointment, question, {})
+    if asked is not None:
+        return asked
+    try:
+        undo_appointment_status(appointment=appointment, by=request.user)
+    except BookingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Undone: the {when} appointment is booked again.")
+    return redirect(_back_to(request, appointment))
+
+
+QUESTIONS: dict[str, str] = {
+    Appointment.Status.ARRIVED: "Check the patient in?",
+    Appointment.Status.NOSHOW: 'Mark the visit as a no-show? A "please rebook" message will '
+    "be sent tomorrow.",
+}
+
+
+def _appointment(request, pk: int) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.for_user(request.user).select_related(
+            "location", "patient", "clinician"
+        ),
+        pk=pk,
+    )
+
+
+def _ask_first(request, appointment, question: str, fields: dict) -> HttpResponse | None:
+    """None once the POST carries confirm=yes; else the confirmation page (400 if the
+    confirmation is not one)."""
+    form = ConfirmForm(request.POST)
+    if form.confirmed:
+        return None
+    clinician, view = request.POST.get("clinician", ""), request.POST.get("view", "")
+    fields = fields | {"view": view if view in VIEWS else "", "clinician": clinician}
+    if not clinician.isdigit():
+        del fields["clinician"]
+    context = {
+        "appointment": appointment,
+        "form": form,
+        "question": question,
+        "fields": fields,
+        "action": request.path,
+        "back_url": _back_to(request, appointment),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "treatments/appointment_confirm.html", context, status=status)
 
 
 def _back_to(request, appointment: Appointment) -> str:
