@@ -260,6 +260,40 @@ class Patient(models.Model):
             baseline=self.baseline_headache_days,
         )
 
+    def response_review(
+        self,
+        count: int,
+        *,
+        first_session_on: datetime.date | None = None,
+        second_session_on: datetime.date | None = None,
+    ) -> "outcomes.ResponseReview":
+        """The diary windows, baseline and R14 review window for the chart
+        (`outcomes.response_review`), given the local dates of cycles 1 and 2. The recent
+        windows come from prefetched `diary_entries`; the 28 days before cycle 1 and the
+        review window, when there are such, from one query more."""
+        today = self.local_today()
+        by_day = {entry.date: entry for entry in self.diary_entries.all()}
+        ranges = Q()
+        if first_session_on is not None:
+            days_before = datetime.timedelta(days=outcomes.WINDOW_DAYS)
+            ranges |= Q(date__gte=first_session_on - days_before, date__lt=first_session_on)
+        if second_session_on is not None:
+            end = outcomes.review_on(second_session_on, today)
+            start = end - datetime.timedelta(days=outcomes.WINDOW_DAYS - 1)
+            ranges |= Q(date__gte=start, date__lte=end)
+        if ranges:
+            # Not self.diary_entries.filter(): that would keep the prefetch's date filter.
+            older = DiaryEntry.objects.filter(patient=self).filter(ranges)
+            by_day |= {entry.date: entry for entry in older}
+        return outcomes.response_review(
+            by_day.values(),
+            today=today,
+            count=count,
+            intake=self.baseline_headache_days,
+            first_session_on=first_session_on,
+            second_session_on=second_session_on,
+        )
+
     def consents_to(self, channel: str) -> bool | None:
         """True if the latest record on `channel` grants consent, False if it revokes it, None
         if the patient was never asked (no message either way)."""

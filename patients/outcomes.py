@@ -12,8 +12,12 @@ Sources (docs/clinical-rules.md, "Outcomes and scores" and "Response rules R14-R
   Cephalalgia 2014;34:29-36; Houts CR, et al. Headache 2020;60:28-39).
 - Diary windows of 28 days, "insufficient data" below 20 entries [ours]; percent change vs
   baseline = (baseline - current) / baseline x 100.
+- Baseline: the intake figure the clinician entered; without one, the diary's 28 days before
+  cycle 1 if that window has enough entries (the same 20-entry threshold).
 - R14: after cycle 2, < 30 % fewer headache days than baseline: stop criterion met (NICE TA260
-  section 1.2; EHF 2018, Bendtsen L, et al. J Headache Pain 2018;19:91).
+  section 1.2; EHF 2018, Bendtsen L, et al. J Headache Pain 2018;19:91). Judged on the window
+  that ends nearest the review: 12 weeks after cycle 2, when cycle 3 is due (as PREEMPT's
+  endpoint, the 28 days to week 24), or today while that day is still ahead.
 - R15: < 15 headache days a month for 3 consecutive months: now episodic (NICE TA260 1.2).
 - R16: < 10 headache days a month for 3 months: suggest a pause and re-evaluate (EHF 2018).
   A 28-day window stands for a month, as in the trials' and NICE's diaries.
@@ -85,6 +89,7 @@ WINDOW_DAYS = 28
 MIN_ENTRIES_PER_WINDOW = 20  # below this a window is "insufficient data" [ours]
 STOP_MIN_REDUCTION_PERCENT = 30  # R14 [NICE, EHF]
 STOP_REVIEW_AFTER_CYCLE = 2  # R14: the response review is after cycle 2 [NICE]
+STOP_REVIEW_DAYS = 84  # R14: the review is 12 weeks after cycle 2, when cycle 3 is due [NICE]
 EPISODIC_BELOW_DAYS = 15  # R15 [NICE]
 PAUSE_BELOW_DAYS = 10  # R16 [EHF]
 CONSECUTIVE_WINDOWS = 3  # R15, R16: "for 3 months"
@@ -225,31 +230,105 @@ def diary_windows(
     ]
 
 
+def baseline_window(entries: Iterable, first_session_on: datetime.date) -> DiarySummary:
+    """The diary's 28 days before cycle 1 (the day of cycle 1 not included)."""
+    return diary_summary(entries, first_session_on - datetime.timedelta(days=WINDOW_DAYS))
+
+
+def choose_baseline(
+    intake: int | None, before_cycle_1: DiarySummary | None
+) -> tuple[int | None, str]:
+    """(headache days a month, where from): the intake figure the clinician entered, else the
+    diary's 28 days before cycle 1 when that window has enough entries, else (None, "")."""
+    if intake is not None:
+        return intake, "intake"
+    if before_cycle_1 is not None and not before_cycle_1.insufficient:
+        return before_cycle_1.headache_days, "diary"
+    return None, ""
+
+
+def review_on(second_session_on: datetime.date, today: datetime.date) -> datetime.date:
+    """The day R14's window ends: the review, 12 weeks after cycle 2, or today while that
+    day is still ahead (no window ends in the future)."""
+    return min(today, second_session_on + datetime.timedelta(days=STOP_REVIEW_DAYS))
+
+
+@dataclass(frozen=True)
+class ResponseReview:
+    """What the chart shows of the diary, and what R14-R16 judge."""
+
+    windows: list[DiarySummary]  # the last `count` windows to today, oldest first
+    baseline: int | None
+    baseline_source: str  # "intake", "diary" (the 28 days before cycle 1) or ""
+    before_cycle_1: DiarySummary | None
+    review: DiarySummary | None  # R14's window, once cycle 2 is given
+
+    def flags(self, *, cycles_given: int) -> list["Flag"]:
+        return response_flags(self.windows, cycles_given=cycles_given, review=self.review)
+
+
+def response_review(
+    entries: Iterable,
+    *,
+    today: datetime.date,
+    count: int,
+    intake: int | None,
+    first_session_on: datetime.date | None = None,
+    second_session_on: datetime.date | None = None,
+) -> ResponseReview:
+    """The windows to today, the baseline (intake, else the diary before cycle 1) and R14's
+    review window, from the diary `entries` (which must cover those days)."""
+    entries = list(entries)
+    before = baseline_window(entries, first_session_on) if first_session_on else None
+    baseline, source = choose_baseline(intake, before)
+    review = None
+    if second_session_on is not None:
+        end = review_on(second_session_on, today)
+        start = end - datetime.timedelta(days=WINDOW_DAYS - 1)
+        review = diary_summary(entries, start, baseline=baseline)
+    return ResponseReview(
+        windows=diary_windows(entries, today, count, baseline=baseline),
+        baseline=baseline,
+        baseline_source=source,
+        before_cycle_1=before,
+        review=review,
+    )
+
+
 @dataclass(frozen=True)
 class Flag:
     rule: str
     message: str
 
 
-def response_flags(windows: Sequence[DiarySummary], *, cycles_given: int) -> list[Flag]:
+def response_flags(
+    windows: Sequence[DiarySummary],
+    *,
+    cycles_given: int,
+    review: DiarySummary | None = None,
+) -> list[Flag]:
     """R14-R16 from windows oldest first; windows with insufficient data do not count.
 
-    1. R14: once 2 cycles are given, the latest counted window's reduction is below 30 %.
+    1. R14: once 2 cycles are given, the review window (`response_review`; without one, the
+       latest window) shows less than a 30 % reduction. That window only: when it has too
+       few entries R14 is not judged, rather than judged on an older window.
     2. R15 / R16: the last 3 windows all counted, all below 15 (or 10) headache days.
     """
     flags = []
-    counted = [w for w in windows if not w.insufficient]
-    latest_change = counted[-1].percent_change if counted else None
+    judged = review if review is not None else (windows[-1] if windows else None)
+    change = judged.percent_change if judged is not None else None
     if (
         cycles_given >= STOP_REVIEW_AFTER_CYCLE
-        and latest_change is not None
-        and latest_change < STOP_MIN_REDUCTION_PERCENT
+        and judged is not None
+        and change is not None
+        and change < STOP_MIN_REDUCTION_PERCENT
     ):
         flags.append(
             Flag(
                 "R14",
-                f"Stop criterion met: less than {STOP_MIN_REDUCTION_PERCENT} % fewer "
-                "headache days than baseline after cycle 2.",
+                f"Stop criterion met after cycle 2: {judged.headache_days} headache days "
+                f"in the 28 days to {judged.end:%Y-%m-%d} against a baseline of "
+                f"{judged.baseline} ({change} % fewer; under {STOP_MIN_REDUCTION_PERCENT} %).",
             )
         )
     last = windows[-CONSECUTIVE_WINDOWS:]

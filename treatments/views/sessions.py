@@ -1,5 +1,7 @@
 """Injection sessions, the patient chart and lot recall: clinicians (recall: clinic admins too)."""
 
+import datetime
+
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -239,16 +241,15 @@ def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     )
     patient = get_object_or_404(patients, pk=patient_pk)
     sessions = list(patient.sessions.all())
-    windows = patient.diary_windows(CHART_WINDOWS)
+    review = patient.response_review(CHART_WINDOWS, **_first_cycles(sessions))
     context = {
         "patient": patient,
         "sessions": sessions,
         "site_history": _site_history(sessions),
         "ftp_limits": {code: m.ftp_max_units for code, m in protocol.MUSCLES.items()},
-        "diary_windows": windows[::-1],
-        "outcome_flags": outcomes.response_flags(
-            windows, cycles_given=sum(1 for s in sessions if s.is_signed)
-        ),
+        "diary_windows": review.windows[::-1],
+        "review": review,
+        "outcome_flags": review.flags(cycles_given=sum(1 for s in sessions if s.is_signed)),
         "outcome_timeline": outcomes.outcome_timeline(
             sessions, patient.questionnaire_responses.all()
         ),
@@ -257,6 +258,15 @@ def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
 
 
 CHART_WINDOWS = 6  # 28-day windows of the diary on the chart: about six months
+
+
+def _first_cycles(sessions) -> dict[str, datetime.date]:
+    """The local dates of cycles 1 and 2 of the latest course given (signed sessions)."""
+    signed = [s for s in sessions if s.is_signed]
+    course = max(signed, key=lambda s: s.administered_at).course_id if signed else None
+    cycles = {s.cycle_number: s.session_date for s in signed if s.course_id == course}
+    names = {1: "first_session_on", 2: "second_session_on"}
+    return {name: cycles[number] for number, name in names.items() if number in cycles}
 
 
 def _site_history(sessions):
