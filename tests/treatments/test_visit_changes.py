@@ -7,9 +7,9 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from tests.conftest import local, visit_day
+from tests.conftest import fresh_vials, local, session_input, visit_day
 from treatments.models import Appointment, AppointmentEvent, Reminder
-from treatments.services import BookingError, set_appointment_status
+from treatments.services import BookingError, record_session, set_appointment_status
 from treatments.services.schedule import undo_appointment_status
 
 MINUTE = datetime.timedelta(minutes=1)
@@ -186,9 +186,6 @@ def test_a_no_show_whose_slot_was_taken_since_cannot_be_undone(
 def test_a_check_in_with_a_session_recorded_cannot_be_undone(
     booked_appointment, front_desk, clinician, location, time_machine
 ):
-    from tests.conftest import fresh_vials, session_input
-    from treatments.services import record_session
-
     time_machine.move_to(booked_appointment.starts_at)
     set_appointment_status(appointment=booked_appointment, status="arrived", by=front_desk)
     when = booked_appointment.starts_at
