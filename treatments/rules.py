@@ -75,7 +75,10 @@ class SessionFacts:
     other_toxin_recent: bool | None = None
     other_toxin_units: int = 0
     botox_units_previous_90_days: int = 0
+    # Signed Botox sessions within 90 days either side of this one, as (date, units) (R12)
+    botox_nearby: tuple[tuple[datetime.date, int], ...] = ()
     previous_session_on: datetime.date | None = None
+    next_session_on: datetime.date | None = None  # a later signed session (entered late, R6)
     min_interval_days: int = 84
     early_reason: str = ""
 
@@ -195,13 +198,19 @@ def _previous_number_given(site: protocol.Site, facts: SessionFacts) -> bool:
     return any(entry.code == previous for entry in facts.given)
 
 
-def _interval(facts):  # R6
-    if facts.previous_session_on is None:
+def _interval(facts):  # R6, against the signed sessions on both sides of this one
+    gaps = []
+    if facts.previous_session_on is not None:
+        days = (facts.session_date - facts.previous_session_on).days
+        if days < facts.min_interval_days:
+            gaps.append(f"Only {days} days since the last session")
+    if facts.next_session_on is not None:
+        days = (facts.next_session_on - facts.session_date).days
+        if days < facts.min_interval_days:
+            gaps.append(f"Only {days} days before the session of {facts.next_session_on:%Y-%m-%d}")
+    if not gaps:
         return
-    days = (facts.session_date - facts.previous_session_on).days
-    if days >= facts.min_interval_days:
-        return
-    message = f"Only {days} days since the last session (minimum {facts.min_interval_days})."
+    message = f"{'; '.join(gaps)} (minimum {facts.min_interval_days})."
     if facts.early_reason.strip():
         yield Finding("R6", WARN, f"{message} Reason: {facts.early_reason.strip()}")
     else:
@@ -278,7 +287,7 @@ def _other_toxins(facts):  # R12
             "other_toxin_recent",
             needs_ack=True,
         )
-    combined = facts.total_units + facts.other_toxin_units + facts.botox_units_previous_90_days
+    combined = facts.total_units + facts.other_toxin_units + _botox_90_days_around(facts)
     if combined > settings.TOXIN_90_DAY_MAX_UNITS:
         yield Finding(
             "R12",
@@ -288,6 +297,21 @@ def _other_toxins(facts):  # R12
             "other_toxin_units",
             needs_ack=True,
         )
+
+
+def _botox_90_days_around(facts: SessionFacts) -> int:
+    """The most Botox in any 90-day window holding this session, besides this session's own
+    units: windows reach back to earlier sessions and forward to later ones (entered late)."""
+    window = datetime.timedelta(days=90)
+    starts = {facts.session_date - window, facts.session_date}
+    starts |= {day for day, _ in facts.botox_nearby if facts.session_date - window <= day}
+    worst = facts.botox_units_previous_90_days
+    for start in starts:
+        if start > facts.session_date:
+            continue
+        units = sum(u for day, u in facts.botox_nearby if start <= day <= start + window)
+        worst = max(worst, units)
+    return worst
 
 
 def _pregnancy(facts):  # R13

@@ -153,6 +153,20 @@ def test_r6_honours_the_courses_minimum_interval():
     assert found(facts, "R6") == [(BLOCK, False, False)]
 
 
+def test_r6_a_session_dated_before_a_later_one_is_checked_against_it_too():
+    # entered late, 14 days before a session already signed: too close on the later side
+    late = standard(next_session_on=NOW.date() + datetime.timedelta(days=14))
+    assert found(late, "R6") == [(BLOCK, False, False)]
+    assert "14 days before" in next(f.message for f in evaluate(late) if f.rule == "R6")
+    reasoned = dataclasses.replace(late, early_reason="entered late from the paper record")
+    assert found(reasoned, "R6") == [(WARN, False, False)]
+    spaced = standard(
+        previous_session_on=NOW.date() - datetime.timedelta(days=84),
+        next_session_on=NOW.date() + datetime.timedelta(days=84),
+    )
+    assert found(spaced, "R6") == []
+
+
 # R7
 def test_r7_exactly_24_hours_after_reconstitution_passes():
     facts = standard(reconstituted_at=NOW - datetime.timedelta(hours=24))
@@ -212,6 +226,22 @@ def test_r12_other_toxins_are_a_warning_to_acknowledge():
     assert found(standard(other_toxin_recent=True), "R12") == [(WARN, False, True)]
     heavy = standard(other_toxin_units=200, botox_units_previous_90_days=100)  # 455 U
     assert found(heavy, "R12") == [(WARN, False, True)]
+
+
+def test_r12_counts_botox_on_both_sides_of_the_session_date():
+    # 155 U here, 195 U signed 14 days later, 60 U of another toxin: 410 U within 90 days
+    later = standard(
+        botox_nearby=((NOW.date() + datetime.timedelta(days=14), 195),), other_toxin_units=60
+    )
+    assert found(later, "R12") == [(WARN, False, True)]
+    # sessions more than 90 days apart never share a 90-day window
+    apart = standard(
+        botox_nearby=(
+            (NOW.date() - datetime.timedelta(days=60), 195),
+            (NOW.date() + datetime.timedelta(days=60), 195),
+        )
+    )
+    assert found(apart, "R12") == []
 
 
 # R13

@@ -88,6 +88,38 @@ def test_treating_before_the_minimum_interval_needs_a_reason(patient_a, clinicia
     assert session.early_reason == "Travel"
 
 
+def test_a_session_dated_before_a_signed_one_is_checked_against_it_too(
+    patient_a, clinician, location
+):
+    sites = standard_sites() + [
+        SiteEntry(code, 5)
+        for code in ("TEM-L5", "TEM-R5", "OCC-L4", "OCC-R4", "TRA-L4", "TRA-L5", "TRA-R4", "TRA-R5")
+    ]
+    later = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location, sites=sites)
+    )
+    sign_session(session=later, user=clinician, acknowledged=[])
+    earlier = SESSION_TIME - datetime.timedelta(days=14)
+    with pytest.raises(RuleViolation) as raised:
+        record_session(
+            patient=patient_a,
+            injector=clinician,
+            data=session_input(location, when=earlier, sites=sites, other_toxin_units=20),
+        )
+    assert [f.rule for f in raised.value.findings] == ["R6"]
+    draft = record_session(
+        patient=patient_a,
+        injector=clinician,
+        data=session_input(
+            location, when=earlier, sites=sites, other_toxin_units=20, early_reason="Paper record"
+        ),
+    )
+    with pytest.raises(RuleViolation) as raised:
+        sign_session(session=draft, user=clinician, acknowledged=[])
+    assert [f.rule for f in raised.value.findings] == ["R12"]  # 410 U within 90 days
+    assert sign_session(session=draft, user=clinician, acknowledged=["R12"]).is_signed
+
+
 def test_signing_needs_warnings_acknowledged_and_stores_them(patient_a, clinician, location):
     sites = [s if s.code != "FRO-L1" else SiteEntry("FRO-L1", 10) for s in standard_sites()]
     session = record_session(
