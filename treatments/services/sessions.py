@@ -3,6 +3,7 @@ Each checks the rules (treatments/rules.py) first and writes nothing when one bl
 
 import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -50,7 +51,7 @@ class SessionInput:
     reconstituted_at: datetime.datetime
     sites: list[rules.SiteEntry]
     vials: list[VialInput] = field(default_factory=list)
-    diluent_ml: float = 4
+    diluent_ml: Decimal | float = 4
     consent: str = ""
     infection_at_site: bool | None = None
     hypersensitivity: bool | None = None
@@ -58,6 +59,8 @@ class SessionInput:
     other_toxin_recent: bool | None = None
     other_toxin_units: int = 0
     early_reason: str = ""
+    extra_vial_reason: str = ""
+    under_18_reason: str = ""
     notes: str = ""
 
 
@@ -73,6 +76,8 @@ SCALAR_FIELDS = (
     "other_toxin_recent",
     "other_toxin_units",
     "early_reason",
+    "extra_vial_reason",
+    "under_18_reason",
     "notes",
 )
 
@@ -129,6 +134,10 @@ def session_facts(
             course.min_interval_days if course else settings.TREATMENT_MIN_INTERVAL_DAYS
         ),
         early_reason=data.early_reason,
+        diluent_ml=data.diluent_ml,
+        extra_vial_reason=data.extra_vial_reason,
+        date_of_birth=patient.date_of_birth,
+        under_18_reason=data.under_18_reason,
     )
 
 
