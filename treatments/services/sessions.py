@@ -293,9 +293,13 @@ def snapshot(session: TreatmentSession) -> dict:
         "administered_at": session.administered_at.isoformat(),
         "reconstituted_at": session.reconstituted_at.isoformat(),
         "location": session.location.name,
+        "diluent_ml": str(session.diluent_ml),
         "total_units": session.total_units,
         "units_wasted": session.units_wasted,
         "consent": session.consent,
+        "early_reason": session.early_reason,
+        "extra_vial_reason": session.extra_vial_reason,
+        "under_18_reason": session.under_18_reason,
         "notes": session.notes,
         "sites": {
             site.site_code: site.units
