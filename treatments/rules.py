@@ -83,6 +83,7 @@ class SessionFacts:
     botox_nearby: tuple[tuple[datetime.date, int], ...] = ()
     previous_session_on: datetime.date | None = None
     next_session_on: datetime.date | None = None  # a later signed session (entered late, R6)
+    next_session_early_reason: str = ""  # the reason that later session was treated early
     min_interval_days: int = 84
     early_reason: str = ""
     diluent_ml: Decimal | float = 4  # saline added to the vials, in all (R19)
@@ -216,11 +217,18 @@ def _interval(facts):  # R6, against the signed sessions on both sides of this o
         days = (facts.session_date - facts.previous_session_on).days
         if days < facts.min_interval_days:
             gaps.append(f"Only {days} days since the last session")
+    covered = ""  # the gap to the later session was already justified there
     if facts.next_session_on is not None:
         days = (facts.next_session_on - facts.session_date).days
         if days < facts.min_interval_days:
-            gaps.append(f"Only {days} days before the session of {facts.next_session_on:%Y-%m-%d}")
+            gap = f"Only {days} days before the session of {facts.next_session_on:%Y-%m-%d}"
+            if facts.next_session_early_reason.strip():
+                covered = f"{gap}: {facts.next_session_early_reason.strip()}"
+            else:
+                gaps.append(gap)
     if not gaps:
+        if covered:
+            yield Finding("R6", WARN, f"{covered} (the reason given on that session).")
         return
     message = f"{'; '.join(gaps)} (minimum {facts.min_interval_days})."
     if facts.early_reason.strip():

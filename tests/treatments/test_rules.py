@@ -170,6 +170,15 @@ def test_r6_a_session_dated_before_a_later_one_is_checked_against_it_too():
     assert found(spaced, "R6") == []
 
 
+def test_r6_a_gap_the_later_session_already_gave_a_reason_for_is_a_warning():
+    # amending the earlier of two sessions: the later one was treated early, with a reason
+    earlier = standard(
+        next_session_on=NOW.date() + datetime.timedelta(days=80),
+        next_session_early_reason="travelling on day 84",
+    )
+    assert found(earlier, "R6") == [(WARN, False, False)]
+
+
 # R7
 def test_r7_exactly_24_hours_after_reconstitution_passes():
     facts = standard(reconstituted_at=NOW - datetime.timedelta(hours=24))

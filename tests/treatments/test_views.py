@@ -253,7 +253,9 @@ def test_45_units_at_a_site_are_refused_at_the_site(clinician_client, patient_a,
         reverse("treatments:session_create", args=[patient_a.pk]),
         form_data(location, acknowledged=["R2"], **frontalis),
     )
-    assert "units-FRO-L1" in response.context["entry"].sites.errors
+    assert response.context["entry"].sites.errors["units-FRO-L1"] == [
+        "R18: no site holds more than 10 U."
+    ]
     assert not TreatmentSession.objects.exists()
 
 

@@ -83,6 +83,9 @@ class SitesForm(forms.Form):
                 label=label,
                 required=False,
                 max_value=protocol.MAX_SITE_UNITS,
+                error_messages={
+                    "max_value": f"R18: no site holds more than {protocol.MAX_SITE_UNITS} U."
+                },
                 widget=forms.NumberInput(
                     attrs={
                         "class": "form-control form-control-sm",

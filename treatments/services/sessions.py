@@ -130,6 +130,7 @@ def session_facts(
         botox_nearby=tuple((other.session_date, other.total_units) for other in nearby),
         previous_session_on=previous_session.session_date if previous_session else None,
         next_session_on=next_session.session_date if next_session else None,
+        next_session_early_reason=next_session.early_reason if next_session else "",
         min_interval_days=(
             course.min_interval_days if course else settings.TREATMENT_MIN_INTERVAL_DAYS
         ),
