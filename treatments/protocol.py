@@ -14,6 +14,15 @@ UNITS_PER_SITE = 5  # 5 U in 0.1 mL at every site [label]
 STANDARD_TOTAL_UNITS = 155  # 31 sites x 5 U [label]
 MAX_TOTAL_UNITS = 195  # with follow-the-pain [SmPC]
 MAX_SITES = 39
+MAX_SITE_UNITS = 10  # no site above 10 U (R18) [ours]
+
+# Reconstitution (R19): 2 mL of saline per 100 U = 5 U per 0.1 mL [label]; more than twice that
+# is refused. MAX_DILUENT_ML bounds every row (a database check): twice the label volume of two
+# 200 U vials, the most a session reconstitutes with one extra vial.
+SALINE_ML_PER_100_UNITS = 2
+MAX_DILUENT_ML = 16
+
+ADULT_AGE = 18  # R17: adults only [label]
 
 LEFT, RIGHT, MIDLINE = "L", "R", "M"
 SIDES = {LEFT: "Left", RIGHT: "Right", MIDLINE: "Midline"}
@@ -35,6 +44,11 @@ class Muscle:
     @property
     def fixed_units(self) -> int:
         return self.fixed_sites * UNITS_PER_SITE
+
+    @property
+    def max_units(self) -> int:
+        """R18: the follow-the-pain maximum where there is one, else the protocol dose."""
+        return self.ftp_max_units or self.fixed_units
 
     @property
     def allows_ftp(self) -> bool:

@@ -1,4 +1,5 @@
-"""Rules R1-R13 (docs/clinical-rules.md) over the facts of one session, as a pure function.
+"""Rules R1-R13 and R17-R20 (docs/clinical-rules.md) over the facts of one session, as a
+pure function.
 
 `evaluate(facts)` returns findings: a BLOCK stops the save (or, when `at_signoff`, only the
 sign-off); a WARN is shown, and those that say `needs_ack` must be acknowledged before the
@@ -7,6 +8,7 @@ session is signed. Thresholds that clinics set differently are Django settings.
 
 import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -14,12 +16,14 @@ from treatments import protocol
 
 BLOCK, WARN = "block", "warn"
 # Warnings the clinician acknowledges with a tick at sign-off; the others carry their own
-# reason (a skipped site's reason, R3; the early-treatment reason, R6).
+# reason (a skipped site's reason, R3; the early-treatment reason, R6; the under-18 reason,
+# R17; the extra-vial reason, R20).
 ACKNOWLEDGEABLE = {
     "R1": "Total below the standard 155 U",
     "R2": "Units other than 5 at a site",
     "R12": "Other botulinum toxin recently, or more than 400 U in 3 months",
     "R13": "Pregnant or breastfeeding",
+    "R19": "Saline other than 2 mL per 100 U",
 }
 
 
@@ -75,9 +79,17 @@ class SessionFacts:
     other_toxin_recent: bool | None = None
     other_toxin_units: int = 0
     botox_units_previous_90_days: int = 0
+    # Signed Botox sessions within 90 days either side of this one, as (date, units) (R12)
+    botox_nearby: tuple[tuple[datetime.date, int], ...] = ()
     previous_session_on: datetime.date | None = None
+    next_session_on: datetime.date | None = None  # a later signed session (entered late, R6)
+    next_session_early_reason: str = ""  # the reason that later session was treated early
     min_interval_days: int = 84
     early_reason: str = ""
+    diluent_ml: Decimal | float = 4  # saline added to the vials, in all (R19)
+    extra_vial_reason: str = ""  # R20
+    date_of_birth: datetime.date | None = None  # R17
+    under_18_reason: str = ""  # R17: an adolescent clinic's reason, given per session
 
     @property
     def given(self) -> list[SiteEntry]:
@@ -101,6 +113,10 @@ def evaluate(facts: SessionFacts) -> list[Finding]:
         _contraindications,
         _other_toxins,
         _pregnancy,
+        _age,
+        _muscle_maxima,
+        _saline,
+        _fewest_vials,
     )
     return [finding for check in checks for finding in check(facts)]
 
@@ -195,13 +211,26 @@ def _previous_number_given(site: protocol.Site, facts: SessionFacts) -> bool:
     return any(entry.code == previous for entry in facts.given)
 
 
-def _interval(facts):  # R6
-    if facts.previous_session_on is None:
+def _interval(facts):  # R6, against the signed sessions on both sides of this one
+    gaps = []
+    if facts.previous_session_on is not None:
+        days = (facts.session_date - facts.previous_session_on).days
+        if days < facts.min_interval_days:
+            gaps.append(f"Only {days} days since the last session")
+    covered = ""  # the gap to the later session was already justified there
+    if facts.next_session_on is not None:
+        days = (facts.next_session_on - facts.session_date).days
+        if days < facts.min_interval_days:
+            gap = f"Only {days} days before the session of {facts.next_session_on:%Y-%m-%d}"
+            if facts.next_session_early_reason.strip():
+                covered = f"{gap}: {facts.next_session_early_reason.strip()}"
+            else:
+                gaps.append(gap)
+    if not gaps:
+        if covered:
+            yield Finding("R6", WARN, f"{covered} (the reason given on that session).")
         return
-    days = (facts.session_date - facts.previous_session_on).days
-    if days >= facts.min_interval_days:
-        return
-    message = f"Only {days} days since the last session (minimum {facts.min_interval_days})."
+    message = f"{'; '.join(gaps)} (minimum {facts.min_interval_days})."
     if facts.early_reason.strip():
         yield Finding("R6", WARN, f"{message} Reason: {facts.early_reason.strip()}")
     else:
@@ -278,7 +307,7 @@ def _other_toxins(facts):  # R12
             "other_toxin_recent",
             needs_ack=True,
         )
-    combined = facts.total_units + facts.other_toxin_units + facts.botox_units_previous_90_days
+    combined = facts.total_units + facts.other_toxin_units + _botox_90_days_around(facts)
     if combined > settings.TOXIN_90_DAY_MAX_UNITS:
         yield Finding(
             "R12",
@@ -288,6 +317,21 @@ def _other_toxins(facts):  # R12
             "other_toxin_units",
             needs_ack=True,
         )
+
+
+def _botox_90_days_around(facts: SessionFacts) -> int:
+    """The most Botox in any 90-day window holding this session, besides this session's own
+    units: windows reach back to earlier sessions and forward to later ones (entered late)."""
+    window = datetime.timedelta(days=90)
+    starts = {facts.session_date - window, facts.session_date}
+    starts |= {day for day, _ in facts.botox_nearby if facts.session_date - window <= day}
+    worst = facts.botox_units_previous_90_days
+    for start in starts:
+        if start > facts.session_date:
+            continue
+        units = sum(u for day, u in facts.botox_nearby if start <= day <= start + window)
+        worst = max(worst, units)
+    return worst
 
 
 def _pregnancy(facts):  # R13
@@ -306,4 +350,116 @@ def _pregnancy(facts):  # R13
             "Pregnant or breastfeeding: safety not established.",
             "pregnant_or_breastfeeding",
             needs_ack=True,
+        )
+
+
+def age_on(born: datetime.date, day: datetime.date) -> int:
+    """Whole years from `born` to `day` (a 29 February birthday turns over on 1 March)."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def _age(facts):  # R17
+    if facts.date_of_birth is None:
+        return
+    age = age_on(facts.date_of_birth, facts.session_date)
+    if age >= protocol.ADULT_AGE:
+        return
+    message = f"The patient is {age} on the session date: the treatment is licensed for adults."
+    if facts.under_18_reason.strip():
+        yield Finding("R17", WARN, f"{message} Reason: {facts.under_18_reason.strip()}")
+    else:
+        yield Finding(
+            "R17",
+            BLOCK,
+            f"{message} An adolescent clinic gives its reason to treat.",
+            "under_18_reason",
+        )
+
+
+def _muscle_maxima(facts):  # R18 (R5 holds the follow-the-pain muscles' maxima)
+    by_muscle: dict[str, list[SiteEntry]] = {}
+    for entry in facts.given:
+        site = protocol.SITES.get(entry.code)
+        if site is None:
+            continue  # R5
+        by_muscle.setdefault(site.muscle, []).append(entry)
+        if entry.units > protocol.MAX_SITE_UNITS:
+            yield Finding(
+                "R18",
+                BLOCK,
+                f"{site.label}: {entry.units} U is above the "
+                f"{protocol.MAX_SITE_UNITS} U maximum at one site.",
+                entry.code,
+            )
+    for code, entries in by_muscle.items():
+        muscle = protocol.MUSCLES[code]
+        units = sum(max(entry.units, 0) for entry in entries)
+        if muscle.allows_ftp or units <= muscle.max_units:
+            continue
+        # shown at the site holding the most units in the muscle
+        worst = max(entries, key=lambda entry: entry.units)
+        yield Finding(
+            "R18",
+            BLOCK,
+            f"{muscle.name}: {units} U is above the {muscle.max_units} U maximum.",
+            worst.code,
+        )
+
+
+def label_saline_ml(vials: list[VialEntry]) -> Decimal:
+    """The saline the label gives the vials: 2 mL per 100 U (R19)."""
+    units = sum(vial.vials * vial.vial_units for vial in vials)
+    return Decimal(units * protocol.SALINE_ML_PER_100_UNITS) / 100
+
+
+def _saline(facts):  # R19
+    yield from saline_findings(facts.diluent_ml, facts.vials)
+
+
+def saline_findings(diluent_ml: Decimal | float, vials: list[VialEntry]):
+    """R19 for a saline volume and the vials it went into (no vials: the absolute bounds)."""
+    ml = Decimal(str(diluent_ml))
+    label = label_saline_ml(vials)
+    absolute = Decimal(protocol.MAX_DILUENT_ML)
+    most = min(2 * label, absolute) if label else absolute
+    if ml <= 0:
+        yield Finding("R19", BLOCK, "Saline must be more than 0 mL.", "diluent_ml")
+    elif ml > most:
+        yield Finding(
+            "R19",
+            BLOCK,
+            f"{ml:g} mL of saline is more than twice the label volume ({most:g} mL at most).",
+            "diluent_ml",
+        )
+    elif label and ml != label:
+        yield Finding(
+            "R19",
+            WARN,
+            f"{ml:g} mL of saline: the label gives {label:g} mL for these vials (5 U per 0.1 mL).",
+            "diluent_ml",
+            needs_ack=True,
+        )
+
+
+def _fewest_vials(facts):  # R20
+    """The vials drawn are the fewest that cover the units given: no vial could be left out."""
+    if not facts.vials or not facts.total_units:
+        return
+    drawn = sum(vial.vials * vial.vial_units for vial in facts.vials)
+    smallest = min(vial.vial_units for vial in facts.vials)
+    if drawn - smallest < facts.total_units:
+        return
+    message = (
+        f"{drawn} U drawn for {facts.total_units} U given: "
+        f"{drawn - facts.total_units} U would be billed as waste."
+    )
+    if facts.extra_vial_reason.strip():
+        yield Finding("R20", WARN, f"{message} Reason: {facts.extra_vial_reason.strip()}")
+    else:
+        yield Finding(
+            "R20",
+            BLOCK,
+            f"{message} Say why an extra vial was used (dropped, contaminated).",
+            "extra_vial_reason",
+            at_signoff=True,
         )

@@ -95,7 +95,7 @@
     return counts;
   }
 
-  /** Rules R1, R2, R3 and R5 (docs/clinical-rules.md, R1-R13); level is "block" or "warn". */
+  /** Rules R1, R2, R3, R5 and R18 (docs/clinical-rules.md); level is "block" or "warn". */
   function checkRules(sites, counts, protocol) {
     const rules = [];
     const add = (id, level, text, muscle = null) => rules.push({ id, level, text, muscle });
@@ -110,6 +110,8 @@
     if (invalid.length) add("R2", "block", `Units must be a whole number above 0: ${listOf(invalid, (s) => `${s.label} (${s.raw || "?"})`)}.`);
     const odd = active.filter((s) => !s.invalid && s.units !== protocol.units_per_site);
     if (odd.length) add("R2", "warn", `Units other than ${protocol.units_per_site} U: ${listOf(odd, (s) => `${s.label} (${s.units} U)`)}.`);
+    const heavy = active.filter((s) => !s.invalid && s.units > protocol.max_site_units);
+    if (heavy.length) add("R18", "block", `Above ${protocol.max_site_units} U at one site: ${listOf(heavy, (s) => `${s.label} (${s.units} U)`)}.`);
 
     const missing = all.filter((s) => s.state === "missing");
     if (missing.length) add("R3", "block", `Needs units or a reason it was skipped: ${listOf(missing, (s) => s.label)}.`);
@@ -119,7 +121,7 @@
     for (const [code, muscle] of Object.entries(protocol.muscles)) {
       const { units, sites: used } = counts.perMuscle[code];
       if (muscle.ftp_max_units == null) {
-        if (units > muscle.fixed_units) add("R5", "block", `${muscle.name}: ${units} U is above its ${muscle.fixed_units} U (no follow-the-pain sites in this muscle).`, code);
+        if (units > muscle.fixed_units) add("R18", "block", `${muscle.name}: ${units} U is above its ${muscle.fixed_units} U maximum (no follow-the-pain sites in this muscle).`, code);
         continue;
       }
       if (units > muscle.ftp_max_units) add("R5", "block", `${muscle.name}: ${units} U is above the follow-the-pain maximum of ${muscle.ftp_max_units} U.`, code);

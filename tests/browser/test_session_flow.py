@@ -68,3 +68,18 @@ def test_clinician_records_a_session_on_the_map_and_signs_it(page, clinician, pa
     expect(row).to_contain_text("Signed")
     expect(page.locator("#site-history")).to_contain_text("TEM-L5, TEM-R5")
     assert console_errors == []
+
+
+def test_the_tally_blocks_units_above_a_site_or_muscle_maximum(page, clinician, patient_a):
+    # Given a clinician on a patient's new session form, with the sites as a table
+    log_in(page, "clinician")
+    page.goto(f"/treatments/patients/{patient_a.pk}/sessions/new/")
+    page.locator("#site-table-details summary").click()
+    # When they enter 10 U at the procerus and 15 U at a temporalis site
+    page.locator('input[name="units-PRO-M"]').fill("10")
+    page.locator('input[name="units-TEM-L1"]').fill("15")
+    page.locator('input[name="units-TEM-L1"]').dispatch_event("change")
+    # Then the tally blocks both, as R18 does on the server
+    rules = page.locator("#tally-rules")
+    expect(rules).to_contain_text("Procerus: 10 U is above its 5 U maximum")
+    expect(rules).to_contain_text("Above 10 U at one site")

@@ -1,6 +1,7 @@
 """Each database constraint refuses a direct ORM write that bypasses the forms and services."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -149,3 +150,22 @@ def test_an_other_adverse_event_is_described_and_an_amendment_has_a_reason(sessi
             session=session, reason="", before={}, after={}, amended_by=clinician
         )
     )
+
+
+@pytest.mark.parametrize("ml", ["0", "-4", "-9.9", "16.1", "40"])
+def test_saline_is_more_than_0_and_at_most_16_ml(session, ml):
+    rows = TreatmentSession.objects.filter(pk=session.pk)
+    refused(lambda: rows.update(diluent_ml=Decimal(ml)))
+    rows.update(diluent_ml=Decimal("16"))
+
+
+def test_no_site_holds_more_than_10_units(session):
+    refused(
+        lambda: InjectionSite.objects.bulk_create(
+            [InjectionSite(session=session, site_code="FRO-L1", muscle="FRO", side="L", units=45)]
+        )
+    )
+    site = InjectionSite.objects.create(
+        session=session, site_code="FRO-L1", muscle="FRO", side="L", units=10
+    )
+    refused(lambda: InjectionSite.objects.filter(pk=site.pk).update(units=11))

@@ -1,8 +1,13 @@
 import datetime
+from decimal import Decimal
 
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.conftest import SESSION_TIME, session_input
+from tests.conftest import SESSION_TIME, make_patient, session_input
+from treatments import protocol
 from treatments.models import SessionAmendment, TreatmentCourse, TreatmentSession, VialLot
 from treatments.rules import SiteEntry
 from treatments.services import (
@@ -88,8 +93,41 @@ def test_treating_before_the_minimum_interval_needs_a_reason(patient_a, clinicia
     assert session.early_reason == "Travel"
 
 
+def test_a_session_dated_before_a_signed_one_is_checked_against_it_too(
+    patient_a, clinician, location
+):
+    sites = standard_sites() + [
+        SiteEntry(code, 5)
+        for code in ("TEM-L5", "TEM-R5", "OCC-L4", "OCC-R4", "TRA-L4", "TRA-L5", "TRA-R4", "TRA-R5")
+    ]
+    later = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location, sites=sites)
+    )
+    sign_session(session=later, user=clinician, acknowledged=[])
+    earlier = SESSION_TIME - datetime.timedelta(days=14)
+    with pytest.raises(RuleViolation) as raised:
+        record_session(
+            patient=patient_a,
+            injector=clinician,
+            data=session_input(location, when=earlier, sites=sites, other_toxin_units=20),
+        )
+    assert [f.rule for f in raised.value.findings] == ["R6"]
+    draft = record_session(
+        patient=patient_a,
+        injector=clinician,
+        data=session_input(
+            location, when=earlier, sites=sites, other_toxin_units=20, early_reason="Paper record"
+        ),
+    )
+    with pytest.raises(RuleViolation) as raised:
+        sign_session(session=draft, user=clinician, acknowledged=[])
+    assert [f.rule for f in raised.value.findings] == ["R12"]  # 410 U within 90 days
+    assert sign_session(session=draft, user=clinician, acknowledged=["R12"]).is_signed
+
+
 def test_signing_needs_warnings_acknowledged_and_stores_them(patient_a, clinician, location):
-    sites = [s if s.code != "FRO-L1" else SiteEntry("FRO-L1", 10) for s in standard_sites()]
+    # 10 U at one temporalis site: within the muscle's 50 U (R18), but not the 5 U of R2
+    sites = [s if s.code != "TEM-L1" else SiteEntry("TEM-L1", 10) for s in standard_sites()]
     session = record_session(
         patient=patient_a, injector=clinician, data=session_input(location, sites=sites)
     )
@@ -150,3 +188,127 @@ def test_signing_twice_is_harmless(patient_a, clinician, location):
     first = sign_session(session=session, user=clinician, acknowledged=[])
     second = sign_session(session=session, user=clinician, acknowledged=[])
     assert first.signed_at == second.signed_at
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        dict.fromkeys(("FRO-L1", "FRO-L2", "FRO-R1", "FRO-R2"), 45),
+        {"PRO-M": 50, "COR-L": 50, "COR-R": 50},
+    ],
+)
+def test_units_above_a_muscles_maximum_are_refused_whatever_is_acknowledged(
+    patient_a, clinician, location, changes
+):
+    sites = [SiteEntry(s.code, changes.get(s.code, 5)) for s in standard_sites()]
+    with pytest.raises(RuleViolation) as raised:
+        record_session(
+            patient=patient_a, injector=clinician, data=session_input(location, sites=sites)
+        )
+    assert "R18" in {f.rule for f in raised.value.findings}
+    assert not TreatmentSession.objects.exists()
+
+
+class _Rollback(Exception):
+    pass
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(protocol.SITE_CODES),
+        st.one_of(st.none(), st.integers(-20, 60), st.sampled_from([5, 10])),
+        max_size=8,
+    )
+)
+def test_no_site_table_the_rules_accept_breaks_a_database_constraint(
+    patient_a, clinician, location, changes
+):
+    table = {site.code: 5 for site in protocol.FIXED_SITES} | changes
+    sites = [
+        SiteEntry(code, units, "" if units is not None else "skipped")
+        for code, units in table.items()
+    ]
+    given_units = [(code, u) for code, u in table.items() if u is not None]
+    per_muscle: dict[str, int] = {}
+    for code, units in given_units:
+        muscle = protocol.SITES[code].muscle
+        per_muscle[muscle] = per_muscle.get(muscle, 0) + units
+    over = (
+        sum(max(u, 0) for _, u in given_units) > protocol.MAX_TOTAL_UNITS
+        or any(u <= 0 or u > protocol.MAX_SITE_UNITS for _, u in given_units)
+        or any(units > protocol.MUSCLES[m].max_units for m, units in per_muscle.items())
+    )
+    try:
+        with transaction.atomic():
+            # an IntegrityError here fails the test: the rules let through what the database
+            # refuses
+            record_session(
+                patient=patient_a, injector=clinician, data=session_input(location, sites=sites)
+            )
+            raise _Rollback
+    except RuleViolation:
+        accepted = False
+    except _Rollback:
+        accepted = True
+    assert not (over and accepted)
+
+
+@pytest.mark.parametrize("ml", ["0", "-4", "-9.9", "40"])
+def test_saline_of_none_or_far_too_much_is_refused(patient_a, clinician, location, ml):
+    with pytest.raises(RuleViolation) as raised:
+        record_session(
+            patient=patient_a,
+            injector=clinician,
+            data=session_input(location, diluent_ml=Decimal(ml)),
+        )
+    assert [f.rule for f in raised.value.findings] == ["R19"]
+
+
+def test_odd_saline_is_acknowledged_at_sign_off(patient_a, clinician, location):
+    session = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location, diluent_ml=5)
+    )
+    with pytest.raises(RuleViolation) as raised:
+        sign_session(session=session, user=clinician, acknowledged=[])
+    assert [f.rule for f in raised.value.findings] == ["R19"]
+    assert sign_session(session=session, user=clinician, acknowledged=["R19"]).is_signed
+
+
+def test_sixteen_vials_for_155_units_do_not_sign_without_a_reason(patient_a, clinician, location):
+    vials = [VialInput("C1234AB", "botox_200", datetime.date(2027, 6, 30), vials=16)]
+    session = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location, vials=vials)
+    )
+    with pytest.raises(RuleViolation) as raised:
+        # R19 too: 4 mL is not the 64 mL the label gives sixteen vials
+        sign_session(session=session, user=clinician, acknowledged=["R19"])
+    assert [f.rule for f in raised.value.findings] == ["R20"]
+    session = record_session(
+        patient=patient_a,
+        injector=clinician,
+        data=session_input(location, extra_vial_reason="Dropped one", vials=vials),
+        session=session,
+    )
+    assert sign_session(session=session, user=clinician, acknowledged=["R19"]).is_signed
+    assert session.extra_vial_reason == "Dropped one"
+
+
+@pytest.mark.parametrize("age", [0, 3, 10])
+def test_a_child_is_not_treated_without_a_recorded_reason(clinician, location, age):
+    born = SESSION_TIME.date().replace(year=SESSION_TIME.year - age) + datetime.timedelta(days=3)
+    child = make_patient(7, date_of_birth=born, location=location)
+    with pytest.raises(RuleViolation) as raised:
+        record_session(patient=child, injector=clinician, data=session_input(location))
+    assert [f.rule for f in raised.value.findings] == ["R17"]
+    assert not TreatmentSession.objects.exists()
+    session = record_session(
+        patient=child,
+        injector=clinician,
+        data=session_input(location, under_18_reason="Adolescent clinic, specialist plan"),
+    )
+    assert sign_session(session=session, user=clinician, acknowledged=[]).is_signed
+    session.refresh_from_db()
+    assert session.under_18_reason == "Adolescent clinic, specialist plan"

@@ -234,3 +234,72 @@ def test_the_new_session_form_offers_the_last_lot_used_at_the_location(
     first_vial = response.context["entry"].vials.forms[0]
     assert first_vial["lot_number"].value() == "C1234AB"
     assert first_vial["expiry"].value() == datetime.date(2027, 6, 30)
+
+
+def test_units_above_a_muscles_maximum_show_at_the_site(clinician_client, patient_a, location):
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]),
+        form_data(location, **{"units-PRO-M": "10"}),
+    )
+    assert response.context["entry"].sites.errors["units-PRO-M"] == [
+        "R18: Procerus: 10 U is above the 5 U maximum."
+    ]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_45_units_at_a_site_are_refused_at_the_site(clinician_client, patient_a, location):
+    frontalis = {f"units-{code}": "45" for code in ("FRO-L1", "FRO-L2", "FRO-R1", "FRO-R2")}
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]),
+        form_data(location, acknowledged=["R2"], **frontalis),
+    )
+    assert response.context["entry"].sites.errors["units-FRO-L1"] == [
+        "R18: no site holds more than 10 U."
+    ]
+    assert not TreatmentSession.objects.exists()
+
+
+@pytest.mark.parametrize("ml", ["0", "-4", "40"])
+def test_impossible_saline_shows_at_its_field(clinician_client, patient_a, location, ml):
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]),
+        form_data(location, diluent_ml=ml),
+    )
+    errors = response.context["entry"].form.errors["diluent_ml"]
+    assert any(error.startswith("R19:") for error in errors)
+    assert not TreatmentSession.objects.exists()
+
+
+def test_an_extra_vial_signs_once_its_reason_is_given(clinician_client, patient_a, location):
+    # four 200 U vials: R19 warns too (4 mL of saline, not the label's 16 mL)
+    data = form_data(location, acknowledged=["R19"], **{"vials-0-vials": "4"})
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[patient_a.pk]), data
+    )
+    session = TreatmentSession.objects.get()
+    assert session.status == "draft"
+    page = clinician_client.get(response["Location"])
+    assert [f.field for f in page.context["findings"] if f.rule == "R20"] == ["extra_vial_reason"]
+    clinician_client.post(response["Location"], data | {"extra_vial_reason": "Two dropped"})
+    session.refresh_from_db()
+    assert session.is_signed
+
+
+def test_a_child_is_blocked_at_the_under_18_reason(clinician_client, clinician, location):
+    child = make_patient(
+        9,
+        date_of_birth=datetime.date(2016, 5, 1),  # 9 on the session date, 2026-03-02
+        location=location,
+        primary_clinician=clinician,
+    )
+    response = clinician_client.post(
+        reverse("treatments:session_create", args=[child.pk]), form_data(location)
+    )
+    errors = response.context["entry"].form.errors["under_18_reason"]
+    assert [e[:4] for e in errors] == ["R17:"]
+    assert not TreatmentSession.objects.exists()
+    clinician_client.post(
+        reverse("treatments:session_create", args=[child.pk]),
+        form_data(location, under_18_reason="Adolescent clinic, specialist plan"),
+    )
+    assert TreatmentSession.objects.get().is_signed

@@ -40,6 +40,8 @@ class SessionForm(forms.ModelForm):
             "reconstituted_at": DateTimeInput(),
             "consent": forms.RadioSelect,
             "early_reason": forms.Textarea(attrs={"rows": 2}),
+            "extra_vial_reason": forms.Textarea(attrs={"rows": 2}),
+            "under_18_reason": forms.Textarea(attrs={"rows": 2}),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
@@ -59,6 +61,16 @@ class SessionForm(forms.ModelForm):
                 widget=forms.RadioSelect(choices=YES_NO),
             )
 
+    def clean_diluent_ml(self):
+        # R19's absolute bounds here, at the field, before the model's check constraint would
+        # report them for the whole form; the rules check the volume against the vials.
+        ml = self.cleaned_data.get("diluent_ml")
+        if ml is not None:
+            for finding in rules.saline_findings(ml, []):
+                if finding.severity == rules.BLOCK:
+                    raise forms.ValidationError(f"{finding.rule}: {finding.message}")
+        return ml
+
 
 class SitesForm(forms.Form):
     """Units (or a skip reason) for every site in the catalogue: the table the map edits."""
@@ -70,9 +82,16 @@ class SitesForm(forms.Form):
             self.fields[f"units-{site.code}"] = forms.IntegerField(
                 label=label,
                 required=False,
-                max_value=50,
+                max_value=protocol.MAX_SITE_UNITS,
+                error_messages={
+                    "max_value": f"R18: no site holds more than {protocol.MAX_SITE_UNITS} U."
+                },
                 widget=forms.NumberInput(
-                    attrs={"class": "form-control form-control-sm", "min": 1, "max": 50}
+                    attrs={
+                        "class": "form-control form-control-sm",
+                        "min": 1,
+                        "max": protocol.MAX_SITE_UNITS,
+                    }
                 ),
             )
             if not site.ftp:
@@ -208,6 +227,8 @@ class SessionEntry:
             other_toxin_recent=data["other_toxin_recent"],
             other_toxin_units=data["other_toxin_units"] or 0,
             early_reason=data["early_reason"],
+            extra_vial_reason=data["extra_vial_reason"],
+            under_18_reason=data["under_18_reason"],
             notes=data["notes"],
             sites=self.sites.entries(),
             vials=[

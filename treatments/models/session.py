@@ -90,6 +90,17 @@ class TreatmentSession(models.Model):
         "units of botulinum toxin for other indications in the last 3 months", default=0
     )
     early_reason = models.TextField("reason for treating before the minimum interval", blank=True)
+    extra_vial_reason = models.TextField(
+        "reason for an extra vial",
+        blank=True,
+        help_text="Needed when more vials were drawn than the units given need (dropped, "
+        "contaminated).",
+    )
+    under_18_reason = models.TextField(
+        "reason to treat a patient under 18",
+        blank=True,
+        help_text="Adolescent clinics only: the treatment is licensed for adults.",
+    )
     acknowledged = models.JSONField(
         "warnings acknowledged",
         default=list,
@@ -125,6 +136,11 @@ class TreatmentSession(models.Model):
             models.CheckConstraint(
                 condition=Q(total_units__lte=protocol.MAX_TOTAL_UNITS),
                 name="session_total_at_most_195",
+            ),
+            models.CheckConstraint(
+                # R19's absolute bounds; the rules also refuse more than twice the label volume
+                condition=Q(diluent_ml__gt=0, diluent_ml__lte=protocol.MAX_DILUENT_ML),
+                name="session_saline_within_bounds",
             ),
             models.CheckConstraint(
                 condition=Q(reconstituted_at__lte=F("administered_at")),
@@ -204,6 +220,9 @@ class InjectionSite(models.Model):
                 condition=Q(skipped_reason="", units__isnull=False, units__gt=0)
                 | (~Q(skipped_reason="") & Q(units__isnull=True)),
                 name="site_given_or_skipped_with_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(units__lte=protocol.MAX_SITE_UNITS), name="site_units_at_most_10"
             ),
         ]
 

@@ -3,10 +3,10 @@ Each checks the rules (treatments/rules.py) first and writes nothing when one bl
 
 import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from clinic.models import Location, User
@@ -51,7 +51,7 @@ class SessionInput:
     reconstituted_at: datetime.datetime
     sites: list[rules.SiteEntry]
     vials: list[VialInput] = field(default_factory=list)
-    diluent_ml: float = 4
+    diluent_ml: Decimal | float = 4
     consent: str = ""
     infection_at_site: bool | None = None
     hypersensitivity: bool | None = None
@@ -59,6 +59,8 @@ class SessionInput:
     other_toxin_recent: bool | None = None
     other_toxin_units: int = 0
     early_reason: str = ""
+    extra_vial_reason: str = ""
+    under_18_reason: str = ""
     notes: str = ""
 
 
@@ -74,6 +76,8 @@ SCALAR_FIELDS = (
     "other_toxin_recent",
     "other_toxin_units",
     "early_reason",
+    "extra_vial_reason",
+    "under_18_reason",
     "notes",
 )
 
@@ -92,14 +96,21 @@ def session_facts(
 ) -> rules.SessionFacts:
     """Gather what the rules need: the entry plus the patient's history."""
     session_date = data.administered_at.astimezone(data.location.zone).date()
-    earlier = (
+    # R6 and R12 look at the signed sessions on both sides of this one: one entered late,
+    # dated between two others, is checked against the later one too.
+    others = (
         patient.sessions.signed()
-        .filter(administered_at__lt=data.administered_at)
         .exclude(pk=exclude.pk if exclude else None)
+        .select_related("location")
     )
-    previous = earlier.select_related("location").order_by("-administered_at").first()
-    recent = earlier.filter(administered_at__gte=data.administered_at - datetime.timedelta(days=90))
-    recent_units = recent.aggregate(units=Sum("total_units"))["units"]
+    previous = others.filter(administered_at__lt=data.administered_at).order_by("-administered_at")
+    following = others.filter(administered_at__gte=data.administered_at).order_by("administered_at")
+    window = datetime.timedelta(days=91)  # a day more: the window is in local dates
+    nearby = others.filter(
+        administered_at__gte=data.administered_at - window,
+        administered_at__lte=data.administered_at + window,
+    )
+    previous_session, next_session = previous.first(), following.first()
     return rules.SessionFacts(
         sites=data.sites,
         administered_at=data.administered_at,
@@ -116,12 +127,18 @@ def session_facts(
         pregnant_or_breastfeeding=data.pregnant_or_breastfeeding,
         other_toxin_recent=data.other_toxin_recent,
         other_toxin_units=data.other_toxin_units,
-        botox_units_previous_90_days=recent_units or 0,
-        previous_session_on=previous.session_date if previous else None,
+        botox_nearby=tuple((other.session_date, other.total_units) for other in nearby),
+        previous_session_on=previous_session.session_date if previous_session else None,
+        next_session_on=next_session.session_date if next_session else None,
+        next_session_early_reason=next_session.early_reason if next_session else "",
         min_interval_days=(
             course.min_interval_days if course else settings.TREATMENT_MIN_INTERVAL_DAYS
         ),
         early_reason=data.early_reason,
+        diluent_ml=data.diluent_ml,
+        extra_vial_reason=data.extra_vial_reason,
+        date_of_birth=patient.date_of_birth,
+        under_18_reason=data.under_18_reason,
     )
 
 
@@ -169,6 +186,7 @@ def record_session(
     """
     if session is not None and session.is_signed:
         raise ValueError("A signed session is changed only by an amendment.")
+    _lock_history(patient)
     course = session.course if session else _active_course(patient, data)
     _refuse_blocks(patient=patient, data=data, course=course, exclude=session)
     if session is None:
@@ -195,6 +213,7 @@ def sign_session(
 ) -> TreatmentSession:
     """Sign a draft: every block (including sign-off blocks) must be clear, and every warning
     that needs it acknowledged. A signed session is locked."""
+    _lock_history(session.patient)
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     if session.is_signed:
         return session  # signing twice is harmless
@@ -235,6 +254,7 @@ def amend_session(
         raise RuleViolation(
             [rules.Finding("amend", rules.BLOCK, "Give a reason for the amendment.", "reason")]
         )
+    _lock_history(session.patient)
     findings = rules.evaluate(
         session_facts(patient=session.patient, data=data, course=session.course, exclude=session)
     )
@@ -274,9 +294,13 @@ def snapshot(session: TreatmentSession) -> dict:
         "administered_at": session.administered_at.isoformat(),
         "reconstituted_at": session.reconstituted_at.isoformat(),
         "location": session.location.name,
+        "diluent_ml": str(session.diluent_ml),
         "total_units": session.total_units,
         "units_wasted": session.units_wasted,
         "consent": session.consent,
+        "early_reason": session.early_reason,
+        "extra_vial_reason": session.extra_vial_reason,
+        "under_18_reason": session.under_18_reason,
         "notes": session.notes,
         "sites": {
             site.site_code: site.units
@@ -288,6 +312,12 @@ def snapshot(session: TreatmentSession) -> dict:
             f"{use.lot.lot_number} x{use.vials}" for use in session.vials.select_related("lot")
         ],
     }
+
+
+def _lock_history(patient: Patient) -> None:
+    """Lock the patient's row until the transaction ends: two sessions of one patient are not
+    checked against each other's neighbours (R6, R12) and signed at the same time."""
+    Patient.objects.select_for_update().values_list("pk", flat=True).get(pk=patient.pk)
 
 
 def _refuse_blocks(*, patient, data, course, exclude) -> None:

@@ -175,6 +175,7 @@ def _protocol_data():
         "units_per_site": protocol.UNITS_PER_SITE,
         "standard_total": protocol.STANDARD_TOTAL_UNITS,
         "max_total": protocol.MAX_TOTAL_UNITS,
+        "max_site_units": protocol.MAX_SITE_UNITS,
         "muscles": {
             code: {
                 "name": m.name,
