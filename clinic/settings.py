@@ -92,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "treatments.context_processors.alerts",
             ],
         },
     },
@@ -204,6 +205,9 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cadence <no-reply@cadence.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where an alert about a patient's side-effect report is emailed (the clinic's clinical inbox);
+# empty: no email, the alerts inbox only. The email never names the patient or the symptom.
+CLINICAL_ALERT_EMAIL = env_str("CLINICAL_ALERT_EMAIL")
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 60 * 60 * 24)
 
 # Flash messages can name a patient: keep them in the server-side session, not in a cookie.

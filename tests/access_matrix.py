@@ -123,6 +123,18 @@ EXPECTED = {
     **admin_model("treatments", "openinghours", delete="ok"),
     **admin_model("treatments", "injectorday", delete="ok"),
     "treatments/lots/": row("login", "not_found", "forbidden", "ok", "ok"),
+    # side effects: turning a patient's report into an adverse event, resolving one; the alerts
+    # inbox (clinicians only)
+    "treatments/adverse-events/<int:pk>/review/": row(
+        "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    "treatments/adverse-events/<int:pk>/resolve/": row(
+        "login", "not_found", "forbidden", "not_allowed", "forbidden"
+    ),
+    "treatments/alerts/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    "treatments/alerts/<int:pk>/acknowledge/": row(
+        "login", "not_found", "forbidden", "not_allowed", "forbidden"
+    ),
     # the schedule: every staff role books and works the due list
     # the patient already has a visit booked: booking sends staff to move it instead
     "treatments/patients/<int:patient_pk>/book/": row(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.views import calendar, reminders, schedule, sessions
+from treatments.views import alerts, calendar, reminders, schedule, sessions
 
 app_name = "treatments"
 urlpatterns = [
@@ -14,7 +14,20 @@ urlpatterns = [
         sessions.adverse_event_create,
         name="adverse_event_create",
     ),
+    path(
+        "adverse-events/<int:pk>/review/",
+        alerts.adverse_event_review,
+        name="adverse_event_review",
+    ),
+    path(
+        "adverse-events/<int:pk>/resolve/",
+        alerts.adverse_event_resolve,
+        name="adverse_event_resolve",
+    ),
     path("lots/", sessions.lot_recall, name="lot_recall"),
+    # the clinicians' alerts inbox (side effects the patients report)
+    path("alerts/", alerts.alert_list, name="alert_list"),
+    path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert_acknowledge"),
     # the schedule: booking and the due list
     path("patients/<int:patient_pk>/book/", schedule.book, name="book"),
     path("patients/<int:patient_pk>/calls/", schedule.call_outcome_create, name="call_outcome"),

@@ -18,8 +18,8 @@ from patients.services import record_consent
 from patients.views.diary import questionnaire_links
 from treatments.forms import DateChangeForm, PatientCancelForm, SideEffectForm
 from treatments.ical import appointments_calendar
-from treatments.models import AdverseEvent, Appointment
-from treatments.services import BookingError, report_adverse_event
+from treatments.models import Appointment
+from treatments.services import BookingError, report_side_effect
 from treatments.services.responses import (
     confirm_appointment,
     patient_cancel_appointment,
@@ -156,6 +156,11 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+# The emergency number a patient is told to call, by the clinic's country (its phone's region).
+EMERGENCY_NUMBERS = {"US": "911", "CA": "911", "GB": "999", "AU": "000"}
+EMERGENCY_NUMBER_ELSEWHERE = "112"  # the EU's and GSM phones' number
+
+
 @patient_required
 def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _me(request)
@@ -164,19 +169,34 @@ def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = SideEffectForm(data, session=last) if last else None
     if form is not None and form.is_valid():
-        report_adverse_event(
-            session=form.session,
-            recorded_by=request.user,
-            reported_by=AdverseEvent.Reporter.PATIENT,
-            **form.cleaned_data,
-        )
-        messages.success(
-            request,
-            "Thank you: your clinician will see this. If you have "
-            "trouble swallowing, speaking or breathing, get help now.",
-        )
+        event = report_side_effect(session=form.session, user=request.user, **form.cleaned_data)
+        if event.urgency == "danger":
+            # shown once, on the page the patient lands on: seek emergency care now
+            request.session["side_effect_danger"] = True
+        elif event.urgency == "prompt":
+            messages.warning(
+                request,
+                "Thank you: a clinician will review this within one working day. If it gets "
+                "worse, or you have trouble swallowing, speaking or breathing, get help now.",
+            )
+        else:
+            messages.success(
+                request,
+                "Thank you: your clinician will see this at your next treatment. If you have "
+                "trouble swallowing, speaking or breathing, get help now.",
+            )
         return redirect("portal:treatment")
-    context = {"patient": patient, "sessions": sessions, "form": form}
+    location = (patient.location if patient else None) or (last.location if last else None)
+    context = {
+        "patient": patient,
+        "sessions": sessions,
+        "form": form,
+        "danger": request.session.pop("side_effect_danger", False),
+        "clinic": location,
+        "emergency_number": EMERGENCY_NUMBERS.get(
+            (location.region if location else None) or "", EMERGENCY_NUMBER_ELSEWHERE
+        ),
+    }
     return render(request, "patients/portal_treatment.html", context)
 
 

@@ -8,7 +8,7 @@ from django.urls import URLResolver, get_resolver
 
 from patients.models import ContactConsent, Patient
 from tests.access_matrix import EXPECTED, ROLES
-from treatments.models import CallOutcome
+from treatments.models import Alert, CallOutcome
 
 
 def walk(patterns, prefix=""):
@@ -38,6 +38,10 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
         "pk": objects[
             "session"
             if route.startswith("treatments/sessions/")
+            else "adverse_event"
+            if route.startswith("treatments/adverse-events/")
+            else "alert"
+            if route.startswith("treatments/alerts/")
             else "appointment"
             if route.startswith(("treatments/appointments/", "portal/visits/"))
             else "patient"
@@ -84,6 +88,10 @@ def test_each_role_gets_the_committed_outcome_on_every_route(
         "user": personas["front_desk"],
         "session": signed_session,
         "appointment": booked_appointment,
+        "adverse_event": signed_session.adverse_events.get(),
+        "alert": Alert.objects.create(
+            patient=patient_b, event=signed_session.adverse_events.get(), urgency="prompt"
+        ),
     }
     if personas[role]:
         client.force_login(personas[role])

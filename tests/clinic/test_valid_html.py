@@ -18,7 +18,7 @@ from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, clinic_today, session_input
 from treatments.models import CallOutcome
-from treatments.services import record_session, sign_session
+from treatments.services import record_session, report_side_effect, sign_session
 
 VNU_JAR = os.environ.get("VNU_JAR") or str(
     max((BASE_DIR / "var" / "tools").glob("vnu-*.jar"), key=os.path.getmtime, default="no jar")
@@ -59,7 +59,9 @@ def matrix_pages(client, personas, objects) -> dict[str, str]:
     return pages
 
 
-def other_states(client, personas, patient_a, patient_b, session, appointment) -> dict[str, str]:
+def other_states(
+    client, personas, patient_a, patient_b, session, appointment, alert
+) -> dict[str, str]:
     """Pages in states the matrix's GETs do not reach, each of which must be a 200 page."""
     visit_day = appointment.local_starts_at.date().isoformat()
     calendar = f"/treatments/calendar/?location={appointment.location_id}&date={visit_day}"
@@ -80,6 +82,12 @@ def other_states(client, personas, patient_a, patient_b, session, appointment) -
             ("get", f"/treatments/sessions/{session.pk}/", None),
             ("get", f"/treatments/patients/{patient_a.pk}/chart/", None),
             ("post", f"/treatments/patients/{patient_a.pk}/sessions/new/", {"action": "sign"}),
+            # an open alert: the inbox, an acknowledgement without a note, the patient's report
+            ("get", "/treatments/alerts/", None),
+            ("post", f"/treatments/alerts/{alert.pk}/acknowledge/", {"note": " "}),
+            ("get", f"/treatments/sessions/{alert.event.session_id}/", None),
+            ("get", f"/treatments/adverse-events/{alert.event_id}/review/", None),
+            ("get", f"{calendar}&view=day", None),
         ],
         # patient_b: a booked visit, a signed session, diary days
         "patient_b": [
@@ -91,6 +99,12 @@ def other_states(client, personas, patient_a, patient_b, session, appointment) -
             ("get", f"/portal/visits/{appointment.pk}/change/", None),
             ("get", f"/portal/visits/{appointment.pk}/cancel/", None),
             ("get", "/portal/treatment/", None),
+            # a danger answer: the emergency message
+            (
+                "post_follow",
+                "/portal/treatment/",
+                {"term": "dyspnoea", "onset": alert.event.onset, "severity": "severe"},
+            ),
         ],
     }
     users = personas | {"patient_b": patient_b.user}
@@ -100,7 +114,10 @@ def other_states(client, personas, patient_a, patient_b, session, appointment) -
         if users[who]:
             client.force_login(users[who])
         for method, url, data in calls:
-            response = getattr(client, method)(url, data)
+            if method == "post_follow":
+                response = client.post(url, data, follow=True)
+            else:
+                response = getattr(client, method)(url, data)
             assert response.status_code == 200, f"{who} {method} {url}: {response.status_code}"
             pages[page_name(f"{who}-{method}", url)] = response.content.decode()
     return pages
@@ -141,7 +158,18 @@ def test_every_full_page_is_valid_html(
         "user": personas["front_desk"],
         "session": signed_session,
         "appointment": booked_appointment,
+        "adverse_event": signed_session.adverse_events.get(),
     }
+    # And Ben's report of trouble swallowing, an open urgent alert
+    event = report_side_effect(
+        session=signed_session,
+        user=patient_b.user,
+        term="dysphagia",
+        description="",
+        onset=signed_session.session_date + datetime.timedelta(days=1),
+        severity="severe",
+    )
+    objects["alert"] = event.alert
     # And Alice, signed for cycle 1 with nothing booked; Ben has diary days
     clinician = personas["clinician"]
     session = record_session(patient=patient_a, injector=clinician, data=session_input(location))
@@ -159,7 +187,9 @@ def test_every_full_page_is_valid_html(
     # When every role opens every route, and the other states are shown, and vnu checks each
     pages = matrix_pages(client, personas, objects)
     assert len(pages) > 200, f"the matrix gave only {len(pages)} full pages"
-    pages |= other_states(client, personas, patient_a, patient_b, session, booked_appointment)
+    pages |= other_states(
+        client, personas, patient_a, patient_b, session, booked_appointment, event.alert
+    )
     for name, html in pages.items():
         (tmp_path / name).write_text(html)
     messages = vnu_messages(sorted(tmp_path.iterdir()))

@@ -1,3 +1,4 @@
+from treatments.forms.alerts import AdverseEventResolveForm, AlertAcknowledgeForm
 from treatments.forms.schedule import (
     CallOutcomeForm,
     CancelForm,
@@ -17,6 +18,8 @@ from treatments.forms.sessions import (
 
 __all__ = [
     "AdverseEventForm",
+    "AdverseEventResolveForm",
+    "AlertAcknowledgeForm",
     "AmendmentReasonForm",
     "CallOutcomeForm",
     "CancelForm",

@@ -313,13 +313,20 @@ class SideEffectForm(AdverseEventChecks, forms.Form):
         "before": "That is before your last treatment.",
         "future": "That date is in the future.",
     }
+    # The boxed warning's six signs of distant spread first (AdverseEvent.DANGER_TERMS and
+    # PROMPT_TERMS say how urgent each is), then the common local effects (docs/clinical-rules.md).
     PATIENT_TERMS = [
+        (AdverseEvent.Term.DYSPHAGIA, "Trouble swallowing"),
+        (AdverseEvent.Term.DYSPNOEA, "Trouble breathing"),
+        (AdverseEvent.Term.DYSARTHRIA, "Trouble speaking or slurred speech"),
+        (AdverseEvent.Term.VISION, "Double or blurred vision"),
+        (AdverseEvent.Term.EYELID_PTOSIS, "Drooping eyelids"),
+        (AdverseEvent.Term.DISTANT_WEAKNESS, "Weakness away from where you were injected"),
         (AdverseEvent.Term.NECK_PAIN, "Neck pain"),
-        (AdverseEvent.Term.HEADACHE, "Headache"),
-        (AdverseEvent.Term.EYELID_PTOSIS, "Drooping eyelid"),
-        (AdverseEvent.Term.BROW_PTOSIS, "Drooping or uneven eyebrows"),
-        (AdverseEvent.Term.WEAKNESS, "Muscle weakness"),
         (AdverseEvent.Term.INJECTION_SITE_PAIN, "Pain where injected"),
+        (AdverseEvent.Term.HEADACHE, "Headache"),
+        (AdverseEvent.Term.STIFFNESS, "Stiff muscles"),
+        (AdverseEvent.Term.BROW_PTOSIS, "Drooping or uneven eyebrows"),
         (AdverseEvent.Term.OTHER, "Something else"),
     ]
     term = forms.ChoiceField(

@@ -1,3 +1,4 @@
+from treatments.models.alerts import Alert
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     Appointment,
@@ -18,6 +19,7 @@ from treatments.models.session import (
 
 __all__ = [
     "AdverseEvent",
+    "Alert",
     "Appointment",
     "AppointmentEvent",
     "CallOutcome",

@@ -299,6 +299,12 @@ class AdverseEvent(models.Model):
         MYALGIA = "myalgia", "Myalgia"
         FACIAL_PARESIS = "facial_paresis", "Facial paresis"
         SPREAD = "spread", "Distant spread (swallowing, speech, breathing, vision)"
+        # The boxed warning's signs of distant spread, one term each (docs/clinical-rules.md)
+        DYSPHAGIA = "dysphagia", "Trouble swallowing"
+        DYSPNOEA = "dyspnoea", "Trouble breathing"
+        DYSARTHRIA = "dysarthria", "Trouble speaking / slurred speech"
+        VISION = "vision", "Double or blurred vision"
+        DISTANT_WEAKNESS = "distant_weakness", "Weakness beyond the injected muscles"
         OTHER = "other", "Other"
 
     class Severity(models.TextChoices):
@@ -310,6 +316,7 @@ class AdverseEvent(models.Model):
         ONGOING = "ongoing", "Ongoing"
         RESOLVING = "resolving", "Resolving"
         RESOLVED = "resolved", "Resolved"
+        SEQUELAE = "sequelae", "Resolved with lasting effects"
         UNKNOWN = "unknown", "Unknown"
 
     class Reporter(models.TextChoices):
@@ -339,6 +346,22 @@ class AdverseEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # A patient's report becomes a structured event when a clinician reviews it.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    resolved_on = models.DateField(null=True, blank=True)
+
+    objects = PatientOwnedQuerySet.as_manager()
+
+    # The product label's boxed warning (distant spread of toxin effect): swallowing and
+    # breathing difficulties can be life threatening, so these three need emergency care at
+    # once; its other signs need a clinician's review within one working day
+    # (docs/clinical-rules.md). Every other term is a local effect, shown on the chart.
+    DANGER_TERMS = frozenset({Term.DYSPHAGIA, Term.DYSPNOEA, Term.DYSARTHRIA})
+    PROMPT_TERMS = frozenset({Term.VISION, Term.EYELID_PTOSIS, Term.DISTANT_WEAKNESS, Term.SPREAD})
+    RESOLVED_OUTCOMES = frozenset({Outcome.RESOLVED, Outcome.SEQUELAE})
 
     class Meta:
         ordering = ["-onset", "-pk"]
@@ -347,10 +370,43 @@ class AdverseEvent(models.Model):
                 condition=~Q(term="other") | ~Q(description=""),
                 name="adverse_event_other_is_described",
             ),
+            models.CheckConstraint(
+                condition=Q(resolved_on__isnull=True) | Q(outcome__in=["resolved", "sequelae"]),
+                name="adverse_event_resolved_on_only_when_resolved",
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True, confirmed_by__isnull=True)
+                | Q(confirmed_at__isnull=False, confirmed_by__isnull=False),
+                name="adverse_event_confirmed_by_someone",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_term_display()} ({self.get_severity_display()})"
+
+    @property
+    def urgency(self) -> str | None:
+        """How fast a clinician must see this: "danger", "prompt", or None (a local effect)."""
+        if self.term in self.DANGER_TERMS:
+            return "danger"
+        if self.term in self.PROMPT_TERMS:
+            return "prompt"
+        return None
+
+    @property
+    def awaits_review(self) -> bool:
+        """A patient's report no clinician has turned into a structured event yet."""
+        return self.reported_by == self.Reporter.PATIENT and self.confirmed_at is None
+
+    @property
+    def badge_class(self) -> str:
+        """The Bootstrap badge colour for its severity: red for serious, severe or a danger
+        sign; orange for moderate or a sign to review promptly; grey for mild."""
+        if self.serious or self.severity == self.Severity.SEVERE or self.urgency == "danger":
+            return "text-bg-danger"
+        if self.severity == self.Severity.MODERATE or self.urgency == "prompt":
+            return "text-bg-warning"
+        return "text-bg-secondary"
 
 
 class SessionAmendment(models.Model):

@@ -25,8 +25,18 @@ from treatments.services.sessions import (
     snapshot,
     standard_sites,
 )
+from treatments.services.side_effects import (
+    acknowledge_alert,
+    confirm_adverse_event,
+    report_side_effect,
+    resolve_adverse_event,
+)
 
 __all__ = [
+    "resolve_adverse_event",
+    "report_side_effect",
+    "confirm_adverse_event",
+    "acknowledge_alert",
     "BookingError",
     "DueEntry",
     "RuleViolation",
