@@ -14,6 +14,7 @@ import pytest
 from patients.models import DiaryEntry
 from tests.conftest import PASSWORD, clinic_today
 from treatments.models import TreatmentCourse
+from treatments.services import report_side_effect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,6 +60,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             f"/treatments/sessions/{session.pk}/adverse-events/new/",
             "/treatments/lots/",
             calendar,
+            "/treatments/alerts/",
         ],
         "clinicadmin": ["/", "/treatments/lots/", "/treatments/due/"],
         "patientb": [
@@ -123,6 +125,15 @@ def test_the_main_pages_of_every_role_have_no_serious_accessibility_violation(
             severity=days_ago - 1 if headache else 0,
             migraine=days_ago == 3,
         )
+    # And Ben reported trouble swallowing: an open urgent alert
+    report_side_effect(
+        session=signed_session,
+        user=patient_b.user,
+        term="dysphagia",
+        description="",
+        onset=signed_session.session_date + datetime.timedelta(days=1),
+        severity="severe",
+    )
     pages = main_pages(patient_a, patient_b, signed_session, booked_appointment)
 
     # When each role opens its pages at this size, and axe checks each one
