@@ -10,6 +10,7 @@ from treatments.forms.schedule import (
 from treatments.forms.sessions import (
     AdverseEventForm,
     AmendmentReasonForm,
+    DiscardForm,
     SessionEntry,
     SideEffectForm,
     location_zone,
@@ -22,6 +23,7 @@ __all__ = [
     "CancelForm",
     "ConfirmForm",
     "DateChangeForm",
+    "DiscardForm",
     "PatientCancelForm",
     "SessionEntry",
     "SideEffectForm",

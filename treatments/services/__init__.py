@@ -12,11 +12,13 @@ from treatments.services.schedule import (
     undo_appointment_status,
 )
 from treatments.services.sessions import (
+    AlreadyRecorded,
     RuleViolation,
     SessionInput,
     VialInput,
     amend_session,
     check_session,
+    discard_draft,
     record_session,
     report_adverse_event,
     session_facts,
@@ -27,6 +29,7 @@ from treatments.services.sessions import (
 )
 
 __all__ = [
+    "AlreadyRecorded",
     "BookingError",
     "DueEntry",
     "RuleViolation",
@@ -38,6 +41,7 @@ __all__ = [
     "book_appointment",
     "cancel_appointment",
     "check_session",
+    "discard_draft",
     "due_list",
     "record_call_outcome",
     "record_session",
