@@ -259,6 +259,7 @@ TREATMENT_INTERVAL_DAYS = env_int("TREATMENT_INTERVAL_DAYS", 84)  # retreat ever
 TREATMENT_MIN_INTERVAL_DAYS = env_int("TREATMENT_MIN_INTERVAL_DAYS", 84)  # payers: 84, some 90
 TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indications
 OVERDUE_AFTER_DAYS = env_int("OVERDUE_AFTER_DAYS", 98)  # ours: 14 days past the 84-day target
+SESSION_FUTURE_MINUTES = env_int("SESSION_FUTURE_MINUTES", 5)  # R21: clock skew allowed
 DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.

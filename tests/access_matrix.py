@@ -117,6 +117,10 @@ EXPECTED = {
     "treatments/sessions/<int:pk>/amend/": row(
         "login", "not_found", "forbidden", "ok", "forbidden"
     ),
+    # discarding a draft: a POST with a reason, clinicians only
+    "treatments/sessions/<int:pk>/discard/": row(
+        "login", "not_found", "forbidden", "not_allowed", "forbidden"
+    ),
     "treatments/sessions/<int:pk>/adverse-events/new/": row(
         "login", "not_found", "forbidden", "ok", "forbidden"
     ),

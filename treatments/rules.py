@@ -1,4 +1,4 @@
-"""Rules R1-R13 and R17-R20 (docs/clinical-rules.md) over the facts of one session, as a
+"""Rules R1-R13 and R17-R21 (docs/clinical-rules.md) over the facts of one session, as a
 pure function.
 
 `evaluate(facts)` returns findings: a BLOCK stops the save (or, when `at_signoff`, only the
@@ -90,6 +90,8 @@ class SessionFacts:
     extra_vial_reason: str = ""  # R20
     date_of_birth: datetime.date | None = None  # R17
     under_18_reason: str = ""  # R17: an adolescent clinic's reason, given per session
+    now: datetime.datetime | None = None  # R21: the clock, for a session dated in the future
+    same_day_session: str = ""  # R21: another session of the patient that local day, named
 
     @property
     def given(self) -> list[SiteEntry]:
@@ -117,6 +119,7 @@ def evaluate(facts: SessionFacts) -> list[Finding]:
         _muscle_maxima,
         _saline,
         _fewest_vials,
+        _once,
     )
     return [finding for check in checks for finding in check(facts)]
 
@@ -463,3 +466,17 @@ def _fewest_vials(facts):  # R20
             "extra_vial_reason",
             at_signoff=True,
         )
+
+
+def _once(facts):  # R21
+    if facts.same_day_session:
+        yield Finding(
+            "R21",
+            BLOCK,
+            f"This patient already has a session on {facts.session_date:%Y-%m-%d}: "
+            f"{facts.same_day_session}. Continue or amend that one.",
+            "administered_at",
+        )
+    skew = datetime.timedelta(minutes=settings.SESSION_FUTURE_MINUTES)
+    if facts.now is not None and facts.administered_at > facts.now + skew:
+        yield Finding("R21", BLOCK, "A session cannot be dated in the future.", "administered_at")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("sessions/<int:pk>/", sessions.session_detail, name="session_detail"),
     path("sessions/<int:pk>/edit/", sessions.session_update, name="session_update"),
     path("sessions/<int:pk>/amend/", sessions.session_amend, name="session_amend"),
+    path("sessions/<int:pk>/discard/", sessions.session_discard, name="session_discard"),
     path(
         "sessions/<int:pk>/adverse-events/new/",
         sessions.adverse_event_create,

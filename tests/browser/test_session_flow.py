@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -83,3 +85,41 @@ def test_the_tally_blocks_units_above_a_site_or_muscle_maximum(page, clinician, 
     rules = page.locator("#tally-rules")
     expect(rules).to_contain_text("Procerus: 10 U is above its 5 U maximum")
     expect(rules).to_contain_text("Above 10 U at one site")
+
+
+def fill_a_standard_session(page):
+    """The safety answers, an early-treatment reason and a lot: a form ready to sign."""
+    page.get_by_label("Signed for this session").check()
+    for question in (
+        "infection_at_site",
+        "hypersensitivity",
+        "pregnant_or_breastfeeding",
+        "other_toxin_recent",
+    ):
+        page.locator(f'input[name="{question}"][value="False"]').check()
+    # A reason to treat early: R6 alone would not stop a second session the same day
+    page.get_by_label("Reason for treating before the minimum interval").fill("travelling")
+    page.get_by_label("Lot number").fill("C1234AB")
+    page.get_by_label("Product").select_option("botox_200")
+    page.get_by_label("Expiry").fill("2099-06-30")
+
+
+def test_signing_then_back_and_signing_again_records_the_session_once(page, clinician, patient_a):
+    # Given a clinician who signs a standard session
+    log_in(page, "clinician")
+    page.goto(f"/treatments/patients/{patient_a.pk}/sessions/new/")
+    fill_a_standard_session(page)
+    page.get_by_role("button", name="Save and sign").click()
+    expect(page.get_by_text("Cycle 1 signed.")).to_be_visible()
+
+    # When they press Back and "Save and sign" again (the browser may or may not keep what
+    # was typed, and the form's one-time token with it)
+    page.go_back()
+    fill_a_standard_session(page)
+    page.get_by_role("button", name="Save and sign").click()
+
+    # Then they are told the session is already recorded, and there is exactly one
+    expect(
+        page.get_by_text(re.compile(r"already recorded|already has a session on .*: cycle 1"))
+    ).to_be_visible()
+    assert TreatmentSession.objects.count() == 1

@@ -58,19 +58,22 @@ def test_a_stopped_course_needs_a_reason(patient_a):
 
 
 def test_one_session_per_cycle_and_total_at_most_195(session, course, clinician, location):
+    # the next day: the fixture's session already holds WHEN's day (R21)
+    day_after = WHEN + datetime.timedelta(days=1)
     fields = {
         "patient": course.patient,
         "course": course,
         "location": location,
         "injector": clinician,
-        "administered_at": WHEN,
-        "reconstituted_at": WHEN,
+        "administered_at": day_after,
+        "reconstituted_at": day_after,
     }
     refused(lambda: TreatmentSession.objects.create(cycle_number=1, **fields))
     refused(lambda: TreatmentSession.objects.create(cycle_number=2, total_units=200, **fields))
     refused(
         lambda: TreatmentSession.objects.create(
-            cycle_number=3, **(fields | {"reconstituted_at": WHEN + datetime.timedelta(hours=1)})
+            cycle_number=3,
+            **(fields | {"reconstituted_at": day_after + datetime.timedelta(hours=1)}),
         )
     )
     refused(lambda: TreatmentSession.objects.create(cycle_number=4, status="signed", **fields))
@@ -169,3 +172,44 @@ def test_no_site_holds_more_than_10_units(session):
         session=session, site_code="FRO-L1", muscle="FRO", side="L", units=10
     )
     refused(lambda: InjectionSite.objects.filter(pk=site.pk).update(units=11))
+
+
+def _second_session(session, **fields):
+    """Another session of the fixture's patient and course, as a bulk write builds it."""
+    return TreatmentSession(
+        patient=session.patient,
+        course=session.course,
+        location=session.location,
+        injector=session.injector,
+        administered_at=WHEN,
+        reconstituted_at=WHEN,
+        **({"cycle_number": 2, "given_on": session.given_on} | fields),
+    )
+
+
+def test_one_session_per_patient_per_local_day_against_bulk_writes(session, clinician):
+    # R21: bulk_create skips save(); the database still refuses a second session that day
+    assert session.given_on == datetime.date(2026, 3, 2)  # 10:00 in New York
+    refused(lambda: TreatmentSession.objects.bulk_create([_second_session(session)]))
+    refused(
+        lambda: TreatmentSession.objects.bulk_create(
+            [_second_session(session, status="signed", signed_at=WHEN, signed_by=clinician)]
+        )
+    )
+    # update(): moving another day's session onto that day
+    other = _second_session(session, given_on=datetime.date(2026, 5, 25))
+    TreatmentSession.objects.bulk_create([other])
+    refused(lambda: TreatmentSession.objects.filter(pk=other.pk).update(given_on=session.given_on))
+
+
+def test_a_discarded_draft_shares_the_day_but_only_with_a_reason(session):
+    refused(
+        lambda: TreatmentSession.objects.bulk_create([_second_session(session, status="voided")])
+    )
+    TreatmentSession.objects.bulk_create(
+        [_second_session(session, status="voided", voided_reason="entered twice", voided_at=WHEN)]
+    )
+    assert TreatmentSession.objects.filter(given_on=session.given_on).count() == 2
+    # update(): bringing the discarded draft back would make two that day
+    voided = TreatmentSession.objects.filter(status="voided")
+    refused(lambda: voided.update(status="draft"))

@@ -1,4 +1,5 @@
 import datetime
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -11,9 +12,11 @@ from treatments import protocol
 from treatments.models import SessionAmendment, TreatmentCourse, TreatmentSession, VialLot
 from treatments.rules import SiteEntry
 from treatments.services import (
+    AlreadyRecorded,
     RuleViolation,
     VialInput,
     amend_session,
+    discard_draft,
     record_session,
     sign_session,
     standard_sites,
@@ -312,3 +315,117 @@ def test_a_child_is_not_treated_without_a_recorded_reason(clinician, location, a
     assert sign_session(session=session, user=clinician, acknowledged=[]).is_signed
     session.refresh_from_db()
     assert session.under_18_reason == "Adolescent clinic, specialist plan"
+
+
+# --- R21: a session is recorded once, and not in the future ------------------------------------
+
+
+def test_a_second_session_the_same_local_day_is_refused(patient_a, clinician, location):
+    first = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    sign_session(session=first, user=clinician, acknowledged=[])
+    # 01:00 UTC the next day is still 2 March in New York
+    evening = SESSION_TIME + datetime.timedelta(hours=10)
+    with pytest.raises(RuleViolation) as refused:
+        record_session(
+            patient=patient_a,
+            injector=clinician,
+            data=session_input(location, when=evening, early_reason="a second try"),
+        )
+    assert [f.rule for f in refused.value.findings] == ["R21"]
+    assert "cycle 1 (signed)" in refused.value.findings[0].message
+    assert patient_a.sessions.count() == 1
+
+
+def test_a_session_dated_in_the_future_is_refused(patient_a, clinician, location, time_machine):
+    time_machine.move_to(SESSION_TIME)
+    ahead = SESSION_TIME + datetime.timedelta(minutes=6)
+    with pytest.raises(RuleViolation) as refused:
+        record_session(
+            patient=patient_a, injector=clinician, data=session_input(location, when=ahead)
+        )
+    assert [f.rule for f in refused.value.findings] == ["R21"]
+    assert not patient_a.sessions.exists()
+
+
+def test_a_session_four_minutes_ahead_of_the_clock_is_accepted(
+    patient_a, clinician, location, time_machine
+):
+    time_machine.move_to(SESSION_TIME)
+    ahead = SESSION_TIME + datetime.timedelta(minutes=4)
+    session = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location, when=ahead)
+    )
+    session = sign_session(session=session, user=clinician, acknowledged=[])
+    session.course.refresh_from_db()
+    assert session.course.last_session_on == datetime.date(2026, 3, 2)
+
+
+def test_a_signed_session_is_not_amended_into_the_future(
+    patient_a, clinician, location, time_machine
+):
+    time_machine.move_to(SESSION_TIME)
+    session = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    session = sign_session(session=session, user=clinician, acknowledged=[])
+    future = datetime.datetime(2027, 6, 1, 14, tzinfo=datetime.UTC)
+    with pytest.raises(RuleViolation) as refused:
+        amend_session(
+            session=session,
+            user=clinician,
+            data=session_input(location, when=future),
+            reason="typo",
+        )
+    assert [f.rule for f in refused.value.findings] == ["R21"]
+    session.course.refresh_from_db()
+    assert session.course.last_session_on == datetime.date(2026, 3, 2)
+
+
+def test_a_draft_is_discarded_with_a_reason_and_kept_in_history(patient_a, clinician, location):
+    draft = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    discard_draft(session=draft, user=clinician, reason="  wrong patient  ")
+    draft.refresh_from_db()
+    assert draft.status == TreatmentSession.Status.VOIDED
+    assert (draft.voided_reason, draft.voided_by) == ("wrong patient", clinician)
+    assert draft.voided_at is not None
+    assert patient_a.sessions.count() == 1
+
+
+def test_a_discarded_draft_does_not_block_a_new_session_that_day(patient_a, clinician, location):
+    draft = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    discard_draft(session=draft, user=clinician, reason="entered twice")
+    session = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    session = sign_session(session=session, user=clinician, acknowledged=[])
+    assert session.cycle_number == 1  # the discarded draft's number is free again
+    session.course.refresh_from_db()
+    assert session.course.last_session_on == datetime.date(2026, 3, 2)
+
+
+def test_a_signed_session_is_not_discarded_and_a_discarded_draft_not_signed(
+    patient_a, clinician, location
+):
+    signed = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    sign_session(session=signed, user=clinician, acknowledged=[])
+    with pytest.raises(ValueError, match="amendment"):
+        discard_draft(session=signed, user=clinician, reason="oops")
+    draft = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location, when=LATER)
+    )
+    with pytest.raises(ValueError, match="reason"):
+        discard_draft(session=draft, user=clinician, reason="   ")
+    discard_draft(session=draft, user=clinician, reason="not given")
+    with pytest.raises(ValueError, match="discarded"):
+        sign_session(session=draft, user=clinician, acknowledged=[])
+    assert patient_a.sessions.signed().count() == 1
+
+
+def test_a_form_used_once_finds_the_session_it_recorded(patient_a, clinician, location):
+    token = uuid.uuid4()
+    first = record_session(
+        patient=patient_a, injector=clinician, data=session_input(location), form_token=token
+    )
+    sign_session(session=first, user=clinician, acknowledged=[])
+    with pytest.raises(AlreadyRecorded) as again:
+        record_session(
+            patient=patient_a, injector=clinician, data=session_input(location), form_token=token
+        )
+    assert again.value.session == first
+    assert patient_a.sessions.count() == 1

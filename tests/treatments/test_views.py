@@ -208,14 +208,23 @@ def test_front_desk_sees_session_dates_and_cycles_but_no_clinical_content(
 
 @pytest.mark.parametrize("cycles", [1, 6])
 def test_the_chart_query_count_does_not_grow_with_sessions(
-    clinician_client, patient_a, clinician, location, cycles, django_assert_max_num_queries
+    clinician_client,
+    patient_a,
+    clinician,
+    location,
+    cycles,
+    django_assert_max_num_queries,
+    time_machine,
 ):
+    # R21: no session in the future, so the clock stands after the last cycle
+    time_machine.move_to(SESSION_TIME + datetime.timedelta(days=84 * cycles))
     for cycle in range(cycles):
         when = SESSION_TIME + datetime.timedelta(days=84 * cycle)
         session = record_session(
             patient=patient_a, injector=clinician, data=session_input(location, when=when)
         )
         sign_session(session=session, user=clinician, acknowledged=[])
+    clinician_client.force_login(clinician)  # at the pinned clock: the login does not expire
     # session, user, patient, sessions, sites, vials, lots, adverse events, the outcomes
     # section's diary entries and questionnaire responses (2), the diary before cycle 1 and
     # around the R14 review (1), the session's sliding expiry (3), and the navbar's count of
@@ -304,3 +313,123 @@ def test_a_child_is_blocked_at_the_under_18_reason(clinician_client, clinician, 
         form_data(location, under_18_reason="Adolescent clinic, specialist plan"),
     )
     assert TreatmentSession.objects.get().is_signed
+
+
+# --- R21: a session is recorded once; drafts are discarded with a reason -----------------------
+
+TOKEN = "6f1c2d3e-4a5b-4c6d-8e7f-8091a2b3c4d5"
+
+
+def test_resubmitting_the_same_new_session_form_shows_the_recorded_session(
+    clinician_client, patient_a, location
+):
+    url = reverse("treatments:session_create", args=[patient_a.pk])
+    first = clinician_client.post(url, form_data(location, form_token=TOKEN))
+    session = TreatmentSession.objects.get()
+    assert session.is_signed
+    # Back, and "Save and sign" again: the same form, the same token
+    again = clinician_client.post(url, form_data(location, form_token=TOKEN), follow=True)
+    assert again.redirect_chain == [(first.url, 302)]
+    assert "This session is already recorded." in again.content.decode()
+    assert TreatmentSession.objects.get() == session
+
+
+def test_resubmitting_a_saved_draft_form_shows_the_draft(clinician_client, patient_a, location):
+    url = reverse("treatments:session_create", args=[patient_a.pk])
+    clinician_client.post(url, form_data(location, form_token=TOKEN, action="draft"))
+    draft = TreatmentSession.objects.get()
+    again = clinician_client.post(url, form_data(location, form_token=TOKEN), follow=True)
+    assert again.redirect_chain == [(reverse("treatments:session_update", args=[draft.pk]), 302)]
+    assert "This session is already recorded." in again.content.decode()
+    draft.refresh_from_db()
+    assert not draft.is_signed
+
+
+def test_a_second_form_for_the_same_day_names_the_recorded_session(
+    clinician_client, patient_a, location
+):
+    url = reverse("treatments:session_create", args=[patient_a.pk])
+    clinician_client.post(url, form_data(location, form_token=TOKEN))
+    other_tab = form_data(
+        location,
+        form_token="0e4c0a4e-3b1f-4d57-9a0e-5d7c1b2a3f40",
+        administered_at="2026-03-02T16:00",
+        reconstituted_at="2026-03-02T15:40",
+        early_reason="second try",
+    )
+    response = clinician_client.post(url, other_tab)
+    assert response.status_code == 200
+    errors = response.context["entry"].form.errors["administered_at"]
+    assert errors == [
+        "R21: This patient already has a session on 2026-03-02: cycle 1 (signed). "
+        "Continue or amend that one."
+    ]
+    assert TreatmentSession.objects.count() == 1
+
+
+def test_a_new_session_dated_in_the_future_is_a_form_error(
+    clinician_client, patient_a, location, time_machine
+):
+    time_machine.move_to(SESSION_TIME)  # 10:00 in New York
+    url = reverse("treatments:session_create", args=[patient_a.pk])
+    response = clinician_client.post(
+        url,
+        form_data(
+            location, administered_at="2027-06-01T10:00", reconstituted_at="2027-06-01T09:40"
+        ),
+    )
+    assert response.status_code == 200
+    assert response.context["entry"].form.errors["administered_at"] == [
+        "R21: A session cannot be dated in the future."
+    ]
+    assert not TreatmentSession.objects.exists()
+
+
+def test_a_draft_is_discarded_with_a_reason_and_shown_on_the_chart(
+    clinician_client, patient_a, location
+):
+    url = reverse("treatments:session_create", args=[patient_a.pk])
+    clinician_client.post(url, form_data(location, action="draft"))
+    draft = TreatmentSession.objects.get()
+    response = clinician_client.post(
+        reverse("treatments:session_discard", args=[draft.pk]), {"reason": "wrong patient"}
+    )
+    assert response.url == reverse("treatments:chart", args=[patient_a.pk])
+    draft.refresh_from_db()
+    assert (draft.status, draft.voided_reason) == ("voided", "wrong patient")
+    chart = clinician_client.get(response.url).content.decode()
+    assert "Discarded" in chart
+    assert "wrong patient" in chart
+    # the day is free again: a new form records cycle 1
+    clinician_client.post(url, form_data(location))
+    assert TreatmentSession.objects.signed().get().cycle_number == 1
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 1001, "bad\x00byte", None])
+def test_hostile_discard_input_is_a_form_error(clinician_client, patient_a, location, reason):
+    url = reverse("treatments:session_create", args=[patient_a.pk])
+    clinician_client.post(url, form_data(location, action="draft"))
+    draft = TreatmentSession.objects.get()
+    data = {} if reason is None else {"reason": reason}
+    response = clinician_client.post(reverse("treatments:session_discard", args=[draft.pk]), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_a_signed_session_is_not_discarded(clinician_client, signed_session):
+    response = clinician_client.post(
+        reverse("treatments:session_discard", args=[signed_session.pk]), {"reason": "oops"}
+    )
+    assert response.url == reverse("treatments:session_detail", args=[signed_session.pk])
+    signed_session.refresh_from_db()
+    assert signed_session.is_signed
+
+
+def test_discarding_a_missing_session_is_not_found_and_a_get_is_not_allowed(
+    clinician_client, signed_session
+):
+    url = reverse("treatments:session_discard", args=[signed_session.pk + 1000])
+    assert clinician_client.post(url, {"reason": "x"}).status_code == 404
+    assert clinician_client.get(url).status_code == 405

@@ -11,6 +11,7 @@ from treatments.forms.schedule import (
 from treatments.forms.sessions import (
     AdverseEventForm,
     AmendmentReasonForm,
+    DiscardForm,
     SessionEntry,
     SideEffectForm,
     location_zone,
@@ -25,6 +26,7 @@ __all__ = [
     "CancelForm",
     "ConfirmForm",
     "DateChangeForm",
+    "DiscardForm",
     "PatientCancelForm",
     "SessionEntry",
     "SideEffectForm",

@@ -31,6 +31,8 @@ class SessionForm(forms.ModelForm):
         choices=list(rules.ACKNOWLEDGEABLE.items()),
         widget=forms.CheckboxSelectMultiple,
     )
+    # A new session's one-time token (R21): a resubmitted form finds what it recorded.
+    form_token = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = TreatmentSession
@@ -259,6 +261,14 @@ def location_zone(data, default: Location | None) -> zoneinfo.ZoneInfo:
 class AmendmentReasonForm(forms.Form):
     reason = forms.CharField(
         label="Reason for the amendment", widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+    )
+
+
+class DiscardForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason for discarding the draft",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
     )
 
 

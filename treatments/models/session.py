@@ -18,6 +18,10 @@ class SessionQuerySet(PatientOwnedQuerySet):
     def signed(self) -> Self:
         return self.filter(status=TreatmentSession.Status.SIGNED)
 
+    def not_voided(self) -> Self:
+        """Drafts and signed sessions: what counts for R21's once-a-day and cycle numbers."""
+        return self.exclude(status=TreatmentSession.Status.VOIDED)
+
     def dates_only(self) -> Self:
         """Newest first, dates and cycle numbers only: the front desk sees no clinical content."""
         fields = ("pk", "patient_id", "cycle_number", "administered_at", "status")
@@ -43,6 +47,7 @@ class TreatmentSession(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SIGNED = "signed", "Signed"
+        VOIDED = "voided", "Discarded draft"
 
     class Consent(models.TextChoices):
         SESSION = "session", "Signed for this session"
@@ -68,6 +73,9 @@ class TreatmentSession(models.Model):
         limit_choices_to={"role": "clinician"},
     )
     administered_at = models.DateTimeField("injected at")
+    # administered_at's date in the location's zone, stored so that the database can hold
+    # R21 (one session per patient per local day); save() keeps it in step.
+    given_on = models.DateField("given on (local date)", editable=False)
     reconstituted_at = models.DateTimeField("reconstituted at")
     diluent_ml = models.DecimalField(
         "saline added (mL)",
@@ -118,6 +126,18 @@ class TreatmentSession(models.Model):
         blank=True,
         related_name="+",
     )
+    voided_reason = models.TextField("reason for discarding", blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The new-session form's one-time token: a resubmitted form (Back, a second tab) finds
+    # the session it already recorded instead of recording it again.
+    form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -130,7 +150,19 @@ class TreatmentSession(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["course", "cycle_number"], name="one_session_per_cycle"
+                fields=["course", "cycle_number"],
+                condition=~Q(status="voided"),
+                name="one_session_per_cycle",
+            ),
+            models.UniqueConstraint(
+                # R21: a session is recorded once; a discarded draft does not count
+                fields=["patient", "given_on"],
+                condition=~Q(status="voided"),
+                name="one_session_per_patient_per_day",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="voided") | (~Q(voided_reason="") & Q(voided_at__isnull=False)),
+                name="session_voided_has_reason",
             ),
             models.CheckConstraint(condition=Q(cycle_number__gte=1), name="session_cycle_positive"),
             models.CheckConstraint(
@@ -147,7 +179,7 @@ class TreatmentSession(models.Model):
                 name="session_reconstituted_before_injection",
             ),
             models.CheckConstraint(
-                condition=Q(status="draft") | Q(signed_at__isnull=False, signed_by__isnull=False),
+                condition=~Q(status="signed") | Q(signed_at__isnull=False, signed_by__isnull=False),
                 name="session_signed_has_signer",
             ),
         ]
@@ -155,9 +187,20 @@ class TreatmentSession(models.Model):
     def __str__(self) -> str:
         return f"Cycle {self.cycle_number} on {self.local_administered_at:%Y-%m-%d}"
 
+    def save(self, *args, **kwargs) -> None:
+        self.given_on = self.session_date
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "administered_at" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "given_on"}
+        super().save(*args, **kwargs)
+
     @property
     def is_signed(self) -> bool:
         return self.status == self.Status.SIGNED
+
+    @property
+    def is_voided(self) -> bool:
+        return self.status == self.Status.VOIDED
 
     @property
     def local_administered_at(self) -> datetime.datetime:

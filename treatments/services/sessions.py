@@ -2,11 +2,12 @@
 Each checks the rules (treatments/rules.py) first and writes nothing when one blocks."""
 
 import datetime
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.models import Location, User
@@ -32,6 +33,14 @@ class RuleViolation(Exception):
     def __init__(self, findings: list[rules.Finding]):
         self.findings = findings
         super().__init__("; ".join(f"{f.rule}: {f.message}" for f in findings))
+
+
+class AlreadyRecorded(Exception):
+    """The form that would record this session already recorded it (`session`)."""
+
+    def __init__(self, session: "TreatmentSession"):
+        self.session = session
+        super().__init__(f"Session {session.pk} is already recorded.")
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,13 @@ def session_facts(
         administered_at__lte=data.administered_at + window,
     )
     previous_session, next_session = previous.first(), following.first()
+    # R21: any session not discarded, draft or signed, on the same local day
+    same_day = (
+        patient.sessions.not_voided()
+        .exclude(pk=exclude.pk if exclude else None)
+        .filter(given_on=session_date)
+        .first()
+    )
     return rules.SessionFacts(
         sites=data.sites,
         administered_at=data.administered_at,
@@ -139,7 +155,13 @@ def session_facts(
         extra_vial_reason=data.extra_vial_reason,
         date_of_birth=patient.date_of_birth,
         under_18_reason=data.under_18_reason,
+        now=timezone.now(),
+        same_day_session=_describe(same_day) if same_day else "",
     )
+
+
+def _describe(session: TreatmentSession) -> str:
+    return f"cycle {session.cycle_number} ({session.get_status_display().lower()})"
 
 
 def check_session(session: TreatmentSession) -> list[rules.Finding]:
@@ -176,17 +198,24 @@ def record_session(
     injector: User,
     data: SessionInput,
     session: TreatmentSession | None = None,
+    form_token: uuid.UUID | None = None,
 ) -> TreatmentSession:
     """Save a draft session (new, or an edit of a draft).
 
-    1. Refuse a signed session: those change only by `amend_session`.
-    2. Check the rules; any block that is not a sign-off block raises RuleViolation.
-    3. Find or start the patient's active course; a new session takes the next cycle number.
-    4. Write the session, its sites and its vials, with totals and waste computed here.
+    1. Refuse a signed or discarded session: a signed one changes only by `amend_session`.
+    2. A new session's form already used (`form_token`: Back, a second tab) raises
+       AlreadyRecorded with the session it recorded; nothing is written twice.
+    3. Check the rules; any block that is not a sign-off block raises RuleViolation.
+    4. Find or start the patient's active course; a new session takes the next cycle number.
+    5. Write the session, its sites and its vials, with totals and waste computed here.
     """
-    if session is not None and session.is_signed:
-        raise ValueError("A signed session is changed only by an amendment.")
+    if session is not None and session.status != TreatmentSession.Status.DRAFT:
+        raise ValueError("Only a draft is edited; a signed session is changed by an amendment.")
     _lock_history(patient)
+    if session is None and form_token is not None:
+        recorded = patient.sessions.filter(form_token=form_token).first()
+        if recorded is not None:
+            raise AlreadyRecorded(recorded)
     course = session.course if session else _active_course(patient, data)
     _refuse_blocks(patient=patient, data=data, course=course, exclude=session)
     if session is None:
@@ -202,8 +231,9 @@ def record_session(
             course=course,
             injector=injector,
             cycle_number=_next_cycle(course),
+            form_token=form_token,
         )
-    _write(session, data)
+    _write_once(session, data)
     return session
 
 
@@ -217,6 +247,8 @@ def sign_session(
     session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
     if session.is_signed:
         return session  # signing twice is harmless
+    if session.is_voided:
+        raise ValueError("A discarded draft cannot be signed.")
     findings = check_session(session)
     missing_acks = [f for f in findings if f.needs_ack and f.rule not in acknowledged]
     problems = [f for f in findings if f.severity == rules.BLOCK] + missing_acks
@@ -262,7 +294,7 @@ def amend_session(
     if blocks:
         raise RuleViolation(blocks)
     before = snapshot(session)
-    _write(session, data)
+    _write_once(session, data)
     _move_due_dates(session.course)  # an amended date moves the schedule too
     return SessionAmendment.objects.create(
         session=session,
@@ -271,6 +303,37 @@ def amend_session(
         after=snapshot(session),
         amended_by=user,
     )
+
+
+@transaction.atomic
+def discard_draft(*, session: TreatmentSession, user: User, reason: str) -> TreatmentSession:
+    """Void a draft with a reason: it stays in the chart's history as discarded and no longer
+    counts for R21, cycle numbers, due dates or billing. A signed session is amended instead.
+    It frees the visit it was recorded against, so the next session can fulfil it."""
+    if not reason.strip():
+        raise ValueError("A discarded draft needs a reason.")
+    _lock_history(session.patient)
+    session = TreatmentSession.objects.select_for_update().get(pk=session.pk)
+    if session.is_voided:
+        return session  # discarding twice is harmless
+    if session.is_signed:
+        raise ValueError("A signed session is corrected by an amendment, not discarded.")
+    session.status = TreatmentSession.Status.VOIDED
+    session.voided_reason = reason.strip()
+    session.voided_at = timezone.now()
+    session.voided_by = user
+    session.appointment = None
+    session.save(
+        update_fields=[
+            "status",
+            "voided_reason",
+            "voided_at",
+            "voided_by",
+            "appointment",
+            "updated_at",
+        ]
+    )
+    return session
 
 
 @transaction.atomic
@@ -342,8 +405,29 @@ def _active_course(patient: Patient, data: SessionInput) -> TreatmentCourse:
 
 
 def _next_cycle(course: TreatmentCourse) -> int:
-    last = course.sessions.order_by("-cycle_number").values_list("cycle_number", flat=True)
+    last = (
+        course.sessions.not_voided()
+        .order_by("-cycle_number")
+        .values_list("cycle_number", flat=True)
+    )
     return (last.first() or 0) + 1
+
+
+def _write_once(session: TreatmentSession, data: SessionInput) -> None:
+    """`_write`, with the database's once-a-day constraint as the backstop behind the patient
+    lock (a writer that did not take it): its refusal is R21's finding, not an error page."""
+    try:
+        with transaction.atomic():
+            _write(session, data)
+    except IntegrityError:
+        local_day = data.administered_at.astimezone(data.location.zone).date()
+        others = session.patient.sessions.not_voided().exclude(pk=session.pk)
+        if not others.filter(given_on=local_day).exists():
+            raise
+        message = f"This patient already has a session on {local_day:%Y-%m-%d}."
+        raise RuleViolation(
+            [rules.Finding("R21", rules.BLOCK, message, "administered_at")]
+        ) from None
 
 
 def _write(session: TreatmentSession, data: SessionInput) -> None:

@@ -1,25 +1,35 @@
 """Injection sessions, the patient chart and lot recall: clinicians (recall: clinic admins too)."""
 
 import datetime
+import uuid
 
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, clinician_required, recall_required
 from clinic.models import Location
 from patients import outcomes
 from patients.models import Patient
 from treatments import protocol, rules
-from treatments.forms import AdverseEventForm, AmendmentReasonForm, SessionEntry, location_zone
+from treatments.forms import (
+    AdverseEventForm,
+    AmendmentReasonForm,
+    DiscardForm,
+    SessionEntry,
+    location_zone,
+)
 from treatments.models import AdverseEvent, TreatmentSession, VialLot, VialUse
 from treatments.services import (
+    AlreadyRecorded,
     RuleViolation,
     amend_session,
     available_slots,
     check_session,
+    discard_draft,
     record_session,
     report_adverse_event,
     sign_session,
@@ -44,9 +54,22 @@ def session_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpRe
     )
     draft = patient.sessions.filter(status=TreatmentSession.Status.DRAFT).first()
     if draft:
+        if request.method == "POST" and request.POST.get("form_token") == str(draft.form_token):
+            return _already_recorded(request, draft)
         messages.info(request, "This patient has a draft session: continue it here.")
         return redirect("treatments:session_update", pk=draft.pk)
     return _session_page(request, patient=patient, session=None)
+
+
+ALREADY_RECORDED = "This session is already recorded."
+
+
+def _already_recorded(request, session):
+    """A resubmitted new-session form (Back, a second tab): show what it recorded (R21)."""
+    messages.info(request, ALREADY_RECORDED)
+    if session.is_signed:
+        return redirect("treatments:session_detail", pk=session.pk)
+    return redirect("treatments:session_update", pk=session.pk)
 
 
 @clinician_required
@@ -54,6 +77,8 @@ def session_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     if session.is_signed:
         return redirect("treatments:session_amend", pk=session.pk)
+    if session.is_voided:
+        return redirect("treatments:session_detail", pk=session.pk)
     return _session_page(request, patient=session.patient, session=session)
 
 
@@ -95,7 +120,10 @@ def _session_page(request, *, patient, session, amending=False):
                         injector=request.user,
                         data=entry.to_input(),
                         session=session,
+                        form_token=None if session else entry.form.cleaned_data["form_token"],
                     )
+            except AlreadyRecorded as recorded:
+                return _already_recorded(request, recorded.session)
             except RuleViolation as violation:
                 entry.add_findings(violation.findings)
             else:
@@ -109,7 +137,12 @@ def _session_page(request, *, patient, session, amending=False):
 
 def _new_session_initial(location):
     now = timezone.localtime().replace(second=0, microsecond=0)
-    return {"location": location, "administered_at": now, "reconstituted_at": now}
+    return {
+        "location": location,
+        "administered_at": now,
+        "reconstituted_at": now,
+        "form_token": uuid.uuid4(),
+    }
 
 
 def _last_lot(location) -> VialLot | None:
@@ -166,6 +199,7 @@ def _session_context(patient, session, entry, reason):
             :50
         ],
         "protocol_data": _protocol_data(),
+        "discard_form": DiscardForm() if session and not session.is_signed else None,
     }
 
 
@@ -198,11 +232,28 @@ def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "patient": session.patient,
         "next_visit": next_visit,
         "next_slots": [] if next_visit or not session.is_signed else _next_slots(session),
-        "findings": [] if session.is_signed else check_session(session),
+        "findings": [] if session.status != session.Status.DRAFT else check_session(session),
         "acknowledged": [(rule, rules.ACKNOWLEDGEABLE[rule]) for rule in session.acknowledged],
     }
     with timezone.override(session.local_administered_at.tzinfo):
         return render(request, "treatments/session_detail.html", context)
+
+
+@clinician_required
+@require_POST
+def session_discard(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Discard a draft with a reason; it stays in the chart's history, marked discarded."""
+    session = get_object_or_404(_sessions(request.user), pk=pk)
+    if session.status != session.Status.DRAFT:
+        messages.error(request, "Only a draft can be discarded; a signed session is amended.")
+        return redirect("treatments:session_detail", pk=session.pk)
+    form = DiscardForm(request.POST)
+    if not form.is_valid():
+        context = {"session": session, "patient": session.patient, "form": form}
+        return render(request, "treatments/session_discard_form.html", context)
+    discard_draft(session=session, user=request.user, reason=form.cleaned_data["reason"])
+    messages.success(request, f"Draft of cycle {session.cycle_number} discarded.")
+    return redirect("treatments:chart", patient_pk=session.patient_id)
 
 
 def _next_slots(session):
@@ -252,7 +303,7 @@ def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
         "review": review,
         "outcome_flags": review.flags(cycles_given=sum(1 for s in sessions if s.is_signed)),
         "outcome_timeline": outcomes.outcome_timeline(
-            sessions, patient.questionnaire_responses.all()
+            [s for s in sessions if not s.is_voided], patient.questionnaire_responses.all()
         ),
     }
     return render(request, "treatments/chart.html", context)
