@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from patients.models import ContactConsent
-from tests.conftest import local, next_weekday
+from tests.conftest import clinic_today, local, next_weekday
 from treatments.links import BadLink, link_url, make_link_token, read_link_token
 from treatments.models import Appointment, AppointmentEvent
 from treatments.services.responses import (
@@ -35,7 +35,7 @@ def visit(booked_appointment):
 
 def move_to_a_monday(visit, *, month: int) -> None:
     """Move the visit to 10:00 New York on the first Monday after the 1st of `month` next year."""
-    starts = local(next_weekday(0, after=datetime.date(timezone.now().year + 1, month, 1)), 10)
+    starts = local(next_weekday(0, after=datetime.date(clinic_today().year + 1, month, 1)), 10)
     Appointment.objects.filter(pk=visit.pk).update(
         starts_at=starts, ends_at=starts + datetime.timedelta(minutes=30)
     )

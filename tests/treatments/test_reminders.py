@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from patients.services import record_consent
 from tests.conftest import (
+    clinic_today,
     fresh_vials,
     local,
     make_patient,
@@ -181,7 +182,7 @@ def test_signing_plans_due_not_booked_on_day_70_and_booking_cancels_it(
     patient_a, clinician, location, schedule, front_desk
 ):
     # Given a session 77 days ago, signed late: its day-70 message is already a week past
-    given_on = timezone.localdate() - datetime.timedelta(days=77)
+    given_on = clinic_today() - datetime.timedelta(days=77)
     when = local(given_on, 10)
     data = session_input(location, when=when, vials=fresh_vials(when))
     session = record_session(patient=patient_a, injector=clinician, data=data)
