@@ -34,11 +34,43 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 def pytest_configure(config):
+    _flush_lifting_guards()
     if os.environ.get(clock.VARIABLE):
         try:
             clock.travel_to(os.environ[clock.VARIABLE])
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
+
+
+# --- the database's guards -----------------------------------------------------------------
+# Between transactional tests (a live server, a real worker) Django empties every table: on
+# PostgreSQL by TRUNCATE, which row triggers do not see; on SQLite by DELETE, which the
+# triggers refusing to delete a signed record (named guard_*) would stop. The data is thrown
+# away, so lift them first; the post_migrate signal that flush sends puts them back.
+
+
+def _flush_lifting_guards():
+    from django.core.management.commands import flush
+    from django.db import connections
+
+    handle = flush.Command.handle
+    if getattr(handle, "lifts_guards", False):
+        return
+
+    def handle_lifting_guards(self, **options):
+        db = connections[options.get("database") or "default"]
+        if db.vendor == "sqlite":
+            with db.cursor() as cursor:
+                guards = cursor.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                    "AND name LIKE 'guard\\_%' ESCAPE '\\'"
+                ).fetchall()
+                for (name,) in guards:
+                    cursor.execute(f'DROP TRIGGER "{name}"')
+        return handle(self, **options)
+
+    handle_lifting_guards.lifts_guards = True  # type: ignore[attr-defined]
+    flush.Command.handle = handle_lifting_guards
 
 
 def pytest_report_header(config):
@@ -374,7 +406,8 @@ def session_input(location, *, when=SESSION_TIME, sites=None, vials=None, **fiel
 
 @pytest.fixture
 def signed_session(patient_b, clinician, location):
-    """A signed cycle-1 session for patient_b, with an adverse event and an amendment."""
+    """A signed cycle-1 session for patient_b, with an adverse event and an amendment: its
+    current version (2); version 1 is kept, superseded."""
     from treatments.services import (
         amend_session,
         record_session,
@@ -393,13 +426,13 @@ def signed_session(patient_b, clinician, location):
         severity="mild",
         hint_next_session="trapezius sites lower",
     )
-    amend_session(
+    amendment = amend_session(
         session=session,
         user=clinician,
         data=session_input(location, notes="Amended"),
         reason="Typo in the notes",
     )
-    return session
+    return amendment.new_version  # version 2, the current one
 
 
 # --- the schedule ------------------------------------------------------------------------------

@@ -4,18 +4,28 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def ensure_sqlite_overlap_guards(sender, using="default", **kwargs):
+def ensure_sqlite_guards(sender, using="default", **kwargs):
     """SQLite rebuilds a table to alter it, and a rebuild drops its triggers: after every
-    migrate, put back the no-double-booking triggers of migration 0004 if they are gone."""
+    migrate (and every flush), put back the no-double-booking triggers of migration 0004 and
+    the locked chart's of migration 0012, the latter rebuilt for the columns there are now."""
     from django.db import connections
+    from django.db.migrations.recorder import MigrationRecorder
 
     connection = connections[using]
     if connection.vendor != "sqlite":
-        return  # PostgreSQL keeps its exclusion constraints through ALTER TABLE
-    migration = importlib.import_module("treatments.migrations.0004_no_double_booking")
+        return  # PostgreSQL keeps its triggers and exclusion constraints through ALTER TABLE
+    applied = MigrationRecorder(connection).applied_migrations()
+    overlap = importlib.import_module("treatments.migrations.0004_no_double_booking")
+    chart = importlib.import_module("treatments.migrations.0012_chart_versions")
     with connection.cursor() as cursor:
-        for sql in migration.SQLITE:
-            cursor.execute(sql.replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1))
+        if ("treatments", "0004_no_double_booking") in applied:
+            for sql in overlap.SQLITE:
+                cursor.execute(sql.replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1))
+        if ("treatments", "0012_chart_versions") in applied:
+            for name in chart.SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            for sql in chart.sqlite_statements(cursor):
+                cursor.execute(sql)
 
 
 class TreatmentsConfig(AppConfig):
@@ -23,4 +33,4 @@ class TreatmentsConfig(AppConfig):
     name = "treatments"
 
     def ready(self):
-        post_migrate.connect(ensure_sqlite_overlap_guards, sender=self)
+        post_migrate.connect(ensure_sqlite_guards, sender=self)

@@ -170,20 +170,28 @@ def test_a_signed_session_changes_only_by_amendment_which_keeps_the_original(
     with pytest.raises(RuleViolation):
         amend_session(session=session, user=clinician, data=session_input(location), reason=" ")
 
-    amend_session(
+    amendment = amend_session(
         session=session,
         user=clinician,
         data=session_input(location, notes="Corrected"),
         reason="Wrong note",
     )
 
+    # a new version supersedes the old; both are kept, the old one exactly as it was signed
     session.refresh_from_db()
-    amendment = SessionAmendment.objects.get()
-    assert session.notes == "Corrected"
-    assert session.is_signed
+    current = amendment.new_version
+    assert (session.status, session.notes, session.version) == ("superseded", "Original", 1)
+    assert (current.status, current.notes, current.version) == ("signed", "Corrected", 2)
+    assert (current.original, current.cycle_number, current.injector) == (session, 1, clinician)
+    assert current.sites.count() == session.sites.count() == 31
+    assert amendment.previous_version == session
     assert amendment.before["notes"] == "Original"
     assert amendment.after["notes"] == "Corrected"
     assert (amendment.reason, amendment.amended_by) == ("Wrong note", clinician)
+    # only the current version counts: one session of cycle 1 on the chart and for the rules
+    assert list(patient_a.sessions.live()) == [current]
+    with pytest.raises(ValueError, match="current version"):
+        amend_session(session=session, user=clinician, data=session_input(location), reason="x")
 
 
 def test_signing_twice_is_harmless(patient_a, clinician, location):

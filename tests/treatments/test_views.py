@@ -141,15 +141,23 @@ def test_a_signed_session_is_amended_with_a_reason_not_edited(
 
     no_reason = clinician_client.post(amend, form_data(location, notes="Changed"))
     assert "reason" in no_reason.context["reason_form"].errors
-    assert signed_session.amendments.count() == 1
+    original = signed_session.original
+    assert original.amendments.count() == 1
 
-    clinician_client.post(amend, form_data(location, notes="Changed", reason="Notes wrong"))
-    assert signed_session.amendments.count() == 2
-    detail = clinician_client.get(
-        reverse("treatments:session_detail", args=[signed_session.pk])
-    ).content.decode()
+    saved = clinician_client.post(amend, form_data(location, notes="Changed", reason="Notes wrong"))
+    assert original.amendments.count() == 2
+    current = original.amendments.last().new_version
+    assert saved["Location"] == reverse("treatments:session_detail", args=[current.pk])
+    detail = clinician_client.get(saved["Location"]).content.decode()
     assert "Notes wrong" in detail
-    assert "notes: Amended" in detail  # the value before is still shown
+    # the history reads as the fields changed, before and after, not a dump of codes
+    assert "<th scope=\"row\">Notes</th><td>Amended</td><td>Changed</td>" in detail
+    assert "total_units" not in detail
+    # the superseded version stays readable, and points to the current one; it is not amended
+    old = clinician_client.get(reverse("treatments:session_detail", args=[signed_session.pk]))
+    assert "an amendment superseded it" in old.content.decode()
+    again = clinician_client.get(amend)
+    assert again["Location"] == reverse("treatments:session_detail", args=[signed_session.pk])
 
 
 def test_the_last_cycles_adverse_event_hint_shows_on_the_next_session(

@@ -18,15 +18,22 @@ class SessionQuerySet(PatientOwnedQuerySet):
     def signed(self) -> Self:
         return self.filter(status=TreatmentSession.Status.SIGNED)
 
-    def not_voided(self) -> Self:
-        """Drafts and signed sessions: what counts for R21's once-a-day and cycle numbers."""
-        return self.exclude(status=TreatmentSession.Status.VOIDED)
+    def live(self) -> Self:
+        """Drafts and signed sessions: what counts for R21's once-a-day and cycle numbers (a
+        discarded draft and a version an amendment superseded do not)."""
+        return self.filter(status__in=TreatmentSession.LIVE)
+
+    def charted(self) -> Self:
+        """What the chart lists: every session but the versions an amendment superseded (the
+        session's page shows those)."""
+        return self.exclude(status=TreatmentSession.Status.SUPERSEDED)
 
     def dates_only(self) -> Self:
         """Newest first, dates and cycle numbers only: the front desk sees no clinical content."""
         fields = ("pk", "patient_id", "cycle_number", "administered_at", "status")
         return (
-            self.select_related("location")
+            self.charted()
+            .select_related("location")
             .only(*fields, "location__time_zone")
             .order_by("-administered_at")
         )
@@ -34,7 +41,8 @@ class SessionQuerySet(PatientOwnedQuerySet):
     def for_chart(self) -> Self:
         """Oldest first, with everything the chart shows of each session."""
         return (
-            self.select_related("location", "injector")
+            self.charted()
+            .select_related("location", "injector")
             .prefetch_related("sites", "vials__lot", "adverse_events")
             .order_by("administered_at")
         )
@@ -42,12 +50,17 @@ class SessionQuerySet(PatientOwnedQuerySet):
 
 class TreatmentSession(models.Model):
     """One injection session. Totals are stored (and constrained) so that reports and the
-    chart never re-add sites. A signed session is locked: corrections are amendments."""
+    chart never re-add sites. A signed session is locked, by the database too (migration
+    0012): a correction is an amendment, which records a new version and marks this one
+    superseded, the one change a signed row allows."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         SIGNED = "signed", "Signed"
         VOIDED = "voided", "Discarded draft"
+        SUPERSEDED = "superseded", "Superseded by an amendment"
+
+    LIVE = (Status.DRAFT, Status.SIGNED)
 
     class Consent(models.TextChoices):
         SESSION = "session", "Signed for this session"
@@ -138,6 +151,11 @@ class TreatmentSession(models.Model):
     # The new-session form's one-time token: a resubmitted form (Back, a second tab) finds
     # the session it already recorded instead of recording it again.
     form_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # Amendments: every version is a row of its own; `original` is version 1 of the chain.
+    original = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="later_versions"
+    )
+    version = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,18 +169,24 @@ class TreatmentSession(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["course", "cycle_number"],
-                condition=~Q(status="voided"),
+                condition=Q(status__in=["draft", "signed"]),
                 name="one_session_per_cycle",
             ),
             models.UniqueConstraint(
                 # R21: a session is recorded once; a discarded draft does not count
                 fields=["patient", "given_on"],
-                condition=~Q(status="voided"),
+                condition=Q(status__in=["draft", "signed"]),
                 name="one_session_per_patient_per_day",
             ),
             models.CheckConstraint(
                 condition=~Q(status="voided") | (~Q(voided_reason="") & Q(voided_at__isnull=False)),
                 name="session_voided_has_reason",
+            ),
+            models.UniqueConstraint(fields=["original", "version"], name="one_row_per_version"),
+            models.CheckConstraint(
+                condition=Q(original__isnull=True, version=1)
+                | Q(original__isnull=False, version__gt=1),
+                name="session_version_numbered",
             ),
             models.CheckConstraint(condition=Q(cycle_number__gte=1), name="session_cycle_positive"),
             models.CheckConstraint(
@@ -203,6 +227,10 @@ class TreatmentSession(models.Model):
         return self.status == self.Status.VOIDED
 
     @property
+    def is_superseded(self) -> bool:
+        return self.status == self.Status.SUPERSEDED
+
+    @property
     def local_administered_at(self) -> datetime.datetime:
         return self.administered_at.astimezone(self.location.zone)
 
@@ -235,6 +263,16 @@ def _site_side_is_right() -> Q:
     )
 
 
+def _site_muscle_is_right() -> Q:
+    # The muscle is the one the catalogue gives the code: the per-muscle maxima (R18) that
+    # the database holds at signing (migration 0012) sum sites by it.
+    condition = Q()
+    for muscle in protocol.MUSCLES:
+        codes = [code for code, site in protocol.SITES.items() if site.muscle == muscle]
+        condition |= Q(site_code__in=codes, muscle=muscle)
+    return condition
+
+
 class InjectionSite(models.Model):
     """One site of a session: given (units) or, for a fixed site, skipped with a reason."""
 
@@ -258,6 +296,9 @@ class InjectionSite(models.Model):
                 condition=Q(site_code__in=protocol.SITE_CODES), name="site_code_in_catalogue"
             ),
             models.CheckConstraint(condition=_site_side_is_right(), name="site_side_matches_code"),
+            models.CheckConstraint(
+                condition=_site_muscle_is_right(), name="site_muscle_matches_code"
+            ),
             models.CheckConstraint(
                 # units__isnull=False: a CHECK that evaluates to NULL would pass
                 condition=Q(skipped_reason="", units__isnull=False, units__gt=0)
@@ -453,10 +494,30 @@ class AdverseEvent(models.Model):
 
 
 class SessionAmendment(models.Model):
-    """A correction to a signed session: the values before and after, who, when and why."""
+    """A correction to a signed session: who, when and why, and the version it superseded
+    and the one it recorded (both rows kept, neither ever changes again). `before` and
+    `after` hold each version's content as plain JSON, which the history reads in words.
+
+    `session` is version 1 of the chain, so that one query finds all its amendments.
+    Amendments made before versions existed (migration 0012) changed the row in place: they
+    have no `previous_version` and only their snapshots tell what changed."""
 
     session = models.ForeignKey(
-        TreatmentSession, on_delete=models.CASCADE, related_name="amendments"
+        TreatmentSession, on_delete=models.PROTECT, related_name="amendments"
+    )
+    previous_version = models.OneToOneField(
+        TreatmentSession,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseding_amendment",
+    )
+    new_version = models.OneToOneField(
+        TreatmentSession,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="amendment",
     )
     reason = models.TextField()
     before = models.JSONField()
@@ -470,7 +531,79 @@ class SessionAmendment(models.Model):
         ordering = ["amended_at", "pk"]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="amendment_has_reason"),
+            models.CheckConstraint(
+                condition=Q(previous_version__isnull=True, new_version__isnull=True)
+                | Q(previous_version__isnull=False, new_version__isnull=False),
+                name="amendment_links_both_versions",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Amendment of {self.amended_at:%Y-%m-%d %H:%M}"
+
+    def changes(self, zone: datetime.tzinfo) -> list[tuple[str, str, str]]:
+        """What changed, in words: (field, before, after), times in `zone` (the location's).
+        A site's change is a line of its own; a field a legacy snapshot lacks reads "not
+        recorded"."""
+        lines = []
+        for key in [*self.after, *(k for k in self.before if k not in self.after)]:
+            old, new = self.before.get(key, _MISSING), self.after.get(key, _MISSING)
+            if old == new:
+                continue
+            if key == "sites":
+                lines += _site_changes(old if old is not _MISSING else {}, new or {})
+            else:
+                label = str(_LABELS.get(key) or _verbose_name(key))
+                label = label[:1].upper() + label[1:]
+                lines.append((label, _words(key, old, zone), _words(key, new, zone)))
+        return lines
+
+
+_MISSING = object()
+_LABELS = {
+    "location": "location",
+    "total_units": "units given",
+    "units_wasted": "units wasted",
+    "consent": "consent",
+    "acknowledged": "warnings acknowledged",
+    "vials": "vials (lot x count)",
+    "pregnant_or_breastfeeding": "pregnant or breastfeeding",
+}
+
+
+def _verbose_name(key: str) -> str:
+    field = TreatmentSession._meta.get_field(key)
+    return str(getattr(field, "verbose_name", key))
+
+
+def _words(key: str, value, zone: datetime.tzinfo) -> str:
+    if value is _MISSING:
+        return "not recorded"
+    if value is None:
+        return "not answered"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in ("administered_at", "reconstituted_at"):
+        return datetime.datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    if key == "consent":
+        return TreatmentSession.Consent(value).label if value else "none"
+    if key == "diluent_ml":
+        return f"{value} mL"
+    if key in ("total_units", "units_wasted", "other_toxin_units"):
+        return f"{value} U"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value) or "(empty)"
+
+
+def _site_changes(old: dict, new: dict) -> list[tuple[str, str, str]]:
+    def words(value) -> str:
+        if value is None:
+            return "not used"
+        return f"{value} U" if isinstance(value, int) else str(value)
+
+    return [
+        (protocol.SITES[code].label, words(old.get(code)), words(new.get(code)))
+        for code in protocol.SITE_CODES
+        if old.get(code) != new.get(code)
+    ]

@@ -26,6 +26,7 @@ from treatments.services.sessions import (
     sign_session,
     snapshot,
     standard_sites,
+    visits_before_earliest,
 )
 from treatments.services.side_effects import (
     acknowledge_alert,
@@ -64,4 +65,5 @@ __all__ = [
     "snapshot",
     "standard_sites",
     "undo_appointment_status",
+    "visits_before_earliest",
 ]

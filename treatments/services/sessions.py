@@ -122,7 +122,7 @@ def session_facts(
     previous_session, next_session = previous.first(), following.first()
     # R21: any session not discarded, draft or signed, on the same local day
     same_day = (
-        patient.sessions.not_voided()
+        patient.sessions.live()
         .exclude(pk=exclude.pk if exclude else None)
         .filter(given_on=session_date)
         .first()
@@ -277,32 +277,96 @@ def _move_due_dates(course: TreatmentCourse) -> None:
 
 @transaction.atomic
 def amend_session(
-    *, session: TreatmentSession, user: User, data: SessionInput, reason: str
+    *,
+    session: TreatmentSession,
+    user: User,
+    data: SessionInput,
+    reason: str,
+    acknowledged: list[str] | tuple[str, ...] = (),
 ) -> SessionAmendment:
-    """Correct a signed session: keep the values before and after, with who, when and why."""
-    if not session.is_signed:
-        raise ValueError("Edit a draft directly; amendments are for signed sessions.")
+    """Correct a signed session by recording a new version of it.
+
+    1. Only the current signed version is amended, and only with a reason.
+    2. The rules run as at signing: any block refuses, and every warning that needs an
+       acknowledgement must have one (a later "pregnant: yes" needs R7's like a first one).
+    3. The old version is marked superseded, the one change the database lets a signed row
+       take (migration 0012); the new version is written as a draft and signed by `user`;
+       the visit it fulfilled and its adverse events move to it. Both versions are kept.
+    4. An amended date moves the due dates and re-plans the "due, not booked" reminder; the
+       patient's future visits are re-checked by `visits_before_earliest` (shown after).
+    """
     if not reason.strip():
         raise RuleViolation(
             [rules.Finding("amend", rules.BLOCK, "Give a reason for the amendment.", "reason")]
         )
     _lock_history(session.patient)
+    session = (
+        TreatmentSession.objects.select_for_update()
+        .select_related("patient", "course", "location")
+        .get(pk=session.pk)
+    )
+    if not session.is_signed:
+        raise ValueError(
+            "Edit a draft directly; amendments are for the current version of a signed session."
+        )
     findings = rules.evaluate(
         session_facts(patient=session.patient, data=data, course=session.course, exclude=session)
     )
-    blocks = [f for f in findings if f.severity == rules.BLOCK]
-    if blocks:
-        raise RuleViolation(blocks)
+    missing_acks = [f for f in findings if f.needs_ack and f.rule not in acknowledged]
+    problems = [f for f in findings if f.severity == rules.BLOCK] + missing_acks
+    if problems:
+        raise RuleViolation(problems)
     before = snapshot(session)
-    _write_once(session, data)
-    _move_due_dates(session.course)  # an amended date moves the schedule too
-    return SessionAmendment.objects.create(
-        session=session,
+    visit = session.appointment
+    TreatmentSession.objects.filter(pk=session.pk).update(
+        status=TreatmentSession.Status.SUPERSEDED, appointment=None
+    )
+    original = session.original or session
+    version = TreatmentSession(
+        patient=session.patient,
+        course=session.course,
+        appointment=visit,
+        cycle_number=session.cycle_number,
+        injector=session.injector,
+        original=original,
+        version=session.version + 1,
+    )
+    _write_once(version, data)
+    version.acknowledged = sorted({f.rule for f in findings if f.needs_ack})
+    version.status = TreatmentSession.Status.SIGNED
+    version.signed_at = timezone.now()
+    version.signed_by = user
+    version.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
+    AdverseEvent.objects.filter(session=session).update(session=version)
+    amendment = SessionAmendment.objects.create(
+        session=original,
+        previous_version=session,
+        new_version=version,
         reason=reason.strip(),
         before=before,
-        after=snapshot(session),
+        after=snapshot(version),
         amended_by=user,
     )
+    last_given = session.course.last_session_on
+    _move_due_dates(session.course)
+    if session.course.last_session_on != last_given:
+        plan_due_reminder(course=session.course)
+    return amendment
+
+
+def visits_before_earliest(patient: Patient) -> list[Appointment]:
+    """The patient's booked injection visits now earlier than the course's minimum interval
+    allows (R6) with no reason kept for treating early: what an amended session date (or a
+    session entered late) leaves to rebook."""
+    course = patient.courses.active().first()
+    earliest = course.earliest_on if course else None
+    if earliest is None:
+        return []
+    visits = patient.appointments.active().filter(
+        kind=Appointment.Kind.INJECTION, early_override_reason=""
+    )
+    visits = visits.select_related("location")
+    return [visit for visit in visits if visit.local_starts_at.date() < earliest]
 
 
 @transaction.atomic
@@ -351,7 +415,8 @@ def report_adverse_event(
 
 
 def snapshot(session: TreatmentSession) -> dict:
-    """The session's clinical content as plain JSON, for an amendment's history."""
+    """A version's clinical content as plain JSON: what an amendment's history compares
+    (`SessionAmendment.changes`)."""
     session.refresh_from_db()
     return {
         "administered_at": session.administered_at.isoformat(),
@@ -361,9 +426,15 @@ def snapshot(session: TreatmentSession) -> dict:
         "total_units": session.total_units,
         "units_wasted": session.units_wasted,
         "consent": session.consent,
+        "infection_at_site": session.infection_at_site,
+        "hypersensitivity": session.hypersensitivity,
+        "pregnant_or_breastfeeding": session.pregnant_or_breastfeeding,
+        "other_toxin_recent": session.other_toxin_recent,
+        "other_toxin_units": session.other_toxin_units,
         "early_reason": session.early_reason,
         "extra_vial_reason": session.extra_vial_reason,
         "under_18_reason": session.under_18_reason,
+        "acknowledged": session.acknowledged,
         "notes": session.notes,
         "sites": {
             site.site_code: site.units
@@ -405,11 +476,7 @@ def _active_course(patient: Patient, data: SessionInput) -> TreatmentCourse:
 
 
 def _next_cycle(course: TreatmentCourse) -> int:
-    last = (
-        course.sessions.not_voided()
-        .order_by("-cycle_number")
-        .values_list("cycle_number", flat=True)
-    )
+    last = course.sessions.live().order_by("-cycle_number").values_list("cycle_number", flat=True)
     return (last.first() or 0) + 1
 
 
@@ -421,7 +488,7 @@ def _write_once(session: TreatmentSession, data: SessionInput) -> None:
             _write(session, data)
     except IntegrityError:
         local_day = data.administered_at.astimezone(data.location.zone).date()
-        others = session.patient.sessions.not_voided().exclude(pk=session.pk)
+        others = session.patient.sessions.live().exclude(pk=session.pk)
         if not others.filter(given_on=local_day).exists():
             raise
         message = f"This patient already has a session on {local_day:%Y-%m-%d}."

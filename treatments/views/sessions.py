@@ -34,6 +34,7 @@ from treatments.services import (
     report_adverse_event,
     sign_session,
     standard_sites,
+    visits_before_earliest,
 )
 
 
@@ -43,7 +44,7 @@ def _sessions(user):
         .select_related(
             "patient", "patient__location", "location", "injector", "signed_by", "course"
         )
-        .prefetch_related("sites", "vials__lot", "adverse_events", "amendments__amended_by")
+        .prefetch_related("sites", "vials__lot", "adverse_events")
     )
 
 
@@ -77,7 +78,7 @@ def session_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     if session.is_signed:
         return redirect("treatments:session_amend", pk=session.pk)
-    if session.is_voided:
+    if session.is_voided or session.is_superseded:
         return redirect("treatments:session_detail", pk=session.pk)
     return _session_page(request, patient=session.patient, session=session)
 
@@ -85,9 +86,15 @@ def session_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @clinician_required
 def session_amend(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
+    if session.is_superseded:
+        messages.info(request, SUPERSEDED)
+        return redirect("treatments:session_detail", pk=session.pk)
     if not session.is_signed:
         return redirect("treatments:session_update", pk=session.pk)
     return _session_page(request, patient=session.patient, session=session, amending=True)
+
+
+SUPERSEDED = "This version has been amended since: amend the current version."
 
 
 def _session_page(request, *, patient, session, amending=False):
@@ -105,15 +112,17 @@ def _session_page(request, *, patient, session, amending=False):
             initial_lot=None if session else _last_lot(default_location),
         )
         reason = AmendmentReasonForm(data) if amending else None
+        refused: list[rules.Finding] = []
         if data is not None and entry.is_valid() and (reason is None or reason.is_valid()):
             try:
                 if amending:
-                    amend_session(
+                    session = amend_session(
                         session=session,
                         user=request.user,
                         data=entry.to_input(),
                         reason=reason.cleaned_data["reason"],
-                    )
+                        acknowledged=entry.form.cleaned_data["acknowledged"],
+                    ).new_version
                 else:
                     session = record_session(
                         patient=patient,
@@ -126,12 +135,16 @@ def _session_page(request, *, patient, session, amending=False):
                 return _already_recorded(request, recorded.session)
             except RuleViolation as violation:
                 entry.add_findings(violation.findings)
+                refused = violation.findings
+            except ValueError:  # amended meanwhile (another tab): this version is superseded
+                messages.error(request, SUPERSEDED)
+                return redirect("treatments:session_detail", pk=session.pk)
             else:
                 return _after_save(request, session, entry, amending)
         return render(
             request,
             "treatments/session_form.html",
-            _session_context(patient, session, entry, reason),
+            _session_context(patient, session, entry, reason, refused),
         )
 
 
@@ -159,7 +172,10 @@ def _last_lot(location) -> VialLot | None:
 
 def _after_save(request, session, entry, amending):
     if amending:
-        messages.success(request, "Amendment recorded; the original values are kept below.")
+        messages.success(
+            request, f"Amendment recorded as version {session.version}; every version is kept."
+        )
+        _warn_visits_before_earliest(request, session.patient)
         return redirect("treatments:session_detail", pk=session.pk)
     if request.POST.get("action") != "sign":
         messages.success(request, "Draft saved.")
@@ -179,7 +195,16 @@ def _after_save(request, session, entry, amending):
     return redirect("treatments:session_detail", pk=session.pk)
 
 
-def _session_context(patient, session, entry, reason):
+def _warn_visits_before_earliest(request, patient):
+    for visit in visits_before_earliest(patient):
+        messages.warning(
+            request,
+            f"The visit booked for {visit.local_starts_at:%a %d %b %Y %H:%M} is now earlier than "
+            "the minimum interval allows: rebook it, or record a reason for treating early.",
+        )
+
+
+def _session_context(patient, session, entry, reason, refused=()):
     findings = check_session(session) if session else []
     last_signed = (
         patient.sessions.signed()
@@ -193,13 +218,14 @@ def _session_context(patient, session, entry, reason):
         "entry": entry,
         "reason_form": reason,
         "findings": findings,
-        "ack_rules": {f.rule for f in findings if f.needs_ack},
+        # the saved record's warnings, and those of the entry the rules just refused
+        "ack_rules": {f.rule for f in [*findings, *refused] if f.needs_ack},
         "alerts": (AdverseEvent.objects.filter(session=last_signed) if last_signed else []),
         "known_lots": VialLot.objects.filter(expiry__gte=timezone.localdate()).order_by("-expiry")[
             :50
         ],
         "protocol_data": _protocol_data(),
-        "discard_form": DiscardForm() if session and not session.is_signed else None,
+        "discard_form": DiscardForm() if session and session.status == "draft" else None,
     }
 
 
@@ -227,9 +253,22 @@ def _protocol_data():
 def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(_sessions(request.user), pk=pk)
     next_visit = session.patient.appointments.active().first()
+    original = session.original or session
     context = {
         "session": session,
         "patient": session.patient,
+        "history": [
+            (amendment, amendment.changes(session.location.zone))
+            for amendment in original.amendments.select_related(
+                "amended_by", "previous_version", "new_version"
+            )
+        ],
+        "current": (
+            original.later_versions.filter(status=TreatmentSession.Status.SIGNED).first()
+            if session.is_superseded
+            else None
+        ),
+        "visits_to_rebook": visits_before_earliest(session.patient) if session.is_signed else [],
         "next_visit": next_visit,
         "next_slots": [] if next_visit or not session.is_signed else _next_slots(session),
         "findings": [] if session.status != session.Status.DRAFT else check_session(session),
@@ -355,6 +394,7 @@ def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
     if lot_number:
         uses = (
             VialUse.objects.filter(lot__lot_number=lot_number)
+            .exclude(session__status=TreatmentSession.Status.SUPERSEDED)  # amended away
             .select_related("lot", "session__patient", "session__location", "session__injector")
             .order_by("session__administered_at")
         )
