@@ -1,13 +1,27 @@
 import importlib
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
+
+
+def drop_sqlite_chart_guards(sender, using="default", **kwargs):
+    """Before a migrate on SQLite, drop the locked chart's triggers (migration 0012): they
+    name each other's tables, and a trigger naming a table breaks SQLite's rebuild of it."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    chart = importlib.import_module("treatments.migrations.0012_chart_versions")
+    with connection.cursor() as cursor:
+        for name in chart.SQLITE_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
 def ensure_sqlite_guards(sender, using="default", **kwargs):
     """SQLite rebuilds a table to alter it, and a rebuild drops its triggers: after every
-    migrate (and every flush), put back the no-double-booking triggers of migration 0004 and
-    the locked chart's of migration 0012, the latter rebuilt for the columns there are now."""
+    migrate (and every flush), put back the no-double-booking triggers of migration 0004, and
+    create the locked chart's of migration 0012 for the columns there are now."""
     from django.db import connections
     from django.db.migrations.recorder import MigrationRecorder
 
@@ -21,9 +35,9 @@ def ensure_sqlite_guards(sender, using="default", **kwargs):
         if ("treatments", "0004_no_double_booking") in applied:
             for sql in overlap.SQLITE:
                 cursor.execute(sql.replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1))
-        if ("treatments", "0012_chart_versions") in applied:
-            for name in chart.SQLITE_TRIGGERS:
-                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+    if ("treatments", "0012_chart_versions") in applied:
+        drop_sqlite_chart_guards(sender, using)
+        with connection.cursor() as cursor:
             for sql in chart.sqlite_statements(cursor):
                 cursor.execute(sql)
 
@@ -33,4 +47,5 @@ class TreatmentsConfig(AppConfig):
     name = "treatments"
 
     def ready(self):
+        pre_migrate.connect(drop_sqlite_chart_guards, sender=self)
         post_migrate.connect(ensure_sqlite_guards, sender=self)

@@ -6,12 +6,19 @@ holds on both engines."""
 import datetime
 
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import session_input
-from treatments.models import InjectionSite, TreatmentSession, VialUse
-from treatments.services import amend_session, record_session, sign_session
+from treatments import protocol
+from treatments.models import InjectionSite, TreatmentCourse, TreatmentSession, VialUse
+from treatments.rules import ACKNOWLEDGEABLE, SiteEntry
+from treatments.services import RuleViolation, amend_session, record_session, sign_session
+
+WHEN = datetime.datetime(2026, 3, 2, 15, tzinfo=datetime.UTC)
 
 
 def refused(write):
@@ -176,3 +183,112 @@ def test_an_amendment_keeps_every_version_and_changes_none(signed, clinician, lo
     assert [a.reason for a in second.original.amendments.all()] == ["Notes", "Again"]
     for version in versions:
         assert version.sites.count() == 31
+
+
+# --- the rules and the database agree ------------------------------------------------------
+
+
+STANDARD = {code: (None if site.ftp else 5) for code, site in protocol.SITES.items()}
+# The standard table with a few sites changed to anything (none, 0 U or less, up to 14 U):
+# near the protocol, so that many tables are accepted, and often well over a limit.
+SITE_TABLES = st.dictionaries(
+    st.sampled_from(protocol.SITE_CODES),
+    st.sampled_from([None, 2, 5, 10]) | st.integers(-2, 14),
+    max_size=6,
+).map(lambda changes: STANDARD | changes)
+
+
+def _breaks_a_limit(table: dict[str, int | None]) -> bool:
+    """Over a per-muscle maximum, over 195 U, or a site at 0 U or less (or over 10 U)."""
+    given = {code: units for code, units in table.items() if units is not None}
+    per_muscle: dict[str, int] = {}
+    for code, units in given.items():
+        muscle = protocol.SITES[code].muscle
+        per_muscle[muscle] = per_muscle.get(muscle, 0) + units
+    return (
+        any(units <= 0 or units > protocol.MAX_SITE_UNITS for units in given.values())
+        or any(per_muscle[m] > protocol.MUSCLES[m].max_units for m in per_muscle)
+        or sum(given.values()) > protocol.MAX_TOTAL_UNITS
+    )
+
+
+class _Undo(Exception):
+    pass
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(table=SITE_TABLES)
+@example(table=STANDARD)  # accepted: the standard 155 U
+@example(table=STANDARD | {"FRO-L1": 10})  # frontalis 25 U, over its 20
+def test_no_table_the_rules_accept_breaks_the_database_nor_the_reverse(
+    patient_a, clinician, location, table
+):
+    entries = [SiteEntry(code, units) for code, units in table.items()]
+    data = session_input(location, sites=entries)
+    accepted = False
+    try:
+        with transaction.atomic():
+            try:
+                draft = record_session(patient=patient_a, injector=clinician, data=data)
+                sign_session(session=draft, user=clinician, acknowledged=list(ACKNOWLEDGEABLE))
+                accepted = True  # an IntegrityError would have failed the test
+            except RuleViolation:
+                pass
+            raise _Undo
+    except _Undo:
+        pass
+    if not _breaks_a_limit(table):
+        return
+    assert not accepted, "the rules accepted a table over a limit"
+    with transaction.atomic():
+        course = TreatmentCourse.objects.create(patient=patient_a, started_on=WHEN.date())
+        session = TreatmentSession.objects.create(
+            patient=patient_a,
+            course=course,
+            cycle_number=1,
+            location=location,
+            injector=clinician,
+            administered_at=WHEN,
+            reconstituted_at=WHEN,
+        )
+        rows = [
+            InjectionSite(
+                session=session,
+                site_code=code,
+                muscle=protocol.SITES[code].muscle,
+                side=protocol.SITES[code].side,
+                is_ftp=protocol.SITES[code].ftp,
+                units=units,
+            )
+            for code, units in table.items()
+            if units is not None
+        ]
+        refused(lambda: InjectionSite.objects.bulk_create(rows))
+        transaction.set_rollback(True)
+
+
+def _guards() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        return {row[0] for row in cursor.fetchall() if row[0].startswith("guard_")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_guards_survive_migrations_that_rebuild_the_tables(patient_a, clinician, location):
+    # Migrating back before 0012 and forward again rebuilds the session and site tables on
+    # SQLite (the way it alters one), which drops their triggers: migrate puts them back.
+    expected = _guards()
+    engine = {"sqlite": 12, "postgresql": 3}[connection.vendor]
+    assert len(expected) == engine
+    call_command("migrate", "treatments", "0011_session_once_a_day", verbosity=0)
+    assert not _guards()
+    call_command("migrate", verbosity=0)
+    assert _guards() == expected
+    draft = record_session(patient=patient_a, injector=clinician, data=session_input(location))
+    signed = sign_session(session=draft, user=clinician, acknowledged=[])
+    refused(lambda: TreatmentSession.objects.filter(pk=signed.pk).update(notes="x"))

@@ -12,9 +12,10 @@ guards, on both engines, so that no write through the ORM, bulk_create or raw SQ
   deleted;
 - no muscle's sites hold more than its maximum (R18), as a site is written.
 
-PostgreSQL: trigger functions (errors are integrity violations). SQLite: triggers named
-`guard_*`, put back after every migrate by treatments/apps.py (a table rebuild drops them;
-the update guard lists the session's columns, so it is rebuilt from the table each time)."""
+PostgreSQL: trigger functions (errors are integrity violations), created here. SQLite:
+triggers named `guard_*`, which treatments/apps.py creates after every migrate and drops
+before it: a trigger that names another table breaks SQLite's rebuild of that table (the
+way it alters one), and the update guard lists the session's columns, which change."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -198,15 +199,10 @@ POSTGRES_REVERSE = [
 
 
 def add_guards(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor == "postgresql":
+    if schema_editor.connection.vendor == "postgresql":
         for sql in POSTGRES:
             schema_editor.execute(sql)
-    elif connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            statements = sqlite_statements(cursor)
-        for sql in statements:
-            schema_editor.execute(sql)
+    # SQLite: post_migrate creates them once every migration has run (treatments/apps.py)
 
 
 def drop_guards(apps, schema_editor):
