@@ -123,3 +123,33 @@ def test_signing_then_back_and_signing_again_records_the_session_once(page, clin
         page.get_by_text(re.compile(r"already recorded|already has a session on .*: cycle 1"))
     ).to_be_visible()
     assert TreatmentSession.objects.count() == 1
+
+
+def test_an_amendment_asks_for_the_acknowledgement_and_shows_what_changed(
+    page, clinician, signed_session
+):
+    # Given a clinician amending a signed session: she says now that she was breastfeeding
+    log_in(page, "clinician")
+    page.goto(f"/treatments/sessions/{signed_session.pk}/")
+    page.get_by_role("link", name="Amend").click()
+    page.locator('input[name="pregnant_or_breastfeeding"][value="True"]').check()
+    page.get_by_label("Reason for the amendment").fill("She told us she was breastfeeding")
+    page.get_by_role("button", name="Save amendment").click()
+
+    # Then nothing is saved until R13 is acknowledged, as at signing
+    expect(page.get_by_text("I have considered these warnings")).to_be_visible()
+    assert TreatmentSession.objects.filter(status="signed").count() == 1
+    page.get_by_label(re.compile(r"^R13")).check()
+    page.get_by_role("button", name="Save amendment").click()
+
+    # And the new version's page lists the change in words, beside the earlier amendment
+    expect(page.get_by_text("Amendment recorded as version 3")).to_be_visible()
+    row = page.get_by_role("row", name=re.compile("Pregnant or breastfeeding"))
+    expect(row).to_contain_text("no")
+    expect(row).to_contain_text("yes")
+    expect(page.get_by_text("Typo in the notes")).to_be_visible()
+
+    # And the version it superseded is still there, read-only
+    page.get_by_role("link", name="2", exact=True).last.click()
+    expect(page.get_by_text("an amendment superseded it")).to_be_visible()
+    expect(page.get_by_role("link", name="Amend")).to_have_count(0)

@@ -17,7 +17,7 @@ from patients.models import ContactConsent, DiaryEntry
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, clinic_today, session_input
-from treatments.models import CallOutcome
+from treatments.models import CallOutcome, TreatmentSession
 from treatments.services import record_session, report_side_effect, sign_session
 
 VNU_JAR = os.environ.get("VNU_JAR") or str(
@@ -66,6 +66,9 @@ def other_states(
     visit_day = appointment.local_starts_at.date().isoformat()
     calendar = f"/treatments/calendar/?location={appointment.location_id}&date={visit_day}"
     today = clinic_today().isoformat()
+    # patient_b's session, amended: the version superseded, and the current one's amend form
+    superseded = TreatmentSession.objects.get(patient=patient_b, status="superseded")
+    current = superseded.later_versions.get()
     requests = {
         "anonymous": [("post", "/accounts/login/", {"username": "nobody", "password": "x"})],
         "front_desk": [
@@ -88,6 +91,9 @@ def other_states(
             ("get", f"/treatments/sessions/{alert.event.session_id}/", None),
             ("get", f"/treatments/adverse-events/{alert.event_id}/review/", None),
             ("get", f"{calendar}&view=day", None),
+            ("get", f"/treatments/sessions/{superseded.pk}/", None),
+            ("get", f"/treatments/sessions/{current.pk}/", None),
+            ("post", f"/treatments/sessions/{current.pk}/amend/", {"reason": ""}),
         ],
         # patient_b: a booked visit, a signed session, diary days
         "patient_b": [

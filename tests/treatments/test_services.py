@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import SESSION_TIME, make_patient, session_input
 from treatments import protocol
-from treatments.models import SessionAmendment, TreatmentCourse, TreatmentSession, VialLot
+from treatments.models import TreatmentCourse, TreatmentSession, VialLot
 from treatments.rules import SiteEntry
 from treatments.services import (
     AlreadyRecorded,

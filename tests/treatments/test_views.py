@@ -151,7 +151,7 @@ def test_a_signed_session_is_amended_with_a_reason_not_edited(
     detail = clinician_client.get(saved["Location"]).content.decode()
     assert "Notes wrong" in detail
     # the history reads as the fields changed, before and after, not a dump of codes
-    assert "<th scope=\"row\">Notes</th><td>Amended</td><td>Changed</td>" in detail
+    assert '<th scope="row">Notes</th><td>Amended</td><td>Changed</td>' in detail
     assert "total_units" not in detail
     # the superseded version stays readable, and points to the current one; it is not amended
     old = clinician_client.get(reverse("treatments:session_detail", args=[signed_session.pk]))
