@@ -67,7 +67,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy clinic patients treatments
+	$(BIN)/mypy clinic audit patients treatments
 
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "clinic",
     "patients",
     "treatments",
+    # After patients and treatments: its post_migrate puts the history triggers back on their
+    # tables once theirs have run (docs/audit.md).
+    "audit",
     "clinic.apps.CadenceAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -77,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Records who opened which patient's data (docs/audit.md).
+    "audit.trail.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -164,6 +169,9 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
+# The audit trail records REMOTE_ADDR; only behind a proxy we run, which appends the client's
+# address to X-Forwarded-For, may it take that header's last hop instead (docs/audit.md).
+AUDIT_TRUSTED_PROXY = env_bool("AUDIT_TRUSTED_PROXY")
 X_FRAME_OPTIONS = "DENY"
 
 CONTENT_SECURITY_POLICY = {

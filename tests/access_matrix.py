@@ -191,3 +191,87 @@ EXPECTED = {
     ),
     "treatments/appointments/<int:pk>/calendar.ics": row("login", "not_found", "ok", "ok", "ok"),
 }
+
+# The audit trail: the clinic admin's per-patient trail and its export; a patient's accounting of
+# who opened their record.
+EXPECTED |= {
+    "audit/patients/<int:pk>/": row("login", "not_found", "forbidden", "forbidden", "ok"),
+    "audit/patients/<int:pk>/export.csv": row("login", "not_found", "forbidden", "forbidden", "ok"),
+    "audit/mine/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+}
+
+# The audited column: the routes that show or change a patient's data. Opening one records an
+# AccessEvent for each patient it shows (docs/audit.md); tests/audit/test_audited_routes.py
+# fails for a patient-data route missing here, and for a route here that leaves no row.
+AUDITED = frozenset(
+    {
+        # the registry and the patient pages
+        "patients/",
+        "patients/<int:pk>/",
+        "patients/<int:pk>/edit/",
+        "patients/<int:pk>/intake/",
+        "patients/<int:pk>/consent/",
+        "patients/<int:pk>/invite/",
+        # the portal: every page shows the patient's own record
+        "portal/",
+        "portal/diary/",
+        "portal/diary/<str:day>/",
+        "portal/questionnaires/",
+        "portal/questionnaires/midas/",
+        "portal/questionnaires/hit6/",
+        "portal/visits/<int:pk>/confirm/",
+        "portal/visits/<int:pk>/cancel/",
+        "portal/visits/<int:pk>/change/",
+        "portal/visits/<int:pk>/calendar.ics",
+        "portal/treatment/",
+        "portal/contact/",
+        # sessions, chart, adverse events, alerts, lot recall
+        "treatments/patients/<int:patient_pk>/sessions/new/",
+        "treatments/patients/<int:patient_pk>/chart/",
+        "treatments/sessions/<int:pk>/",
+        "treatments/sessions/<int:pk>/edit/",
+        "treatments/sessions/<int:pk>/amend/",
+        "treatments/sessions/<int:pk>/discard/",
+        "treatments/sessions/<int:pk>/adverse-events/new/",
+        "treatments/adverse-events/<int:pk>/review/",
+        "treatments/adverse-events/<int:pk>/resolve/",
+        "treatments/alerts/",
+        "treatments/alerts/<int:pk>/acknowledge/",
+        "treatments/lots/",
+        # the schedule: booking, the due list, reminders, the calendar
+        "treatments/patients/<int:patient_pk>/book/",
+        "treatments/patients/<int:patient_pk>/calls/",
+        "treatments/appointments/<int:pk>/reschedule/",
+        "treatments/appointments/<int:pk>/cancel/",
+        "treatments/appointments/<int:pk>/status/",
+        "treatments/appointments/<int:pk>/undo/",
+        "treatments/appointments/<int:pk>/calendar.ics",
+        "treatments/due/",
+        "treatments/reminders/",
+        "treatments/reminders/<int:pk>/resend/",
+        "treatments/calendar/",
+        # signed links and the calendar feed: no login, the token names the patient
+        "r/confirm/<str:token>/",
+        "r/cancel/<str:token>/",
+        "r/stop/<str:token>/",
+        "feed/<str:token>.ics",
+        # the audit trail itself: reading it is a look at the record
+        "audit/patients/<int:pk>/",
+        "audit/patients/<int:pk>/export.csv",
+        "audit/mine/",
+        # the admin's pages of patient records (lists, and one record's change and history)
+        *[
+            f"admin/{model}/{page}"
+            for model in (
+                "patients/patient",
+                "patients/contactconsent",
+                "treatments/treatmentcourse",
+                "treatments/treatmentsession",
+                "treatments/adverseevent",
+                "treatments/appointment",
+                "treatments/calloutcome",
+            )
+            for page in ("", "<path:object_id>/change/", "<path:object_id>/history/")
+        ],
+    }
+)

@@ -62,7 +62,13 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             calendar,
             "/treatments/alerts/",
         ],
-        "clinicadmin": ["/", "/treatments/lots/", "/treatments/due/"],
+        # the audit trail after the staff above opened Ben's record
+        "clinicadmin": [
+            "/",
+            "/treatments/lots/",
+            "/treatments/due/",
+            f"/audit/patients/{patient_b.pk}/",
+        ],
         "patientb": [
             "/portal/",
             "/portal/diary/",
@@ -72,6 +78,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             "/portal/questionnaires/hit6/",
             "/portal/treatment/",
             "/portal/contact/",
+            "/audit/mine/",
             f"/portal/visits/{appointment.pk}/change/",
             f"/portal/visits/{appointment.pk}/cancel/",
             "/accounts/password_change/",

@@ -1,0 +1,113 @@
+"""The audit trail's pages: the clinic admin's per-patient trail with its CSV export, and the
+portal's accounting of access (which staff roles opened my record, and when)."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import zoneinfo
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from audit.models import AccessEvent, ChangeEvent
+from clinic.access import AuthenticatedHttpRequest, patient_required, role_required
+from clinic.models import User
+from patients.models import Patient
+
+clinic_admin_required = role_required(frozenset({User.Role.CLINIC_ADMIN}))
+SHOWN = 200  # rows of each kind on the page; the CSV has them all
+ROLE_NAMES = dict(User.Role.choices)
+
+
+def _zone(patient: Patient) -> zoneinfo.ZoneInfo:
+    if patient.location is not None:
+        return patient.location.zone
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _local(at: datetime.datetime, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
+    return timezone.localtime(at, zone)
+
+
+def _trail(request: AuthenticatedHttpRequest, pk: int):
+    patient = get_object_or_404(
+        Patient.objects.for_user(request.user).select_related("location"), pk=pk
+    )
+    accesses = AccessEvent.objects.for_patient(patient.pk).select_related("user")
+    changes = ChangeEvent.objects.for_patient(patient.pk).select_related("actor")
+    return patient, accesses, changes
+
+
+def _who(user: User | None, role: str) -> str:
+    if user is None:
+        return "a signed link (no login)" if role == "" else ROLE_NAMES.get(role, role)
+    return user.get_full_name() or user.get_username()
+
+
+@clinic_admin_required
+def patient_audit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    patient, accesses, changes = _trail(request, pk)
+    zone = _zone(patient)
+    context = {
+        "patient": patient,
+        "zone": zone,
+        "accesses": [
+            (_local(a.at, zone), _who(a.user, a.role), ROLE_NAMES.get(a.role, "none"), a)
+            for a in accesses[:SHOWN]
+        ],
+        "changes": [
+            (_local(c.at, zone), _who(c.actor, c.actor_role) if c.actor else "outside the app", c)
+            for c in changes[:SHOWN]
+        ],
+        "shown": SHOWN,
+    }
+    return render(request, "audit/patient_audit.html", context)
+
+
+@clinic_admin_required
+def patient_audit_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    patient, accesses, changes = _trail(request, pk)
+    zone = _zone(patient)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-patient-{patient.pk}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["kind", "at (UTC)", f"at ({zone.key})", "user id", "who", "role", "what", "record id"]
+        + ["method", "address", "changes"]
+    )
+    for a in accesses.iterator(chunk_size=2000):
+        writer.writerow(
+            ["opened", a.at.isoformat(), _local(a.at, zone).isoformat(), a.user_id or ""]
+            + [_safe(_who(a.user, a.role)), a.role, a.view, a.record_id or "", a.method]
+            + [a.address or "", ""]
+        )
+    for c in changes.iterator(chunk_size=2000):
+        described = "; ".join(f"{name}: {old} -> {new}" for name, old, new in c.described())
+        writer.writerow(
+            [c.get_operation_display().lower(), c.at.isoformat(), _local(c.at, zone).isoformat()]
+            + [c.actor_id or "", _safe(_who(c.actor, c.actor_role) if c.actor else "outside")]
+            + [c.actor_role, c.record_label, c.record_id, "", "", _safe(described)]
+        )
+    return response
+
+
+def _safe(text: str) -> str:
+    """No spreadsheet formulas from a cell (CSV injection): a leading = + - @ is quoted."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@patient_required
+def portal_access(request: AuthenticatedHttpRequest) -> HttpResponse:
+    patient = get_object_or_404(Patient.objects.for_user(request.user).select_related("location"))
+    zone = _zone(patient)
+    staff = [role.value for role in User.STAFF_ROLES]
+    events = AccessEvent.objects.for_patient(patient.pk).filter(role__in=staff)[:SHOWN]
+    context = {
+        "patient": patient,
+        "zone": zone,
+        "events": [(_local(e.at, zone), ROLE_NAMES[e.role], e.view_label) for e in events],
+    }
+    return render(request, "audit/portal_access.html", context)
