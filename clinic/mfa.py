@@ -9,6 +9,7 @@ per device) and counted by django-axes like wrong passwords (clinic/lockout.py).
 import base64
 import binascii
 import io
+import math
 import re
 
 import qrcode
@@ -16,6 +17,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -108,23 +110,30 @@ def replace_recovery_codes(*, user: User) -> list[str]:
     return codes
 
 
-def verify_code(*, user: User, code: str):
-    """The user's device that accepts this code (an authenticator code or an unused recovery
-    code, which is then spent), or None. Each device throttles its own failures."""
+def verify_code(*, user: User, code: str) -> tuple[object | None, int]:
+    """Check a code: an authenticator code (6 digits) or an unused recovery code, which is
+    then spent. Returns the device that accepted it, or None and how many seconds the user
+    must wait first (django-otp throttles each device after a failure: 1, 2, 4 ... seconds;
+    0 when the code was simply wrong)."""
     code = re.sub(r"\s+", "", code).lower()
     if not code or len(code) > 16:
-        return None
-    devices = [
-        *TOTPDevice.objects.filter(user=user, confirmed=True),
-        *StaticDevice.objects.filter(user=user, confirmed=True),
-    ]
+        return None, 0
+    devices: list = (
+        list(TOTPDevice.objects.filter(user=user, confirmed=True))
+        if re.fullmatch(r"\d{6}", code)
+        else list(StaticDevice.objects.filter(user=user, confirmed=True))
+    )
+    wait = 0
     with transaction.atomic():
         for device in devices:
-            if isinstance(device, TOTPDevice) and not re.fullmatch(r"\d{6}", code):
+            allowed, details = device.verify_is_allowed()
+            if not allowed:
+                remaining = (details["locked_until"] - timezone.now()).total_seconds()
+                wait = max(wait, math.ceil(remaining))
                 continue
             if device.verify_token(code):
-                return device
-    return None
+                return device, 0
+    return None, wait
 
 
 def mark_verified(request: HttpRequest, device) -> None:

@@ -72,10 +72,14 @@ def mfa_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
         if lockout.is_locked_out(request, username=user.username):
             return _locked_out(request)
         if form.is_valid():
-            device = mfa.verify_code(user=user, code=form.cleaned_data["code"])
+            device, wait = mfa.verify_code(user=user, code=form.cleaned_data["code"])
             if device is not None:
                 mfa.mark_verified(request, device)
                 return redirect(_next_url(request))
+            if wait:
+                form.add_error("code", f"Too many wrong codes: wait {wait} s, then try again.")
+                context = {"form": form, "next": _next_url(request)}
+                return render(request, "registration/mfa_verify.html", context)
             lockout.record_failure(request, username=user.username)
             if lockout.is_locked_out(request, username=user.username):
                 return _locked_out(request)

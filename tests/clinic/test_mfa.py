@@ -84,6 +84,18 @@ def test_a_wrong_code_is_refused_at_the_field(client, front_desk):
     assert client.get(reverse("patients:list")).status_code == 302
 
 
+def test_right_after_a_wrong_code_even_the_right_one_must_wait(client, front_desk):
+    give_totp_device(front_desk)
+    log_in_with_password(client, "frontdesk")
+    wrong = "000000" if totp_code() != "000000" else "111111"
+    client.post(VERIFY, {"code": wrong})
+
+    response = client.post(VERIFY, {"code": totp_code()})
+
+    assert "Too many wrong codes: wait 1 s" in response.content.decode()
+    assert client.get(reverse("patients:list")).status_code == 302
+
+
 def test_the_same_totp_code_is_not_accepted_twice(client, front_desk):
     give_totp_device(front_desk)
     log_in_with_password(client, "frontdesk")
