@@ -171,3 +171,20 @@ def test_the_admin_hides_the_second_factors_secrets(client, clinic_admin):
     assert "TOTP" not in index
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404
     assert client.get("/admin/otp_static/staticdevice/").status_code == 404
+
+
+def test_the_clinic_admin_can_only_email_the_owner_a_link(
+    client, clinic_admin, clinician, django_capture_on_commit_callbacks
+):
+    admin_client(client, clinic_admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:clinic_user_changelist"),
+            {"action": "email_password_link", "_selected_action": [clinician.pk]},
+        )
+
+    assert [m.to for m in mail.outbox] == [["clinician@example.com"]]
+    assert "/accounts/reset/" in mail.outbox[0].body
+    clinician.refresh_from_db()
+    assert clinician.check_password(PASSWORD)
