@@ -6,13 +6,9 @@ factor counts as a failure of the account too (clinic/mfa.py). The clinic admin 
 attempts in the admin and can unlock before the cool-off ends."""
 
 from axes.handlers.proxy import AxesProxyHandler
-from axes.helpers import get_failure_limit
 from axes.models import AccessAttempt
-from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
-from django.db.models import Sum
 from django.http import HttpRequest
-from django.utils import timezone
 
 
 def client_str(username, ip_address, user_agent, path_info, request) -> str:
@@ -33,18 +29,10 @@ def is_locked_out(request: HttpRequest, *, username: str) -> bool:
     return AxesProxyHandler.is_locked(request, credentials={"username": username})
 
 
-def locked_usernames(usernames) -> set[str]:
-    """Which of these accounts are locked out now (failures within the cool-off at or above
-    the limit), in one query."""
-    limit = get_failure_limit(None, None)
-    since = timezone.now() - settings.AXES_COOLOFF_TIME
-    rows = (
-        AccessAttempt.objects.filter(username__in=list(usernames), attempt_time__gte=since)
-        .values("username")
-        .annotate(failures=Sum("failures_since_start"))
-        .filter(failures__gte=limit)
-    )
-    return {row["username"] for row in rows}
+def forget_failures(*, username: str) -> None:
+    """A login is complete (a patient's password; staff's second factor): the account's count
+    starts again. The source address keeps its own count."""
+    AxesProxyHandler.reset_attempts(username=username)
 
 
 def unlock(*, username: str) -> int:

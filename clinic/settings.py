@@ -150,7 +150,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 # django-axes checks every login first: after AXES_FAILURE_LIMIT failures the account and, on
 # its own count, the source address are refused for AXES_COOLOFF_MINUTES (the clinic admin can
-# unlock earlier). A success resets the account's count.
+# unlock earlier).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -159,7 +159,9 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 30)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=AXES_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A login resets the account's count once it is complete: for staff after the second factor,
+# not at the password (else a known password would buy unlimited fresh tries at the code).
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Our admin shows lockouts (clinic/admin.py) with an unlock action; axes' own admin is off.
 AXES_ENABLE_ADMIN = False

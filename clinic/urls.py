@@ -8,6 +8,7 @@ from patients.views import portal
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/two-factor/", views.mfa_verify, name="mfa_verify"),
     path("accounts/two-factor/setup/", views.mfa_setup, name="mfa_setup"),
     path(

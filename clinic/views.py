@@ -1,4 +1,5 @@
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -40,6 +41,18 @@ def health(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+class LoginView(auth_views.LoginView):
+    """Django's login. A patient's login is complete here, so the account's failed attempts
+    are forgotten; a staff login is complete only after the second factor (mfa_verify)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        user = form.get_user()
+        if not mfa.needs_second_factor(user):
+            lockout.forget_failures(username=user.username)
+        return response
+
+
 def _next_url(request: HttpRequest) -> str:
     """Where to go once the second factor is passed: the page asked for, if it is ours."""
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
@@ -75,6 +88,7 @@ def mfa_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
             device, wait = mfa.verify_code(user=user, code=form.cleaned_data["code"])
             if device is not None:
                 mfa.mark_verified(request, device)
+                lockout.forget_failures(username=user.username)
                 return redirect(_next_url(request))
             if wait:
                 form.add_error("code", f"Too many wrong codes: wait {wait} s, then try again.")
@@ -106,6 +120,7 @@ def mfa_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
         if mfa.code_matches_key(hex_key=hex_key, code=form.cleaned_data["code"]):
             device, codes = mfa.enrol_totp(user=user, hex_key=hex_key)
             mfa.mark_verified(request, device)
+            lockout.forget_failures(username=user.username)
             del request.session[SETUP_KEY_SESSION]
             request.session[RECOVERY_CODES_SESSION] = codes
             return redirect(f"{reverse('mfa_recovery_codes')}?{request.GET.urlencode()}")

@@ -65,16 +65,49 @@ def test_the_lock_ends_after_the_cool_off(client, clinician, settings):
     assert response.status_code == 302
 
 
-def test_a_success_before_the_limit_starts_the_count_again(client, front_desk, settings):
+def test_a_patients_login_starts_the_count_again(client, patient_a, settings):
+    for _ in range(4):
+        attempt(client, "patienta", "wrong-guess")
+    assert attempt(client, "patienta", PASSWORD).status_code == 302
+    client.post(reverse("logout"))
+
+    for _ in range(4):
+        attempt(client, "patienta", "wrong-guess")
+
+    assert attempt(client, "patienta", PASSWORD).status_code == 302
+
+
+def test_a_staff_login_starts_the_count_again_only_after_the_second_factor(
+    client, front_desk, settings
+):
+    give_totp_device(front_desk)
     for _ in range(4):
         attempt(client, "frontdesk", "wrong-guess")
     assert attempt(client, "frontdesk", PASSWORD).status_code == 302
+    assert client.post(reverse("mfa_verify"), {"code": totp_code()}).status_code == 302
     client.post(reverse("logout"))
 
     for _ in range(4):
         attempt(client, "frontdesk", "wrong-guess")
 
     assert attempt(client, "frontdesk", PASSWORD).status_code == 302
+
+
+def test_the_password_again_does_not_buy_fresh_tries_at_the_code(client, front_desk, settings):
+    give_totp_device(front_desk)
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    wrong = "000000" if totp_code() != "000000" else "111111"
+    for tries in (2, 2):
+        assert attempt(client, "frontdesk", PASSWORD).status_code == 302
+        for _ in range(tries):
+            client.post(reverse("mfa_verify"), {"code": wrong})
+        client.post(reverse("logout"))
+
+    assert attempt(client, "frontdesk", PASSWORD).status_code == 302
+    response = client.post(reverse("mfa_verify"), {"code": wrong})
+
+    assert response.status_code == 429
+    assert attempt(client, "frontdesk", PASSWORD).status_code == 429
 
 
 def test_wrong_second_factor_codes_lock_the_account_too(client, front_desk, settings):
