@@ -2,7 +2,7 @@
 
 django-axes counts failures per account and per source address (AXES_LOCKOUT_PARAMETERS) and
 refuses both for AXES_COOLOFF_MINUTES once either reaches AXES_FAILURE_LIMIT. A wrong second
-factor counts as a failure of the account too (clinic/mfa.py). The clinic admin sees the
+factor counts as a failure of the account too (mfa_verify in clinic/views.py). The clinic admin sees the
 attempts in the admin and can unlock before the cool-off ends."""
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -31,7 +31,8 @@ def is_locked_out(request: HttpRequest, *, username: str) -> bool:
 
 def forget_failures(*, username: str) -> None:
     """A login is complete (a patient's password; staff's second factor): the account's count
-    starts again. The source address keeps its own count."""
+    starts again (as axes' own reset on success would: the address keeps the failures it made
+    at other accounts)."""
     AxesProxyHandler.reset_attempts(username=username)
 
 
