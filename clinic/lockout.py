@@ -2,8 +2,8 @@
 
 django-axes counts failures per account and per source address (AXES_LOCKOUT_PARAMETERS) and
 refuses both for AXES_COOLOFF_MINUTES once either reaches AXES_FAILURE_LIMIT. A wrong second
-factor counts as a failure of the account too (mfa_verify in clinic/views.py). The clinic admin sees the
-attempts in the admin and can unlock before the cool-off ends."""
+factor counts as a failure of the account too (mfa_verify in clinic/views.py). The clinic
+admin sees the attempts in the admin and can unlock before the cool-off ends."""
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
