@@ -24,6 +24,8 @@ run: install
 	@echo ""
 	@echo "Cadence: http://127.0.0.1:$(PORT)/  (password for every demo login: cadence-demo)"
 	@echo "  dr.osei (clinician), desk.kim (front desk), admin (clinic admin), patient01 (patient)"
+	@echo "  Staff second step (demo accounts only): an authenticator app with the secret CADENCEDEMOSTAFFTOTPSECRETONLY23,"
+	@echo "  or the current code from: $(BIN)/python manage.py demo_code"
 	@echo ""
 	$(BIN)/honcho start --port $(PORT)
 

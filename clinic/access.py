@@ -93,6 +93,8 @@ GROUP_PERMISSIONS = {
         # Clinic hours and the injectors' rota are set up by the clinic admin.
         ("treatments", "openinghours", ("view", "add", "change", "delete")),
         ("treatments", "injectorday", ("view", "add", "change", "delete")),
+        # Failed logins (django-axes): seen, and deleted to unlock.
+        ("axes", "accessattempt", ("view", "delete")),
     ],
 }
 

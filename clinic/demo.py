@@ -8,6 +8,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from clinic import mfa
 from clinic.models import Location, User
 from patients import outcomes
 from patients.models import (
@@ -158,6 +159,8 @@ def _seed_staff(created) -> dict[int, list[User]]:
         user = _demo_user(
             created, password_hash, username, first, last, role, f"{username}@cadence.invalid"
         )
+        # Demo staff share the published demo TOTP secret (README); real accounts enrol their own.
+        mfa.give_demo_device(user=user)
         if role == User.Role.CLINICIAN and location_index is not None:
             clinicians_at.setdefault(location_index, []).append(user)
     return clinicians_at

@@ -7,7 +7,7 @@ and inviting again gives the account a new unusable password, so every older lin
 from functools import partial
 
 from django.conf import settings
-from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator, default_token_generator
 from django.contrib.auth.views import PasswordResetConfirmView
 from django.core.mail import send_mail
 from django.db import transaction
@@ -95,3 +95,33 @@ class WelcomeView(PasswordResetConfirmView):
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
         return user if user is not None and user.role == User.Role.PATIENT else None
+
+
+@transaction.atomic
+def send_password_link(*, user: User) -> None:
+    """Email the account's owner a single-use link to choose a password (Django's password
+    reset). Nobody else sets a password: a new staff account starts with an unusable one, and
+    a clinic admin can only send this link. Sent once the transaction commits."""
+    if not user.email:
+        raise InvitationError("Add the account's email address first.")
+    transaction.on_commit(partial(_send_password_link, user_pk=user.pk))
+
+
+def _send_password_link(*, user_pk: int) -> None:
+    user = User.objects.get(pk=user_pk)
+    link = settings.SITE_URL + reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    send_mail(
+        "Your Cadence account: choose a password",
+        f"Choose the password of your Cadence account ({user.get_username()}) here (the link "
+        f"works once, for {settings.PASSWORD_RESET_TIMEOUT // 3600} hours):\n{link}\n\n"
+        "Staff accounts then set up a second factor (an authenticator app) at the first "
+        "login.\n",
+        None,
+        [user.email],
+    )

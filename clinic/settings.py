@@ -5,6 +5,7 @@ transport under var/, email written to files under var/mail/. Every variable is 
 .env.example and shares its setting's name.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -66,6 +67,12 @@ INSTALLED_APPS = [
     "template_partials",
     "phonenumber_field",
     "csp",
+    # The second factor for staff: TOTP devices, and static tokens as recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    # Lockout after repeated failed logins (last, as django-axes asks).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -76,12 +83,15 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "clinic.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Records who opened which patient's data (docs/audit.md).
     "audit.trail.AuditMiddleware",
+    # Last: turns a refused (locked-out) login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -142,6 +152,39 @@ AUTH_USER_MODEL = "clinic.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# django-axes checks every login first: after AXES_FAILURE_LIMIT failures the account and, on
+# its own count, the source address are refused for AXES_COOLOFF_MINUTES (the clinic admin can
+# unlock earlier).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 30)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A login resets the account's count once it is complete: for staff after the second factor,
+# not at the password (else a known password would buy unlimited fresh tries at the code).
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Our admin shows lockouts (clinic/admin.py) with an unlock action; axes' own admin is off.
+AXES_ENABLE_ADMIN = False
+# The source address is REMOTE_ADDR, unless AXES_IPWARE_PROXY_COUNT says how many trusted
+# proxies append to X-Forwarded-For in front of gunicorn (then the client is the hop before
+# them; a client cannot forge its way past that count).
+AXES_IPWARE_PROXY_COUNT = env_int("AXES_IPWARE_PROXY_COUNT", 0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+# Usernames of patients are email addresses: axes' log lines name the source only.
+AXES_CLIENT_STR_CALLABLE = "clinic.lockout.client_str"
+# Successful logins are not recorded here (an audit trail is a separate piece of work).
+AXES_DISABLE_ACCESS_LOG = True
+# The second factor (django-otp): TOTP codes are throttled after failures (exponential
+# back-off per device); the issuer names the account in authenticator apps.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Cadence")
+MFA_RECOVERY_CODES = 10
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -301,5 +344,7 @@ LOGGING = {
         # Request-line logging carries query strings; ours never hold patient data, but the
         # 4xx noise is not useful either.
         "django.request": {"level": "ERROR"},
+        # django-axes notes every login at INFO; its warnings (lockouts) are what matter.
+        "axes": {"level": "WARNING"},
     },
 }

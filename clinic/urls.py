@@ -8,6 +8,14 @@ from patients.views import portal
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/two-factor/", views.mfa_verify, name="mfa_verify"),
+    path("accounts/two-factor/setup/", views.mfa_setup, name="mfa_setup"),
+    path(
+        "accounts/two-factor/recovery-codes/",
+        views.mfa_recovery_codes,
+        name="mfa_recovery_codes",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("welcome/<uidb64>/<token>/", WelcomeView.as_view(), name="portal_welcome"),
     path("patients/", include("patients.urls")),

@@ -20,7 +20,16 @@ class PatientAdmin(admin.ModelAdmin):
     list_display = ("mrn", "last_name", "first_name", "status", "location", "primary_clinician")
     list_filter = ("status", "location")
     list_select_related = ("location", "primary_clinician")
-    raw_id_fields = ("user",)
+    # Clinical fields change only on the clinician's intake page; a portal account is linked
+    # only by inviting the patient (clinic/invitations.py), never by picking an account here.
+    readonly_fields = (
+        "user",
+        "diagnosis_code",
+        "baseline_headache_days",
+        "baseline_migraine_days",
+        "preventives_failed",
+        "preventives_notes",
+    )
     inlines = [ContactConsentInline]
 
 

@@ -47,6 +47,15 @@ EXPECTED = {
     "accounts/password_reset/done/": row("ok", "ok", "ok", "ok", "ok"),
     "accounts/reset/<uidb64>/<token>/": row("ok", "ok", "ok", "ok", "ok"),
     "accounts/reset/done/": row("ok", "ok", "ok", "ok", "ok"),
+    # the second factor: staff only (a patient is told nothing exists). The matrix's staff have
+    # passed it with an authenticator, so each page sends them on; tests/clinic/test_mfa.py
+    # covers the pages themselves.
+    "accounts/two-factor/": row("login", "not_found", "redirect", "redirect", "redirect"),
+    "accounts/two-factor/setup/": row("login", "not_found", "redirect", "redirect", "redirect"),
+    # the recovery codes are shown once, right after enrolment; later it sends you home
+    "accounts/two-factor/recovery-codes/": row(
+        "login", "not_found", "redirect", "redirect", "redirect"
+    ),
     # patients: the registry (staff). A patient is told nothing exists.
     "patients/": row("login", "not_found", "ok", "ok", "ok"),
     "patients/new/": row("login", "not_found", "ok", "ok", "ok"),
@@ -66,7 +75,8 @@ EXPECTED = {
     "portal/questionnaires/hit6/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # admin: clinic admins only
     "admin/": admin_row("ok"),
-    "admin/login/": row("ok", "ok", "ok", "ok", "redirect"),
+    # The admin has no login of its own: ours (password and second factor), then back.
+    "admin/login/": row("login", "login", "login", "login", "redirect"),
     # The admin sends a logged-in non-admin from its logout to its index (then to its login).
     "admin/logout/": row("login", "redirect", "redirect", "redirect", "not_allowed"),
     "admin/password_change/": admin_row("ok"),
@@ -74,13 +84,15 @@ EXPECTED = {
     "admin/autocomplete/": admin_row("forbidden"),
     "admin/jsi18n/": admin_row("ok"),
     "admin/r/<path:content_type_id>/<path:object_id>/": admin_row("not_found"),
-    "admin/^(?P<app_label>auth|clinic|patients|treatments)/$": admin_row("ok"),
+    "admin/^(?P<app_label>auth|clinic|axes|patients|treatments)/$": admin_row("ok"),
     "admin/(?P<url>.*)$": admin_row("not_found"),
     # Groups are made by migrations from clinic/access.py: read-only in the admin.
     **admin_model("auth", "group", add="forbidden"),
     # Users, locations, patients: no deleting (deactivate, discharge); records are kept.
+    # No page sets another user's password: only its owner does (by the emailed link).
     **admin_model("clinic", "user"),
-    "admin/clinic/user/<id>/password/": admin_row("ok"),
+    # Failed logins (django-axes): read-only; deleting them unlocks.
+    **admin_model("axes", "accessattempt", add="forbidden", delete="ok"),
     **admin_model("clinic", "location"),
     **admin_model("patients", "patient"),
     # Consent history is append-only: recorded on the patient page, read here.

@@ -92,6 +92,71 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# --- the second factor ---------------------------------------------------------------------
+# Staff pass a second factor (clinic/mfa.py). Tests that log staff in with force_login are
+# about something else: their session is marked as having passed it with a real device, the
+# way the verify page marks it. Tests about the second factor itself use the marker
+# `password_only` to get the session a password alone gives.
+
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def give_totp_device(user: User):
+    """The user's confirmed authenticator, with TEST_TOTP_SECRET (created once)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from clinic.mfa import hex_key_from_base32
+
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user,
+        defaults={"key": hex_key_from_base32(TEST_TOTP_SECRET), "name": "test authenticator"},
+    )
+    return device
+
+
+def totp_code(secret: str = TEST_TOTP_SECRET) -> str:
+    """What an authenticator app set up with this secret shows now (django-otp's own TOTP)."""
+    from clinic.mfa import current_code
+
+    return current_code(secret)
+
+
+def fresh_totp_step(user: User) -> None:
+    """Let the user's authenticator accept a code of this 30-second step again: a test that
+    logs in twice within one step stands for a person who logs in twice minutes apart
+    (django-otp refuses a code it has already accepted)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.filter(user=user).update(last_t=-1)
+
+
+def enter_second_factor(page, user: User) -> None:
+    """In a browser at the code page: type the authenticator's code, as a person would."""
+    give_totp_device(user)
+    fresh_totp_step(user)
+    page.get_by_label("Code").fill(totp_code())
+    page.get_by_role("button", name="Continue").click()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(request, monkeypatch):
+    if request.node.get_closest_marker("password_only"):
+        return
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if user.role in User.STAFF_ROLES:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = give_totp_device(user).persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture
 def location(db):
     return Location.objects.create(

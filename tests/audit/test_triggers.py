@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import AccessEvent, ChangeEvent
 from patients.models import ContactConsent, Patient
 from tests.conftest import make_patient
-from treatments.models import AdverseEvent, Appointment, TreatmentSession
+from treatments.models import AdverseEvent, Appointment
 
 
 def access_row(patient) -> AccessEvent:

@@ -1,17 +1,26 @@
 import pytest
 from playwright.sync_api import expect
 
+from clinic.models import User
 from patients.models import Patient
-from tests.conftest import PASSWORD, make_patient
+from tests.conftest import PASSWORD, enter_second_factor, give_totp_device, make_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def log_in(page, username):
+    """Log in through the form; staff then type their authenticator's code."""
+    user = User.objects.get(username=username)
+    if user.role in User.STAFF_ROLES:
+        give_totp_device(user)
     page.goto("/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    if user.role in User.STAFF_ROLES:
+        page.wait_for_url("**/accounts/two-factor/**")
+        enter_second_factor(page, user)
+        page.wait_for_url(lambda url: "/accounts/" not in url)
 
 
 def test_front_desk_registers_a_patient_and_finds_them_by_search(page, front_desk, location):

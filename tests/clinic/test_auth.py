@@ -1,6 +1,7 @@
 import re
 
 from django.core import mail
+from django.http import HttpRequest
 from django.urls import reverse
 
 from tests.conftest import PASSWORD
@@ -32,8 +33,8 @@ def test_a_password_can_be_reset_by_email(client, front_desk):
     client.post(form_url, {"new_password1": new_password, "new_password2": new_password})
 
     # Then the new password works, the old does not, and the link is spent
-    assert client.login(username="frontdesk", password=new_password)
-    assert not client.login(username="frontdesk", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="frontdesk", password=new_password)
+    assert not client.login(request=HttpRequest(), username="frontdesk", password=PASSWORD)
     client.logout()
     assert "invalid" in client.get(link, follow=True).content.decode()
 

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.core import mail
+from django.http import HttpRequest
 from django.urls import reverse
 
 from clinic.invitations import InvitationError, invite_patient
@@ -61,7 +62,7 @@ def test_the_link_sets_a_password_logs_in_to_the_portal_and_works_once(
     assert response.redirect_chain[-1][0] == reverse("portal:home")
     assert "Hello, Hannah" in response.content.decode()
     client.logout()
-    assert client.login(username="hannah@example.com", password=NEW_PASSWORD)
+    assert client.login(request=HttpRequest(), username="hannah@example.com", password=NEW_PASSWORD)
     client.logout()
     assert "expired or was already used" in client.get(link, follow=True).content.decode()
 

@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from axes.models import AccessAttempt
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.shortcuts import resolve_url
@@ -82,6 +83,13 @@ def test_each_role_gets_the_committed_outcome_on_every_route(
     )
     CallOutcome.objects.create(
         patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
+    )
+    AccessAttempt.objects.create(
+        username="someone",
+        ip_address="192.0.2.1",
+        failures_since_start=2,
+        get_data="",
+        post_data="",
     )
     objects = {
         "patient": patient_b,

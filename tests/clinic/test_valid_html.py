@@ -13,10 +13,14 @@ import re
 import shutil
 import subprocess
 
+from axes.models import AccessAttempt
+
+from clinic.mfa import base32_secret, current_code
+from clinic.models import User
 from patients.models import ContactConsent, DiaryEntry
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
-from tests.conftest import BASE_DIR, clinic_today, session_input
+from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_user, session_input
 from treatments.models import CallOutcome, TreatmentSession
 from treatments.services import record_session, report_side_effect, sign_session
 
@@ -129,6 +133,35 @@ def other_states(
     return pages
 
 
+def second_factor_pages(client, settings) -> dict[str, str]:
+    """The second factor's pages for a staff member who logged in with a password only: the
+    enrolment (and its error), the recovery codes, the code asked at login (and its error), and
+    the lockout page."""
+    user = make_user("newstaff", User.Role.FRONT_DESK)
+    pages = {}
+
+    def keep(name, response, status=200):
+        assert response.status_code == status, f"{name}: {response.status_code}"
+        pages[page_name("newstaff", name)] = response.content.decode()
+
+    client.logout()
+    client.post("/accounts/login/", {"username": "newstaff", "password": PASSWORD})
+    keep("setup", client.get("/accounts/two-factor/setup/"))
+    keep("setup-error", client.post("/accounts/two-factor/setup/", {"code": "12"}))
+    key = client.session["mfa_setup_key"]
+    code = current_code(base32_secret(key))
+    keep("codes", client.post("/accounts/two-factor/setup/", {"code": code}, follow=True))
+    client.logout()
+    client.post("/accounts/login/", {"username": "newstaff", "password": PASSWORD})
+    keep("verify", client.get("/accounts/two-factor/"))
+    keep("verify-error", client.post("/accounts/two-factor/", {"code": "not-a-code"}))
+    client.logout()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post("/accounts/login/", {"username": user.username, "password": "x"})
+    keep("locked", response, status=429)
+    return pages
+
+
 def vnu_messages(paths) -> list[dict]:
     java = shutil.which("java")
     assert java, "no Java: `make vnu` installs Debian's default-jre-headless"
@@ -151,6 +184,7 @@ def test_every_full_page_is_valid_html(
     signed_session,
     booked_appointment,
     tmp_path,
+    settings,
 ):
     # Given one object of every kind, as the URL matrix has them
     ContactConsent.objects.create(
@@ -158,6 +192,13 @@ def test_every_full_page_is_valid_html(
     )
     CallOutcome.objects.create(
         patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
+    )
+    AccessAttempt.objects.create(
+        username="someone",
+        ip_address="192.0.2.1",
+        failures_since_start=2,
+        get_data="",
+        post_data="",
     )
     objects = {
         "patient": patient_b,
@@ -196,6 +237,7 @@ def test_every_full_page_is_valid_html(
     pages |= other_states(
         client, personas, patient_a, patient_b, session, booked_appointment, event.alert
     )
+    pages |= second_factor_pages(client, settings)
     for name, html in pages.items():
         (tmp_path / name).write_text(html)
     messages = vnu_messages(sorted(tmp_path.iterdir()))
