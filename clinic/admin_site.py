@@ -1,6 +1,31 @@
 from django.contrib import admin
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.core.exceptions import BadRequest
+from django.db.models.constants import LOOKUP_SEP
 
 from clinic.models import User
+
+
+class NoQueryStringSearch:
+    """A changelist filters only by its list_filter and never searches: admin filters and
+    search words travel in the query string (and so into access logs and browser history),
+    and patient names, dates of birth, emails and phones must not. The registry searches
+    patients by POST."""
+
+    def get_search_fields(self, request):
+        return ()
+
+    def lookup_allowed(self, lookup, value, request):
+        filters = {item if isinstance(item, str) else item[0] for item in self.list_filter}
+        filters.discard(None)
+        return lookup.split(LOOKUP_SEP)[0] in filters and super().lookup_allowed(
+            lookup, value, request
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        if SEARCH_VAR in request.GET:
+            raise BadRequest("The admin does not search; the registry does.")
+        return super().changelist_view(request, extra_context)
 
 
 class CadenceAdminSite(admin.AdminSite):
@@ -11,3 +36,9 @@ class CadenceAdminSite(admin.AdminSite):
         # Clinic admins only, whatever Django's is_staff flag says.
         user = request.user
         return user.is_active and user.is_authenticated and user.role == User.Role.CLINIC_ADMIN
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every model's admin, ours and Django's (groups), without query-string search.
+        base = admin_class or admin.ModelAdmin
+        admin_class = type(base.__name__, (NoQueryStringSearch, base), {})
+        super().register(model_or_iterable, admin_class, **options)
