@@ -3,7 +3,6 @@ import datetime
 from django import forms
 from django.utils import timezone
 
-from clinic.forms import PlausibleDatesMixin
 from clinic.models import Location, User
 from patients import outcomes
 from patients.models import (
@@ -21,7 +20,7 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class PatientForm(PlausibleDatesMixin, forms.ModelForm):
+class PatientForm(forms.ModelForm):
     """Demographics and contact details: what front desk and clinicians both edit."""
 
     class Meta:
