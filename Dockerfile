@@ -21,8 +21,10 @@ COPY . .
 # WhiteNoise's manifest storage needs collectstatic at build time. It needs no database: with no
 # POSTGRES_* or DATABASE_URL set, settings fall back to SQLite and only create VAR_DIR. The key
 # exists for this command only. Static files go outside VAR_DIR (root-owned, read-only to the
-# app) so that a volume mounted on /app/var cannot hide them.
-RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0 \
+# app) so that a volume mounted on /app/var cannot hide them. The settings refuse a start
+# without a real key (and would otherwise bake one into var/): a throwaway one, for this only.
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    python manage.py collectstatic --noinput --verbosity 0 \
     && useradd --system --user-group --no-create-home --home-dir /app cadence \
     && mkdir -p "$VAR_DIR" \
     && chown cadence:cadence "$VAR_DIR"
@@ -30,4 +32,5 @@ RUN SECRET_KEY=build-only python manage.py collectstatic --noinput --verbosity 0
 USER cadence
 
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Every start runs Django's deployment checks first: a missing setting stops it.
+CMD ["sh", "-c", "python manage.py check --deploy --fail-level WARNING && exec gunicorn clinic.wsgi:application --config gunicorn.conf.py --bind 0.0.0.0:8000 --workers 3"]

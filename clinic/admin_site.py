@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import BadRequest
+from django.db.models.constants import LOOKUP_SEP
 from django.urls import reverse
 
 from clinic import mfa
@@ -8,6 +11,28 @@ from clinic.models import User
 # Models of libraries that must not appear in the admin: the second factor's devices hold the
 # TOTP secrets and recovery codes (a clinic admin resets them with a user action instead).
 HIDDEN_APPS = frozenset({"otp_totp", "otp_static"})
+
+
+class NoQueryStringSearch:
+    """A changelist filters only by its list_filter and never searches: admin filters and
+    search words travel in the query string (and so into access logs and browser history),
+    and patient names, dates of birth, emails and phones must not. The registry searches
+    patients by POST."""
+
+    def get_search_fields(self, request):
+        return ()
+
+    def lookup_allowed(self, lookup, value, request):
+        filters = {item if isinstance(item, str) else item[0] for item in self.list_filter}
+        filters.discard(None)
+        return lookup.split(LOOKUP_SEP)[0] in filters and super().lookup_allowed(
+            lookup, value, request
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        if SEARCH_VAR in request.GET:
+            raise BadRequest("The admin does not search; the registry does.")
+        return super().changelist_view(request, extra_context)
 
 
 class CadenceAdminSite(admin.AdminSite):
@@ -38,4 +63,7 @@ class CadenceAdminSite(admin.AdminSite):
         )
         models = [model for model in models if model._meta.app_label not in HIDDEN_APPS]
         if models:
+            # Every model's admin, ours and Django's (groups), without query-string search.
+            base = admin_class or admin.ModelAdmin
+            admin_class = type(base.__name__, (NoQueryStringSearch, base), {})
             super().register(models, admin_class, **options)

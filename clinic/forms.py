@@ -1,4 +1,69 @@
+"""Input checks every app's forms and views share (plausible dates and safe `next` targets),
+and the second factor's forms.
+
+Dates of year 1 or 9999 parse, but a day's or a week's arithmetic on them overflows (an
+OverflowError, a server error); no clinic date is outside these years.
+"""
+
+import datetime
+
 from django import forms
+from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
+
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+
+
+def is_plausible_date(day: datetime.date) -> bool:
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
+def date_param(value: str | None) -> datetime.date | None:
+    """A date from a query string or a path (YYYY-MM-DD), or None when it is not one or is
+    outside EARLIEST_DATE..LATEST_DATE, so that arithmetic on it never overflows."""
+    try:
+        day = datetime.date.fromisoformat(value or "")
+    except ValueError:
+        return None
+    return day if is_plausible_date(day) else None
+
+
+def validate_plausible_date(value: datetime.date | datetime.datetime) -> None:
+    day = value.date() if isinstance(value, datetime.datetime) else value
+    if not is_plausible_date(day):
+        raise forms.ValidationError(
+            "Enter a date between %(earliest)s and %(latest)s.",
+            code="implausible_date",
+            params={"earliest": EARLIEST_DATE.year, "latest": LATEST_DATE.year},
+        )
+
+
+class PlausibleDatesMixin:
+    """Every date and date-time field of the form refuses years outside EARLIEST_DATE and
+    LATEST_DATE with a form error. Put it first in a form's bases."""
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.DateField | forms.DateTimeField):
+                field.validators.append(validate_plausible_date)
+
+
+def safe_next_url(request: HttpRequest, value: str | None, default: str) -> str:
+    """`value` when it is a path on this site, else `default`. Never a view name: Django's
+    redirect() would try to reverse a bare word (NoReverseMatch, a server error)."""
+    if (
+        value
+        and value.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return value
+    return default
 
 
 class SecondFactorForm(forms.Form):

@@ -7,12 +7,14 @@ transport under var/, email written to files under var/mail/. Every variable is 
 
 import datetime
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.contrib.messages import constants as message_constants
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,11 +24,23 @@ def env_str(name: str, default: str = "") -> str:
     return os.getenv(name) or default
 
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
+    """True or false, said plainly; anything else stops the start: a typo in a security
+    setting (`SECURE_SSL_REDIRECT=ture`) must not quietly turn it off."""
     value = os.getenv(name)
     if value is None or value == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is neither true nor false "
+            f"(use one of: {', '.join(sorted(TRUE_WORDS | FALSE_WORDS))})"
+        )
+    return word in TRUE_WORDS
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -41,9 +55,49 @@ def env_int(name: str, default: int) -> int:
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 
-# The dev key is deliberately marked insecure: `check --deploy` flags it until SECRET_KEY is set.
-SECRET_KEY = env_str("SECRET_KEY", "django-insecure-cadence-dev-key-do-not-use-in-production")
 DEBUG = env_bool("DEBUG")
+# Public, so only for DEBUG: `check --deploy` flags it, and with DEBUG off it is refused.
+DEV_SECRET_KEY = "django-insecure-cadence-dev-key-do-not-use-in-production"
+EMBEDDED = not (env_str("DATABASE_URL") or env_str("POSTGRES_DB") or env_str("POSTGRES_HOST"))
+
+
+def is_real_secret_key(key: str) -> bool:
+    """Django's own test for a key (security.W009): long, varied, not a generated-insecure one."""
+    return len(key) >= 50 and len(set(key)) >= 5 and not key.startswith("django-insecure-")
+
+
+def embedded_secret_key(path: Path) -> str:
+    """The embedded default's key: made on the first run and kept in var/ (readable by its
+    owner only), so that the web server and the worker that signs links share it and it
+    survives restarts. Written under another name and linked into place, so that processes
+    starting together never read a half-written file."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won the race: use its key
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = DEV_SECRET_KEY
+elif not SECRET_KEY and EMBEDDED:
+    SECRET_KEY = embedded_secret_key(VAR_DIR / "secret_key")
+if not DEBUG and not is_real_secret_key(SECRET_KEY):
+    # A production start without a real key would sign links and sessions with a guessable
+    # one. (The embedded default has its own key in var/; PostgreSQL means production.)
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set to a long random string (50+ characters) when DEBUG is off: "
+        'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -78,6 +132,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "clinic.middleware.PermissionsPolicyMiddleware",
+    "clinic.middleware.RejectNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,6 +149,10 @@ MIDDLEWARE = [
     # Last: turns a refused (locked-out) login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# The embedded default's web start (Procfile) silences the checks that cannot hold on plain
+# http://127.0.0.1 (HSTS, the HTTPS redirect, Secure cookies); production silences none.
+SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS")
 
 ROOT_URLCONF = "clinic.urls"
 WSGI_APPLICATION = "clinic.wsgi.application"
@@ -116,7 +176,7 @@ TEMPLATES = [
 # Database: DATABASE_URL wins, then POSTGRES_* (the names the postgres image uses), else SQLite.
 if env_str("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
-elif env_str("POSTGRES_DB") or env_str("POSTGRES_HOST"):
+elif not EMBEDDED:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
@@ -215,6 +275,28 @@ SECURE_REFERRER_POLICY = "same-origin"
 # The audit trail records REMOTE_ADDR; only behind a proxy we run, which appends the client's
 # address to X-Forwarded-For, may it take that header's last hop instead (docs/audit.md).
 AUDIT_TRUSTED_PROXY = env_bool("AUDIT_TRUSTED_PROXY")
+# Browser features no page uses, off for every page (clinic/middleware.py sends it).
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
 X_FRAME_OPTIONS = "DENY"
 
 CONTENT_SECURITY_POLICY = {

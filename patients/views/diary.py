@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from clinic.access import AuthenticatedHttpRequest, patient_required
+from clinic.forms import date_param
 from patients import outcomes
 from patients.forms import DiaryEntryForm, Hit6Form, MidasForm, diary_date_error
 from patients.models import Patient, QuestionnaireResponse
@@ -25,11 +26,8 @@ def _own_patient(request) -> Patient:
 
 
 def _month_from(value: str, today: datetime.date) -> datetime.date:
-    try:
-        month = datetime.date.fromisoformat(f"{value}-01")
-    except ValueError:
-        return today.replace(day=1)
-    return min(month, today.replace(day=1))
+    month = date_param(f"{value}-01")
+    return min(month, today.replace(day=1)) if month else today.replace(day=1)
 
 
 def _add_months(month: datetime.date, count: int) -> datetime.date:
@@ -87,10 +85,9 @@ def _month_grid(patient: Patient, month: datetime.date, today: datetime.date) ->
 @patient_required
 def diary_day(request: AuthenticatedHttpRequest, day: str) -> HttpResponse:
     """Enter or correct one day; the date is the path, the entry is the patient's own."""
-    try:
-        date = datetime.date.fromisoformat(day)
-    except ValueError:
-        raise Http404 from None
+    date = date_param(day)
+    if date is None:
+        raise Http404
     patient = _own_patient(request)
     today = patient.local_today()
     entry = patient.diary_entries.filter(date=date).first()

@@ -62,3 +62,20 @@ def test_flash_messages_stay_on_the_server(client, front_desk, patient_a):
         {"channel": "email", "granted": "true", "source": "written"},
     )
     assert "messages" not in client.cookies
+
+
+def test_every_response_turns_off_browser_features_no_page_uses(client, db, front_desk):
+    client.force_login(front_desk)
+    for url in (reverse("login"), reverse("patients:list"), "/no-such-page/"):
+        policy = client.get(url)["Permissions-Policy"]
+        features = dict(item.strip().split("=") for item in policy.split(","))
+        for feature in ("camera", "microphone", "geolocation", "payment", "usb"):
+            assert features[feature] == "()", (url, feature)
+
+
+def test_a_nul_byte_in_the_path_or_a_query_is_a_bad_request(client, db, clinician):
+    client.force_login(clinician)
+    assert client.get("/feed/abc%00def.ics").status_code == 400
+    assert client.get(reverse("treatments:lot_recall"), {"lot": "C12\x0034"}).status_code == 400
+    # the same request without the NUL is served (posted fields are the forms' to refuse)
+    assert client.get(reverse("treatments:lot_recall"), {"lot": "C1234"}).status_code == 200

@@ -6,7 +6,6 @@ from treatments.forms.schedule import (
     DateChangeForm,
     PatientCancelForm,
     SlotChoiceForm,
-    date_param,
 )
 from treatments.forms.sessions import (
     AdverseEventForm,
@@ -31,6 +30,5 @@ __all__ = [
     "SessionEntry",
     "SideEffectForm",
     "SlotChoiceForm",
-    "date_param",
     "location_zone",
 ]

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils import timezone
 
+from clinic.forms import PlausibleDatesMixin
 from treatments.models import AdverseEvent
 
 
@@ -20,7 +21,7 @@ class AlertAcknowledgeForm(forms.Form):
         return note
 
 
-class AdverseEventResolveForm(forms.Form):
+class AdverseEventResolveForm(PlausibleDatesMixin, forms.Form):
     outcome = forms.ChoiceField(
         choices=[
             (AdverseEvent.Outcome.RESOLVED, AdverseEvent.Outcome.RESOLVED.label),

@@ -4,19 +4,10 @@ import datetime
 
 from django import forms
 
+from clinic.forms import PlausibleDatesMixin
 from clinic.models import User
 from treatments.models import CallOutcome
 from treatments.services import Slot
-
-
-def date_param(value: str | None) -> datetime.date | None:
-    """A date from a query string (YYYY-MM-DD), or None. Far from date.min and date.max, so a
-    week's arithmetic never overflows."""
-    try:
-        day = datetime.date.fromisoformat(value or "")
-    except ValueError:
-        return None
-    return day if 1900 <= day.year <= 2999 else None
 
 
 class SlotChoiceForm(forms.Form):
@@ -55,7 +46,7 @@ class ConfirmForm(forms.Form):
         return self.is_valid() and self.cleaned_data["confirm"] == "yes"
 
 
-class CallOutcomeForm(forms.ModelForm):
+class CallOutcomeForm(PlausibleDatesMixin, forms.ModelForm):
     class Meta:
         model = CallOutcome
         fields = ["outcome", "call_back_on", "note"]

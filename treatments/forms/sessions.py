@@ -5,6 +5,7 @@ import zoneinfo
 from django import forms
 from django.utils import timezone
 
+from clinic.forms import PlausibleDatesMixin
 from clinic.models import Location
 from treatments import protocol, rules
 from treatments.models import AdverseEvent, TreatmentSession, VialLot
@@ -21,7 +22,7 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
-class SessionForm(forms.ModelForm):
+class SessionForm(PlausibleDatesMixin, forms.ModelForm):
     """The session's own fields. Times are entered in the location's time zone (the view
     activates it)."""
 
@@ -139,7 +140,7 @@ class SitesForm(forms.Form):
             yield site, self[f"units-{site.code}"], skip
 
 
-class VialForm(forms.Form):
+class VialForm(PlausibleDatesMixin, forms.Form):
     lot_number = forms.CharField(
         max_length=30, required=False, widget=forms.TextInput(attrs={"list": "known-lots"})
     )
@@ -300,7 +301,7 @@ class AdverseEventChecks:
         return cleaned
 
 
-class AdverseEventForm(AdverseEventChecks, forms.ModelForm):
+class AdverseEventForm(PlausibleDatesMixin, AdverseEventChecks, forms.ModelForm):
     class Meta:
         model = AdverseEvent
         fields = [
@@ -315,7 +316,7 @@ class AdverseEventForm(AdverseEventChecks, forms.ModelForm):
         widgets = {"onset": forms.DateInput(attrs={"type": "date"})}
 
 
-class SideEffectForm(AdverseEventChecks, forms.Form):
+class SideEffectForm(PlausibleDatesMixin, AdverseEventChecks, forms.Form):
     """A side effect the patient reports in the portal, in the patient's words."""
 
     WORDS = {

@@ -18,8 +18,9 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST, require_safe
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
+from clinic.forms import date_param
 from clinic.models import Location, User
-from treatments.forms import ConfirmForm, date_param
+from treatments.forms import ConfirmForm
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, InjectorDay
 from treatments.services import BookingError, set_appointment_status, undo_appointment_status

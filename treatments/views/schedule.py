@@ -5,13 +5,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
+from clinic.forms import date_param, safe_next_url
 from clinic.models import Location
 from patients.models import Patient
-from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm, date_param
+from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
 from treatments.models import Appointment
 from treatments.services.schedule import (
     BookingError,
@@ -178,7 +178,6 @@ def call_outcome_create(request: AuthenticatedHttpRequest, patient_pk: int) -> H
     else:
         errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(request, f"Not saved: {errors}")
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = reverse("treatments:due_list")
-    return redirect(next_url)
+    return redirect(
+        safe_next_url(request, request.POST.get("next"), reverse("treatments:due_list"))
+    )
