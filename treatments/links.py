@@ -5,6 +5,10 @@ A token is Django's signing (HMAC with SECRET_KEY, SECRET_KEY_FALLBACKS honoured
 per purpose, so a confirm link never works as a cancel link, and a timestamp, so it expires
 after LINK_MAX_AGE_DAYS. The payload is ids only, under one-letter keys to keep SMS short; it is
 readable (base64), not secret, and carries no patient data.
+
+A visit's link carries the visit's `sequence` as the message knew it (left out while it is 0):
+a visit moved (or cancelled and restored) since raises its sequence, and the old message's
+link then says that the visit has changed instead of confirming or cancelling the new time.
 """
 
 import datetime
@@ -39,27 +43,34 @@ def make_link_token(
     *,
     purpose: str,
     appointment_id: int | None = None,
+    sequence: int = 0,
     patient_id: int | None = None,
     channel: str | None = None,
 ) -> str:
     """A signed, timestamped token for one purpose: "confirm" and "cancel" take
-    `appointment_id`; "stop" takes `patient_id` and `channel` ("email" or "sms")."""
+    `appointment_id` and the visit's `sequence`; "stop" takes `patient_id` and `channel`
+    ("email" or "sms")."""
     salt = _salt(purpose)
+    payload: dict[str, str | int | None]
     if purpose == "stop":
         if not _is_id(patient_id) or channel not in CHANNEL_CODES or appointment_id is not None:
             raise ValueError("A stop link takes a patient_id and a channel (email or sms).")
         payload = {"p": patient_id, "c": CHANNEL_CODES[channel]}
     else:
         if not _is_id(appointment_id) or patient_id is not None or channel is not None:
-            raise ValueError(f"A {purpose} link takes an appointment_id only.")
+            raise ValueError(f"A {purpose} link takes an appointment_id (and its sequence).")
+        if type(sequence) is not int or sequence < 0:
+            raise ValueError("A visit's sequence is a whole number, 0 or more.")
         payload = {"a": appointment_id}
+        if sequence:
+            payload["s"] = sequence
     # dumps() signs with a TimestampSigner; compress=True compresses only when that is shorter.
     return signing.dumps(payload, salt=salt, compress=True)
 
 
 def read_link_token(token: str, *, purpose: str) -> dict:
-    """The payload of a valid token of this purpose, by long name: `appointment_id`, or
-    `patient_id` and `channel`. BadLink if it is tampered with, expired (older than
+    """The payload of a valid token of this purpose, by long name: `appointment_id` and
+    `sequence`, or `patient_id` and `channel`. BadLink if it is tampered with, expired (older than
     LINK_MAX_AGE_DAYS) or of another purpose; it never says which."""
     salt = _salt(purpose)
     try:
@@ -77,8 +88,13 @@ def read_link_token(token: str, *, purpose: str) -> dict:
             and payload["c"] in CHANNELS_BY_CODE
         ):
             return {"patient_id": payload["p"], "channel": CHANNELS_BY_CODE[payload["c"]]}
-    elif isinstance(payload, dict) and payload.keys() == {"a"} and _is_id(payload["a"]):
-        return {"appointment_id": payload["a"]}
+    elif (
+        isinstance(payload, dict)
+        and payload.keys() in ({"a"}, {"a", "s"})
+        and _is_id(payload["a"])
+        and (_is_id(payload.get("s", 1)))
+    ):
+        return {"appointment_id": payload["a"], "sequence": payload.get("s", 0)}
     raise BadLink
 
 

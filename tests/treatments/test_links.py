@@ -14,11 +14,17 @@ from tests.conftest import clinic_today, local, next_weekday
 from treatments.links import BadLink, link_url, make_link_token, read_link_token
 from treatments.models import Appointment, AppointmentEvent
 from treatments.services.responses import (
+    VisitChanged,
     confirm_appointment,
     patient_cancel_appointment,
     stop_messages,
 )
-from treatments.services.schedule import BookingError, available_slots, cancel_appointment
+from treatments.services.schedule import (
+    BookingError,
+    available_slots,
+    cancel_appointment,
+    reschedule_appointment,
+)
 
 INVALID = "This link has expired or is not valid. Please call the clinic."
 CALL_RIVERSIDE = "call Riverside Clinic on"
@@ -79,7 +85,11 @@ def revocations(patient, channel):
 def test_a_visit_token_reads_back_its_appointment(purpose):
     token = make_link_token(purpose=purpose, appointment_id=42)
 
-    assert read_link_token(token, purpose=purpose) == {"appointment_id": 42}
+    assert read_link_token(token, purpose=purpose) == {"appointment_id": 42, "sequence": 0}
+    moved = make_link_token(purpose=purpose, appointment_id=42, sequence=3)
+    assert read_link_token(moved, purpose=purpose) == {"appointment_id": 42, "sequence": 3}
+    with pytest.raises(ValueError, match="sequence"):
+        make_link_token(purpose=purpose, appointment_id=42, sequence=-1)
 
 
 @pytest.mark.parametrize("channel", ["email", "sms"])
@@ -108,7 +118,7 @@ def test_a_token_works_until_link_max_age_days_and_not_after(settings):
     fresh = signed_days_ago(29, purpose="confirm", appointment_id=42)
     stale = signed_days_ago(31, purpose="confirm", appointment_id=42)
 
-    assert read_link_token(fresh, purpose="confirm") == {"appointment_id": 42}
+    assert read_link_token(fresh, purpose="confirm") == {"appointment_id": 42, "sequence": 0}
     with pytest.raises(BadLink):
         read_link_token(stale, purpose="confirm")
 
@@ -127,7 +137,7 @@ def test_links_are_absolute_on_the_site_url(settings):
 
     assert link.startswith("https://cadence.example.org/r/confirm/")
     token = link.removeprefix("https://cadence.example.org/r/confirm/").removesuffix("/")
-    assert read_link_token(token, purpose="confirm") == {"appointment_id": 5}
+    assert read_link_token(token, purpose="confirm") == {"appointment_id": 5, "sequence": 0}
 
 
 def test_links_are_short_enough_for_sms():
@@ -519,3 +529,65 @@ def test_the_visit_time_is_shown_in_summer_time_in_summer(client, visit):
     response = client.get(url("confirm", appointment_id=visit.pk))
 
     assert "10:00 EDT" in response.content.decode()
+
+
+# --- a visit that moved after the message -------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", ["confirm", "cancel"])
+def test_a_link_from_before_a_move_says_the_visit_changed_and_changes_nothing(
+    client, visit, front_desk, purpose
+):
+    # Given the week-before message's link, then the front desk moves the visit an hour later
+    old = url(purpose, appointment_id=visit.pk, sequence=visit.sequence)
+    later = visit.starts_at + datetime.timedelta(hours=1)
+    moved = reschedule_appointment(appointment=visit, starts_at=later, by=front_desk)
+    assert moved.sequence == visit.sequence + 1
+
+    # Then the old link neither confirms nor cancels the new time: it shows the new time
+    page = client.get(old)
+    assert page.status_code == 409
+    assert "Your visit has changed" in page.content.decode()
+    assert f"{later.astimezone(visit.zone):%H:%M}" in page.content.decode()
+    posted = client.post(old, cancel_form() if purpose == "cancel" else {})
+    assert posted.status_code == 409
+    moved.refresh_from_db()
+    assert (moved.status, moved.confirmed_at) == (Appointment.Status.BOOKED, None)
+    assert not moved.events.filter(action__in=["confirmed", "cancelled"]).exists()
+
+    # And the link of the newer message does
+    fresh = client.post(
+        url(purpose, appointment_id=visit.pk, sequence=moved.sequence),
+        cancel_form() if purpose == "cancel" else {},
+    )
+    assert fresh.status_code == 200
+    moved.refresh_from_db()
+    assert moved.confirmed_at is not None or moved.status == Appointment.Status.CANCELLED
+
+
+def test_a_move_between_opening_the_page_and_pressing_is_caught_under_the_lock(visit, front_desk):
+    # the service is told which version the link named, and checks it with the row locked
+    sequence = visit.sequence
+    reschedule_appointment(
+        appointment=visit, starts_at=visit.starts_at + datetime.timedelta(hours=1), by=front_desk
+    )
+    with pytest.raises(VisitChanged):
+        confirm_appointment(appointment=visit, sequence=sequence)
+    with pytest.raises(VisitChanged):
+        patient_cancel_appointment(appointment=visit, reason="unwell", sequence=sequence)
+    visit.refresh_from_db()
+    assert (visit.status, visit.confirmed_at) == (Appointment.Status.BOOKED, None)
+
+
+def test_a_reminder_for_a_moved_visit_links_to_its_new_version(visit, front_desk):
+    from treatments.models import Reminder
+    from treatments.services.reminders import render_message
+
+    moved = reschedule_appointment(
+        appointment=visit, starts_at=visit.starts_at + datetime.timedelta(hours=1), by=front_desk
+    )
+    reminder = Reminder.objects.filter(appointment=moved, status="pending").first()
+    assert reminder is not None
+    body = render_message(reminder).body
+    token = body.split("/r/confirm/")[1].split("/")[0]
+    assert read_link_token(token, purpose="confirm")["sequence"] == moved.sequence == 1

@@ -408,10 +408,12 @@ def render_message(reminder: Reminder) -> channels.Message:
         assert appointment is not None
         when = appointment.starts_at.astimezone(appointment.zone)
         subject = f"Your appointment at {location.name} on {when:%a %-d %b} at {when:%H:%M}"
-        body = f"{subject}.\nConfirm: {link_url('confirm', appointment_id=appointment.pk)}\n"
+        # the links name this version of the visit: moved later, they say it has changed
+        visit = {"appointment_id": appointment.pk, "sequence": appointment.sequence}
+        body = f"{subject}.\nConfirm: {link_url('confirm', **visit)}\n"
         cutoff = datetime.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
         if appointment.starts_at - reminder.due_at > cutoff:
-            body += f"Cancel: {link_url('cancel', appointment_id=appointment.pk)}\n"
+            body += f"Cancel: {link_url('cancel', **visit)}\n"
         else:  # inside the cut-off the link would only say "please call"
             body += f"To cancel, call {location.phone}.\n"
     elif reminder.kind == Kind.DUE_NOT_BOOKED:

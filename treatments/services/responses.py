@@ -24,11 +24,26 @@ def _locked(appointment: Appointment) -> Appointment:
     return Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
 
 
-def _still_booked(appointment: Appointment, done: str, *, cancelled: str) -> Appointment:
-    """The appointment, locked, if a patient may still have it `done` online."""
+class VisitChanged(BookingError):
+    """The message's link names an earlier version of the visit (moved since)."""
+
+    def __init__(self):
+        super().__init__(
+            "This visit has changed since the message was sent: see the newer message, or log "
+            "in to see your visit."
+        )
+
+
+def _still_booked(
+    appointment: Appointment, done: str, *, cancelled: str, sequence: int | None = None
+) -> Appointment:
+    """The appointment, locked, if a patient may still have it `done` online; `sequence`,
+    from a message's link, must still be the visit's."""
     appointment = _locked(appointment)
     if appointment.status == Appointment.Status.CANCELLED:
         raise BookingError(cancelled)
+    if sequence is not None and sequence != appointment.sequence:
+        raise VisitChanged
     if appointment.status != Appointment.Status.BOOKED:
         raise BookingError(
             f"This visit can no longer be {done} online. " + call_the_clinic(appointment.location)
@@ -43,16 +58,22 @@ def cancellation_cutoff(appointment: Appointment) -> datetime.datetime:
 
 @transaction.atomic
 def confirm_appointment(
-    *, appointment: Appointment, now: datetime.datetime | None = None
+    *,
+    appointment: Appointment,
+    sequence: int | None = None,
+    now: datetime.datetime | None = None,
 ) -> Appointment:
     """The patient confirms that they will come.
 
-    1. Lock the appointment; only a booked visit that has not yet started can be confirmed.
+    1. Lock the appointment; only a booked visit that has not yet started can be confirmed,
+       and by a message's link only the version of the visit it was sent about (`sequence`).
     2. Confirming again changes nothing. Otherwise set `confirmed_at` and write a "confirmed"
        event with no user (the patient, by link).
     """
     now = now or timezone.now()
-    appointment = _still_booked(appointment, "confirmed", cancelled="This visit was cancelled.")
+    appointment = _still_booked(
+        appointment, "confirmed", cancelled="This visit was cancelled.", sequence=sequence
+    )
     if appointment.confirmed_at is not None:
         return appointment
     if appointment.starts_at <= now:
@@ -67,11 +88,16 @@ def confirm_appointment(
 
 @transaction.atomic
 def patient_cancel_appointment(
-    *, appointment: Appointment, reason: str, now: datetime.datetime | None = None
+    *,
+    appointment: Appointment,
+    reason: str,
+    sequence: int | None = None,
+    now: datetime.datetime | None = None,
 ) -> Appointment:
     """The patient cancels a visit.
 
-    1. Lock the appointment; it must still be booked (a cancelled one says so).
+    1. Lock the appointment; it must still be booked (a cancelled one says so), and by a
+       message's link still the version it was sent about (`sequence`).
     2. Refuse inside CANCELLATION_CUTOFF_HOURS before the start: the clinic needs a call then,
        and the message says whom to call.
     3. A reason is required; `cancel_appointment` then frees the slot (and stops the visit's
@@ -79,7 +105,7 @@ def patient_cancel_appointment(
     """
     now = now or timezone.now()
     appointment = _still_booked(
-        appointment, "cancelled", cancelled="This visit is already cancelled."
+        appointment, "cancelled", cancelled="This visit is already cancelled.", sequence=sequence
     )
     if now >= cancellation_cutoff(appointment):
         raise BookingError(

@@ -23,6 +23,7 @@ from treatments.forms import PatientCancelForm
 from treatments.links import BadLink, read_link_token
 from treatments.models import Appointment
 from treatments.services.responses import (
+    VisitChanged,
     cancellation_cutoff,
     confirm_appointment,
     patient_cancel_appointment,
@@ -68,11 +69,24 @@ def appointment_link(purpose: str):
             appointment = visits.filter(pk=data["appointment_id"]).first()
             if appointment is None:
                 return _gone(request)
-            return view(request, appointment)
+            if _changed(appointment, data["sequence"]):
+                return _changed_page(request, appointment)
+            return view(request, appointment, data["sequence"])
 
         return public_link(wrapped)
 
     return decorator
+
+
+def _changed(appointment: Appointment, sequence: int) -> bool:
+    """The visit moved (or was cancelled and restored) since the message was sent. A visit
+    since cancelled keeps its own page, which says so."""
+    return appointment.status in Appointment.ACTIVE and appointment.sequence != sequence
+
+
+def _changed_page(request, appointment):
+    context = {"appointment": appointment}
+    return render(request, "links/changed.html", context, status=409)
 
 
 def _confirm_state(appointment: Appointment) -> str:
@@ -94,12 +108,14 @@ def _cancel_state(appointment: Appointment) -> str:
 
 
 @appointment_link("confirm")
-def link_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+def link_confirm(request: HttpRequest, appointment: Appointment, sequence: int) -> HttpResponse:
     state, error = _confirm_state(appointment), ""
     if request.method == "POST" and state == "open":
         try:
-            appointment = confirm_appointment(appointment=appointment)
+            appointment = confirm_appointment(appointment=appointment, sequence=sequence)
             state = "done"
+        except VisitChanged:  # moved between the page and the press
+            return _changed_page(request, appointment)
         except BookingError as refusal:  # the visit changed since the page was shown
             appointment.refresh_from_db()
             state, error = _confirm_state(appointment), refusal.message
@@ -108,15 +124,17 @@ def link_confirm(request: HttpRequest, appointment: Appointment) -> HttpResponse
 
 
 @appointment_link("cancel")
-def link_cancel(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+def link_cancel(request: HttpRequest, appointment: Appointment, sequence: int) -> HttpResponse:
     state = _cancel_state(appointment)
     form = PatientCancelForm(request.POST if request.method == "POST" else None, via="link")
     if request.method == "POST" and state == "open" and form.is_valid():
         try:
             appointment = patient_cancel_appointment(
-                appointment=appointment, reason=form.reason_text()
+                appointment=appointment, reason=form.reason_text(), sequence=sequence
             )
             state = "done"
+        except VisitChanged:
+            return _changed_page(request, appointment)
         except BookingError as refusal:  # the visit changed, or the cut-off passed, meanwhile
             appointment.refresh_from_db()
             state = _cancel_state(appointment)
