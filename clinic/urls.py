@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.health, name="health"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/keep-alive/", views.keep_alive, name="keep_alive"),
     path("accounts/two-factor/", views.mfa_verify, name="mfa_verify"),
     path("accounts/two-factor/setup/", views.mfa_setup, name="mfa_setup"),
     path(

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from clinic import lockout, mfa
 from clinic.access import AuthenticatedHttpRequest, staff_required
@@ -39,6 +40,14 @@ def health(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return HttpResponse("ok", content_type="text/plain")
+
+
+@require_POST
+@never_cache
+def keep_alive(request: HttpRequest) -> HttpResponse:
+    """ "Stay logged in" on the idle warning (static/js/idle.js): any request refreshes the
+    session (SESSION_SAVE_EVERY_REQUEST); this one does nothing else."""
+    return HttpResponse(status=204)
 
 
 class LoginView(auth_views.LoginView):

@@ -41,6 +41,9 @@ EXPECTED = {
     "healthz": row("ok", "ok", "ok", "ok", "ok"),
     "accounts/login/": row("ok", "ok", "ok", "ok", "ok"),
     "accounts/logout/": row("login", "not_allowed", "not_allowed", "not_allowed", "not_allowed"),
+    "accounts/keep-alive/": row(
+        "login", "not_allowed", "not_allowed", "not_allowed", "not_allowed"
+    ),
     "accounts/password_change/": row("login", "ok", "ok", "ok", "ok"),
     "accounts/password_change/done/": row("login", "ok", "ok", "ok", "ok"),
     "accounts/password_reset/": row("ok", "ok", "ok", "ok", "ok"),
