@@ -6,13 +6,12 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from clinic import lockout, mfa
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import EnrolmentForm, SecondFactorForm
+from clinic.forms import EnrolmentForm, SecondFactorForm, safe_next_url
 from clinic.middleware import second_factor_exempt
 from clinic.models import User
 
@@ -65,11 +64,7 @@ class LoginView(auth_views.LoginView):
 def _next_url(request: HttpRequest) -> str:
     """Where to go once the second factor is passed: the page asked for, if it is ours."""
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME, "")
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("home")
+    return safe_next_url(request, target, reverse("home"))
 
 
 def _locked_out(request: HttpRequest) -> HttpResponse:

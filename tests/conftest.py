@@ -500,6 +500,39 @@ def signed_session(patient_b, clinician, location):
     return amendment.new_version  # version 2, the current one
 
 
+@pytest.fixture
+def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
+    """One object of every kind a route can name (patient_b's, who is the patient persona's
+    other): what the role x URL matrix, the HTML check and the hostile-input walk open."""
+    from axes.models import AccessAttempt
+
+    from patients.models import ContactConsent
+    from treatments.models import Alert, CallOutcome
+
+    ContactConsent.objects.create(
+        patient=patient_b, channel="email", granted=True, source="written"
+    )
+    CallOutcome.objects.create(
+        patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
+    )
+    AccessAttempt.objects.create(
+        username="someone",
+        ip_address="192.0.2.1",
+        failures_since_start=2,
+        get_data="",
+        post_data="",
+    )
+    event = signed_session.adverse_events.get()
+    return {
+        "patient": patient_b,
+        "user": personas["front_desk"],
+        "session": signed_session,
+        "appointment": booked_appointment,
+        "adverse_event": event,
+        "alert": Alert.objects.create(patient=patient_b, event=event, urgency="prompt"),
+    }
+
+
 # --- the schedule ------------------------------------------------------------------------------
 
 

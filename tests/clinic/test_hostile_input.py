@@ -19,10 +19,8 @@ from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from patients.models import ContactConsent
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
-from treatments.models import Alert, CallOutcome
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -196,25 +194,9 @@ def request(client: Client, method: str, url: str, data: dict) -> tuple[int, str
 
 
 @pytest.fixture
-def walk_targets(personas, patient_b, signed_session, booked_appointment):
-    """One object of every kind (as the role x URL matrix builds them), and every route's URL."""
-    ContactConsent.objects.create(
-        patient=patient_b, channel="email", granted=True, source="written"
-    )
-    CallOutcome.objects.create(
-        patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
-    )
-    objects = {
-        "patient": patient_b,
-        "user": personas["front_desk"],
-        "session": signed_session,
-        "appointment": booked_appointment,
-        "adverse_event": signed_session.adverse_events.get(),
-        "alert": Alert.objects.create(
-            patient=patient_b, event=signed_session.adverse_events.get(), urgency="prompt"
-        ),
-    }
-    return {route: concrete_url(route, objects) for route in ROUTES}
+def walk_targets(one_of_every_kind):
+    """Every route's URL, naming one object of every kind (as the role x URL matrix does)."""
+    return {route: concrete_url(route, one_of_every_kind) for route in ROUTES}
 
 
 @pytest.mark.parametrize("role", ROLES)

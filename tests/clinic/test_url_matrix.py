@@ -1,15 +1,13 @@
 import re
 
 import pytest
-from axes.models import AccessAttempt
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.shortcuts import resolve_url
 from django.urls import URLResolver, get_resolver
 
-from patients.models import ContactConsent, Patient
+from patients.models import Patient
 from tests.access_matrix import EXPECTED, ROLES
-from treatments.models import Alert, CallOutcome
 
 
 def walk(patterns, prefix=""):
@@ -75,32 +73,10 @@ def outcome(response, login_urls: tuple[str, ...]) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_gets_the_committed_outcome_on_every_route(
-    client, personas, patient_b, signed_session, booked_appointment, role
+    client, personas, one_of_every_kind, role
 ):
     # Given one object of every kind, and a patient who is not the user's own (patient_b)
-    ContactConsent.objects.create(
-        patient=patient_b, channel="email", granted=True, source="written"
-    )
-    CallOutcome.objects.create(
-        patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
-    )
-    AccessAttempt.objects.create(
-        username="someone",
-        ip_address="192.0.2.1",
-        failures_since_start=2,
-        get_data="",
-        post_data="",
-    )
-    objects = {
-        "patient": patient_b,
-        "user": personas["front_desk"],
-        "session": signed_session,
-        "appointment": booked_appointment,
-        "adverse_event": signed_session.adverse_events.get(),
-        "alert": Alert.objects.create(
-            patient=patient_b, event=signed_session.adverse_events.get(), urgency="prompt"
-        ),
-    }
+    objects = one_of_every_kind
     if personas[role]:
         client.force_login(personas[role])
     login_urls = (resolve_url("login"), resolve_url("admin:login"))

@@ -13,15 +13,13 @@ import re
 import shutil
 import subprocess
 
-from axes.models import AccessAttempt
-
 from clinic.mfa import base32_secret, current_code
 from clinic.models import User
-from patients.models import ContactConsent, DiaryEntry
+from patients.models import DiaryEntry
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_user, session_input
-from treatments.models import CallOutcome, TreatmentSession
+from treatments.models import TreatmentSession
 from treatments.services import record_session, report_side_effect, sign_session
 
 VNU_JAR = os.environ.get("VNU_JAR") or str(
@@ -183,30 +181,12 @@ def test_every_full_page_is_valid_html(
     location,
     signed_session,
     booked_appointment,
+    one_of_every_kind,
     tmp_path,
     settings,
 ):
     # Given one object of every kind, as the URL matrix has them
-    ContactConsent.objects.create(
-        patient=patient_b, channel="email", granted=True, source="written"
-    )
-    CallOutcome.objects.create(
-        patient=patient_b, outcome="unreachable", recorded_by=personas["front_desk"]
-    )
-    AccessAttempt.objects.create(
-        username="someone",
-        ip_address="192.0.2.1",
-        failures_since_start=2,
-        get_data="",
-        post_data="",
-    )
-    objects = {
-        "patient": patient_b,
-        "user": personas["front_desk"],
-        "session": signed_session,
-        "appointment": booked_appointment,
-        "adverse_event": signed_session.adverse_events.get(),
-    }
+    objects = one_of_every_kind
     # And Ben's report of trouble swallowing, an open urgent alert
     event = report_side_effect(
         session=signed_session,
