@@ -42,7 +42,7 @@ def test_the_warning_shows_stays_and_saves_a_session_form_as_a_draft(
     page.goto(f"/treatments/patients/{patient_a.pk}/sessions/new/")
     warning = page.locator("#idle-warning")
     warning.wait_for(state="visible")
-    assert "saved as a draft" in warning.inner_text()
+    assert "kept as a draft" in warning.inner_text()
     page.get_by_label("Notes").fill("typed before the break")
     page.wait_for_url("**/sessions/*/edit/", timeout=20_000)
     draft = TreatmentSession.objects.get(patient=patient_a)
