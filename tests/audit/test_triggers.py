@@ -1,19 +1,22 @@
 """The database records every write to a patient's data, whoever makes it, and refuses to
 change or delete an audit row, on both engines (audit/triggers.py)."""
 
+import datetime
+
 import pytest
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
 
 from audit.models import AccessEvent, ChangeEvent
 from patients.models import ContactConsent, Patient
 from tests.conftest import make_patient
 from treatments.models import AdverseEvent, Appointment
 
+AT = datetime.datetime(2026, 3, 2, 15, tzinfo=datetime.UTC)  # any fixed instant
+
 
 def access_row(patient) -> AccessEvent:
     return AccessEvent.objects.create(
-        at=timezone.now(), patient_id=patient.pk, view="patients:detail", method="GET"
+        at=AT, patient_id=patient.pk, view="patients:detail", method="GET"
     )
 
 

@@ -8,7 +8,6 @@ import datetime
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -55,7 +54,7 @@ def test_a_signed_session_is_not_updated_through_the_orm(signed):
     refused(lambda: rows.update(total_units=195))
     refused(lambda: rows.update(notes="rewritten"))
     refused(lambda: rows.update(status="draft"))
-    refused(lambda: rows.update(status="voided", voided_reason="x", voided_at=timezone.now()))
+    refused(lambda: rows.update(status="voided", voided_reason="x", voided_at=WHEN))
     signed.notes = "rewritten"
     refused(signed.save)
     unchanged(signed)
@@ -112,7 +111,7 @@ def test_signing_needs_the_sites_to_sum_to_the_total(draft, clinician):
     # a draft whose stored total says 195 while its sites hold 155
     rows = TreatmentSession.objects.filter(pk=draft.pk)
     rows.update(total_units=195)
-    sign = {"status": "signed", "signed_at": timezone.now(), "signed_by": clinician}
+    sign = {"status": "signed", "signed_at": WHEN, "signed_by": clinician}
     refused(lambda: rows.update(**sign))
     rows.update(total_units=155)
     rows.update(**sign)
