@@ -395,6 +395,8 @@ TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indica
 OVERDUE_AFTER_DAYS = env_int("OVERDUE_AFTER_DAYS", 98)  # ours: 14 days past the 84-day target
 SESSION_FUTURE_MINUTES = env_int("SESSION_FUTURE_MINUTES", 5)  # R21: clock skew allowed
 DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
+# ours: a patient this many days past due leaves the due list for "Lost to follow-up"
+DUE_LIST_LOST_AFTER_DAYS = env_int("DUE_LIST_LOST_AFTER_DAYS", 365)
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages

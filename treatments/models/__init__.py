@@ -1,6 +1,7 @@
 from treatments.models.alerts import Alert
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
+    AddDays,
     Appointment,
     AppointmentEvent,
     CallOutcome,
@@ -18,6 +19,7 @@ from treatments.models.session import (
 )
 
 __all__ = [
+    "AddDays",
     "AdverseEvent",
     "Alert",
     "Appointment",

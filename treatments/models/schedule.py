@@ -14,6 +14,23 @@ from clinic.models import Location
 from patients.models import Patient, PatientOwnedQuerySet
 
 
+class AddDays(models.Func):
+    """`date + days` (an integer expression) as a date, on PostgreSQL and SQLite alike."""
+
+    arity = 2
+    output_field = models.DateField()
+
+    def as_sql(self, compiler, connection, **extra_context):  # PostgreSQL: date + integer
+        date_sql, date_params = compiler.compile(self.source_expressions[0])
+        days_sql, days_params = compiler.compile(self.source_expressions[1])
+        return f"({date_sql} + {days_sql})", (*date_params, *days_params)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        date_sql, date_params = compiler.compile(self.source_expressions[0])
+        days_sql, days_params = compiler.compile(self.source_expressions[1])
+        return f"date({date_sql}, '+' || {days_sql} || ' days')", (*date_params, *days_params)
+
+
 class DueQuerySet(PatientOwnedQuerySet):
     """The due list's verbs, for courses and appointments alike (rows with a `patient`)."""
 
@@ -204,9 +221,12 @@ class AppointmentQuerySet(DueQuerySet):
 
     def missed(self) -> Self:
         """No-shows with no session given since."""
-        return self.filter(status=Appointment.Status.NOSHOW).exclude(
-            patient__sessions__administered_at__gt=OuterRef("starts_at")
+        from treatments.models.session import TreatmentSession  # it imports this module
+
+        given_since = TreatmentSession.objects.filter(
+            patient=OuterRef("patient"), administered_at__gt=OuterRef("starts_at")
         )
+        return self.filter(status=Appointment.Status.NOSHOW).exclude(Exists(given_since))
 
     def change_requested(self) -> Self:
         """Active visits the patient asked to move."""

@@ -1,6 +1,8 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -9,16 +11,18 @@ from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.forms import date_param, safe_next_url
-from clinic.models import Location
+from clinic.models import Location, User
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
-from treatments.models import Appointment
+from treatments.models import Appointment, CallOutcome
 from treatments.services.schedule import (
+    DUE_BUCKETS,
     BookingError,
     available_slots,
     book_appointment,
     cancel_appointment,
-    due_list,
+    due_entries,
+    due_patients,
     earliest_bookable_on,
     record_call_outcome,
     reschedule_appointment,
@@ -148,23 +152,69 @@ def appointment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 
 @staff_required
 def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The working list, or (`?list=lost`) the patients lost to follow-up; a page at a time."""
     location = Location.objects.from_param(request.GET.get("location"))
+    clinician = _clinician_param(request.GET.get("clinician"))
     asked = request.GET.get("weeks", "")
     weeks = int(asked) if asked.isdigit() and 0 < int(asked) <= 26 else None
+    overdue = request.GET.get("overdue")
+    overdue = overdue if overdue in DUE_BUCKETS else None
+    lost = request.GET.get("list") == "lost"
     today = timezone.localdate(timezone=location.zone if location else None)
-    entries = due_list(today=today, weeks=weeks, location=location)
-    return render(
-        request,
-        "treatments/due_list.html",
-        {
-            "entries": entries,
-            "today": today,
-            "location": location,
-            "locations": Location.objects.order_by("name"),
-            "weeks": weeks,
-            "call_form": CallOutcomeForm(),
-        },
+    patients = due_patients(
+        today=today,
+        weeks=weeks,
+        location=location,
+        clinician=clinician,
+        overdue=overdue,
+        lost=lost,
     )
+    page = Paginator(patients, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = due_entries(page.object_list, today=today)
+    context = {
+        "entries": _with_urls(entries),
+        "page_obj": page,
+        "today": today,
+        "location": location,
+        "locations": Location.objects.order_by("name"),
+        "clinician": clinician,
+        "clinicians": User.objects.filter(role=User.Role.CLINICIAN).order_by("last_name"),
+        "weeks": weeks,
+        "overdue": overdue,
+        "buckets": [(key, label) for key, (label, _, _) in DUE_BUCKETS.items()],
+        "lost": lost,
+        "lost_after_days": settings.DUE_LIST_LOST_AFTER_DAYS,
+        "outcomes": CallOutcome.Outcome.choices,
+    }
+    return render(request, "treatments/due_list.html", context)
+
+
+DUE_PAGE_SIZE = 50
+_PK = 2147483647  # reversed once with this id, then replaced per row
+
+
+def _clinician_param(value: str | None) -> User | None:
+    """The clinician a query string names by id; None for anything else."""
+    if not (value or "").isdigit():
+        return None
+    return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
+
+
+def _with_urls(entries: list) -> list:
+    """Each row's links, from one reverse per kind of link rather than one per row."""
+    names = {
+        "detail_url": "patients:detail",
+        "book_url": "treatments:book",
+        "call_url": "treatments:call_outcome",
+    }
+    patterns = {key: reverse(name, args=[_PK]) for key, name in names.items()}
+    move = reverse("treatments:appointment_reschedule", args=[_PK])
+    for entry in entries:
+        for key, pattern in patterns.items():
+            setattr(entry, key, pattern.replace(str(_PK), str(entry.patient.pk)))
+        if entry.appointment is not None:
+            entry.move_url = move.replace(str(_PK), str(entry.appointment.pk))
+    return entries
 
 
 @staff_required
