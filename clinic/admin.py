@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic import lockout, mfa
+from clinic.admin_site import CadenceModelAdmin
 from clinic.invitations import InvitationError, send_password_link
 from clinic.models import Location, User
 
@@ -82,6 +83,8 @@ class CadenceUserAdmin(UserAdmin):
         "last_login",
     )
     list_filter = ("role", "is_active")
+    show_full_result_count = False  # as CadenceModelAdmin: portal accounts run to 100,000s
+    list_per_page = 50
     fieldsets = (
         (None, {"fields": ("username", "password", "role")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
@@ -173,7 +176,7 @@ class CadenceUserAdmin(UserAdmin):
 
 
 @admin.register(AccessAttempt)
-class AccessAttemptAdmin(admin.ModelAdmin):
+class AccessAttemptAdmin(CadenceModelAdmin):
     """Failed logins (django-axes): who, from where, how many. Deleting unlocks."""
 
     list_display = ("username", "ip_address", "failures_since_start", "attempt_time")
@@ -198,5 +201,5 @@ class AccessAttemptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(CadenceModelAdmin):
     list_display = ("name", "phone", "time_zone")

@@ -35,6 +35,16 @@ class NoQueryStringSearch:
         return super().changelist_view(request, extra_context)
 
 
+class CadenceModelAdmin(admin.ModelAdmin):
+    """A changelist that stays quick on a network's million rows: one count (of the filtered
+    rows, not a second of the whole table), short pages, and the model's ordering, which has
+    an index (treatments 0013, patients 0004). Related rows shown in a list come through
+    `list_select_related`, never a query per row."""
+
+    show_full_result_count = False
+    list_per_page = 50
+
+
 class CadenceAdminSite(admin.AdminSite):
     site_header = "Cadence administration"
     site_title = "Cadence admin"
@@ -64,6 +74,6 @@ class CadenceAdminSite(admin.AdminSite):
         models = [model for model in models if model._meta.app_label not in HIDDEN_APPS]
         if models:
             # Every model's admin, ours and Django's (groups), without query-string search.
-            base = admin_class or admin.ModelAdmin
+            base = admin_class or CadenceModelAdmin
             admin_class = type(base.__name__, (NoQueryStringSearch, base), {})
             super().register(models, admin_class, **options)

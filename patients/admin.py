@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from clinic.admin_site import CadenceModelAdmin
 from patients.models import ContactConsent, Patient
 
 
@@ -15,7 +16,7 @@ class ContactConsentInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(CadenceModelAdmin):
     # No search box: admin search terms travel in the query string, and patient names must not.
     list_display = ("mrn", "last_name", "first_name", "status", "location", "primary_clinician")
     list_filter = ("status", "location")
@@ -34,7 +35,7 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactConsent)
-class ContactConsentAdmin(admin.ModelAdmin):
+class ContactConsentAdmin(CadenceModelAdmin):
     list_display = ("patient", "channel", "granted", "source", "recorded_at")
     list_filter = ("channel", "granted", "source")
     list_select_related = ("patient",)

@@ -360,6 +360,7 @@ class ContactConsent(models.Model):
         ordering = ["-recorded_at", "-pk"]
         indexes = [
             models.Index(fields=["patient", "channel", "-recorded_at"], name="consent_latest_idx"),
+            models.Index(fields=["-recorded_at", "-id"], name="consent_order_idx"),  # admin
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from clinic.admin_site import CadenceModelAdmin
 from treatments.models import (
     AdverseEvent,
     Appointment,
@@ -16,7 +17,7 @@ from treatments.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(CadenceModelAdmin):
     """Clinical records change only through the clinician's pages, where the rules run and
     signed sessions stay locked; the admin shows them."""
 
@@ -74,20 +75,27 @@ class AdverseEventAdmin(ReadOnlyAdmin):
     list_select_related = ("patient",)
 
 
-admin.site.register([InjectionSite, VialUse, SessionAmendment], ReadOnlyAdmin)
+admin.site.register([InjectionSite, SessionAmendment], ReadOnlyAdmin)
+
+
+@admin.register(VialUse)
+class VialUseAdmin(ReadOnlyAdmin):
+    list_select_related = ("lot",)  # its name shows the lot
 
 
 # Clinic admins set the hours and the rota here; appointments change only through booking.
 @admin.register(OpeningHours)
-class OpeningHoursAdmin(admin.ModelAdmin):
+class OpeningHoursAdmin(CadenceModelAdmin):
     list_display = ("location", "weekday", "opens", "closes")
     list_filter = ("location",)
+    list_select_related = ("location",)
 
 
 @admin.register(InjectorDay)
-class InjectorDayAdmin(admin.ModelAdmin):
+class InjectorDayAdmin(CadenceModelAdmin):
     list_display = ("clinician", "location", "weekday")
     list_filter = ("location", "clinician")
+    list_select_related = ("clinician", "location")
 
 
 @admin.register(Appointment)
@@ -97,4 +105,4 @@ class AppointmentAdmin(ReadOnlyAdmin):
     list_select_related = ("patient", "location", "clinician")
 
 
-admin.site.register([AppointmentEvent, CallOutcome], ReadOnlyAdmin)
+admin.site.register([AppointmentEvent, CallOutcome], ReadOnlyAdmin)  # names of their own fields

@@ -76,6 +76,12 @@ class Reminder(models.Model):
             models.Index(
                 fields=["patient", "channel", "status", "sent_at"], name="reminder_sms_cap_idx"
             ),
+            # the front desk's list of failed and skipped messages, newest first
+            models.Index(
+                fields=["-due_at"],
+                name="reminder_problem_idx",
+                condition=Q(status__in=["failed", "skipped"]),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

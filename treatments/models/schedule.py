@@ -103,7 +103,14 @@ class TreatmentCourse(models.Model):
 
     class Meta:
         ordering = ["-started_on", "-pk"]
-        indexes = [models.Index(fields=["status", "last_session_on"], name="course_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "last_session_on"], name="course_due_idx"),
+            # the due list's shortest interval of any active course, read off the index
+            models.Index(
+                fields=["interval_days"], name="course_interval_idx", condition=Q(status="active")
+            ),
+            models.Index(fields=["-started_on", "-id"], name="course_order_idx"),  # admin
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["patient"], condition=Q(status="active"), name="one_active_course"
@@ -310,6 +317,18 @@ class Appointment(models.Model):
             models.Index(fields=["location", "starts_at"], name="appt_location_start_idx"),
             models.Index(fields=["clinician", "starts_at"], name="appt_clinician_start_idx"),
             models.Index(fields=["patient", "status", "starts_at"], name="appt_patient_status_idx"),
+            models.Index(fields=["starts_at", "id"], name="appt_order_idx"),  # admin
+            # the due list: no-shows, and visits the patient asked to move
+            models.Index(
+                fields=["patient", "starts_at"],
+                name="appt_noshow_idx",
+                condition=Q(status="noshow"),
+            ),
+            models.Index(
+                fields=["patient"],
+                name="appt_change_request_idx",
+                condition=Q(status__in=["booked", "arrived"], change_requested_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -356,6 +375,7 @@ class AppointmentEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["at", "id"], name="event_order_idx")]  # admin
 
     def __str__(self) -> str:
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
@@ -381,7 +401,10 @@ class CallOutcome(models.Model):
 
     class Meta:
         ordering = ["-recorded_at", "-pk"]
-        indexes = [models.Index(fields=["patient", "-recorded_at"], name="call_latest_idx")]
+        indexes = [
+            models.Index(fields=["patient", "-recorded_at"], name="call_latest_idx"),
+            models.Index(fields=["-recorded_at", "-id"], name="call_order_idx"),  # admin
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(outcome="call_back") | Q(call_back_on__isnull=False),

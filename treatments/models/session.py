@@ -165,6 +165,7 @@ class TreatmentSession(models.Model):
         ordering = ["-administered_at", "-pk"]
         indexes = [
             models.Index(fields=["patient", "-administered_at"], name="session_patient_date_idx"),
+            models.Index(fields=["-administered_at", "-id"], name="session_order_idx"),  # admin
         ]
         constraints = [
             models.UniqueConstraint(

@@ -27,6 +27,7 @@ from treatments.services.schedule import (
     record_call_outcome,
     reschedule_appointment,
 )
+from treatments.views import pk_url
 
 SLOT_DAYS = 21  # how far ahead the picker looks from its first day
 SLOTS_PER_CLINICIAN = 4
@@ -190,7 +191,6 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 DUE_PAGE_SIZE = 50
-_PK = 2147483647  # reversed once with this id, then replaced per row
 
 
 def _clinician_param(value: str | None) -> User | None:
@@ -202,18 +202,13 @@ def _clinician_param(value: str | None) -> User | None:
 
 def _with_urls(entries: list) -> list:
     """Each row's links, from one reverse per kind of link rather than one per row."""
-    names = {
-        "detail_url": "patients:detail",
-        "book_url": "treatments:book",
-        "call_url": "treatments:call_outcome",
-    }
-    patterns = {key: reverse(name, args=[_PK]) for key, name in names.items()}
-    move = reverse("treatments:appointment_reschedule", args=[_PK])
+    detail, book = pk_url("patients:detail"), pk_url("treatments:book")
+    call, move = pk_url("treatments:call_outcome"), pk_url("treatments:appointment_reschedule")
     for entry in entries:
-        for key, pattern in patterns.items():
-            setattr(entry, key, pattern.replace(str(_PK), str(entry.patient.pk)))
+        pk = entry.patient.pk
+        entry.detail_url, entry.book_url, entry.call_url = detail(pk), book(pk), call(pk)
         if entry.appointment is not None:
-            entry.move_url = move.replace(str(_PK), str(entry.appointment.pk))
+            entry.move_url = move(entry.appointment.pk)
     return entries
 
 
