@@ -563,12 +563,13 @@ def due_patients(
             ),
             next_due_on=next_due,
             last_session_on=F("course__last_session_on"),
-            change_pk=Subquery(changes.filter(patient=OuterRef("pk")).values("pk")[:1]),
+        )
+        .alias(
             last_outcome=Subquery(calls.values("outcome")[:1]),
             last_called_at=Subquery(calls.values("recorded_at")[:1]),
         )
-        .annotate(last_call_on=TruncDate("last_called_at", tzinfo=datetime.UTC))
-        .annotate(
+        .alias(last_call_on=TruncDate("last_called_at", tzinfo=datetime.UTC))
+        .alias(
             declined=Case(
                 When(
                     Q(last_outcome=CallOutcome.Outcome.DECLINED)
@@ -594,6 +595,7 @@ def due_patients(
             patients = patients.filter(next_due_on__gte=today - datetime.timedelta(days=most))
     overdue_from = today - datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
     return patients.annotate(
+        change_pk=Subquery(changes.filter(patient=OuterRef("pk")).values("pk")[:1]),
         reason=Case(
             When(change_pk__isnull=False, then=Value("change")),
             When(pk__in=missed, then=Value("noshow")),
