@@ -6,6 +6,7 @@ import datetime
 import zoneinfo
 from typing import Self
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, Min, OuterRef, Prefetch, Q
@@ -228,9 +229,8 @@ class AppointmentQuerySet(DueQuerySet):
 
     def missed(self) -> Self:
         """No-shows with no session given since."""
-        from treatments.models.session import TreatmentSession  # it imports this module
-
-        given_since = TreatmentSession.objects.filter(
+        sessions = apps.get_model("treatments", "TreatmentSession")  # its module imports this
+        given_since = sessions.objects.filter(
             patient=OuterRef("patient"), administered_at__gt=OuterRef("starts_at")
         )
         return self.filter(status=Appointment.Status.NOSHOW).exclude(Exists(given_since))
