@@ -1,8 +1,11 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -171,7 +174,7 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         lost=lost,
     )
     page = Paginator(patients, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    entries = due_entries(page.object_list, today=today)
+    entries = due_entries(cast(QuerySet, page.object_list), today=today)  # a sliced QuerySet
     context = {
         "entries": _with_urls(entries),
         "page_obj": page,
