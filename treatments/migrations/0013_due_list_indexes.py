@@ -50,14 +50,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="treatmentcourse",
-            index=models.Index(
-                condition=models.Q(("status", "active")),
-                fields=["interval_days"],
-                name="course_interval_idx",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="treatmentcourse",
             index=models.Index(fields=["-started_on", "-id"], name="course_order_idx"),
         ),
         migrations.AddIndex(

@@ -9,7 +9,7 @@ from typing import Self
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from clinic.models import Location
 from patients.models import Patient, PatientOwnedQuerySet
@@ -61,12 +61,6 @@ class CourseQuerySet(DueQuerySet):
         """The course in progress (one per patient at most)."""
         return self.filter(status=TreatmentCourse.Status.ACTIVE)
 
-    def due_by(self, horizon: datetime.date) -> Self:
-        """Courses whose next session may be due by `horizon` (the shortest interval of any
-        active course bounds it; `next_due_on` then decides per course)."""
-        shortest = self.active().aggregate(days=Min("interval_days"))["days"] or 84
-        return self.filter(last_session_on__lte=horizon - datetime.timedelta(days=shortest))
-
 
 class TreatmentCourse(models.Model):
     """A patient's course of Botox for chronic migraine: one active course at a time."""
@@ -106,10 +100,6 @@ class TreatmentCourse(models.Model):
         ordering = ["-started_on", "-pk"]
         indexes = [
             models.Index(fields=["status", "last_session_on"], name="course_due_idx"),
-            # the due list's shortest interval of any active course, read off the index
-            models.Index(
-                fields=["interval_days"], name="course_interval_idx", condition=Q(status="active")
-            ),
             models.Index(fields=["-started_on", "-id"], name="course_order_idx"),  # admin
         ]
         constraints = [

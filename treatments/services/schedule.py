@@ -527,42 +527,31 @@ def due_patients(
     overdue: str | None = None,
     lost: bool = False,
 ) -> QuerySet[Patient]:
-    """The front desk's worklist as one query of patients, sorted by due date (page it).
+    """The front desk's worklist as one query of patients in due-date order: page its ids,
+    then `due_entries` reads the rows of one page.
 
     Patients with an active course whose next session is due within `weeks` ("overdue" from
     OVERDUE_AFTER_DAYS), plus patients whose last appointment was a no-show; none who already
     hold an active booking, and none who declined after their last session. Patients who
     asked to move a booked visit are on it too ("change"). More than DUE_LIST_LOST_AFTER_DAYS
     past due, a patient leaves it for the lost-to-follow-up list (`lost=True`) until booked.
-    `overdue` is a key of DUE_BUCKETS. Every filter runs in SQL on an index (migration
-    treatments 0013), so a page costs the same at 10 entries as at 10,000."""
+    `overdue` is a key of DUE_BUCKETS. Every filter runs in SQL, on an index where it is
+    selective (migration treatments 0013)."""
     weeks = settings.DUE_LIST_WEEKS if weeks is None else weeks
     horizon = today + datetime.timedelta(weeks=weeks)
-    next_due = AddDays(F("course__last_session_on"), F("course__interval_days"))
-    due_courses = (
-        TreatmentCourse.objects.active()
-        .due_by(horizon)
-        .alias(next_due=AddDays(F("last_session_on"), F("interval_days")))
-        .filter(next_due__lte=horizon)
-        .values("patient_id")
-    )
     missed = Appointment.objects.missed().values("patient_id")
-    changes = Appointment.objects.change_requested()
+    changes = Appointment.objects.change_requested().values("patient_id")
     booked = Appointment.objects.active().filter(patient=OuterRef("pk"))
     calls = CallOutcome.objects.filter(patient=OuterRef("pk")).order_by("-recorded_at", "-pk")
-    unbooked_active = Q(status=Patient.Status.ACTIVE) & ~Exists(booked)
-    lost_before = today - datetime.timedelta(days=settings.DUE_LIST_LOST_AFTER_DAYS)
     patients = (
-        Patient.objects.filter(
-            Q(pk__in=changes.values("patient_id"))
-            | (unbooked_active & (Q(pk__in=due_courses) | Q(pk__in=missed)))
-        )
-        .annotate(
-            course=FilteredRelation(
-                "courses", condition=Q(courses__status=TreatmentCourse.Status.ACTIVE)
-            ),
-            next_due_on=next_due,
-            last_session_on=F("course__last_session_on"),
+        _with_course(Patient.objects.all())
+        .filter(
+            Q(pk__in=changes)
+            | (
+                Q(status=Patient.Status.ACTIVE)
+                & ~Exists(booked)
+                & (Q(next_due_on__lte=horizon) | Q(pk__in=missed))
+            )
         )
         .alias(
             last_outcome=Subquery(calls.values("outcome")[:1]),
@@ -581,7 +570,8 @@ def due_patients(
         )
         .filter(declined=False)
     )
-    is_lost = Q(next_due_on__lt=lost_before) & ~Q(pk__in=changes.values("patient_id"))
+    lost_before = today - datetime.timedelta(days=settings.DUE_LIST_LOST_AFTER_DAYS)
+    is_lost = Q(next_due_on__lt=lost_before) & ~Q(pk__in=changes)
     patients = patients.filter(is_lost) if lost else patients.exclude(is_lost)
     if location is not None:
         patients = patients.filter(location=location)
@@ -590,24 +580,24 @@ def due_patients(
     if overdue in DUE_BUCKETS:
         _, least, most = DUE_BUCKETS[overdue]
         if least is not None:
-            patients = patients.filter(next_due_on__lte=today - datetime.timedelta(days=least))
+            patients = patients.filter(Q(next_due_on__lte=today - datetime.timedelta(days=least)))
         if most is not None:
-            patients = patients.filter(next_due_on__gte=today - datetime.timedelta(days=most))
-    overdue_from = today - datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
-    return patients.annotate(
-        change_pk=Subquery(changes.filter(patient=OuterRef("pk")).values("pk")[:1]),
-        reason=Case(
-            When(change_pk__isnull=False, then=Value("change")),
-            When(pk__in=missed, then=Value("noshow")),
-            When(last_session_on__lte=overdue_from, then=Value("overdue")),
-            default=Value("due"),
-        ),
-        change_request=Subquery(
-            changes.filter(patient=OuterRef("pk")).values("change_request")[:1]
-        ),
-        location_name=F("location__name"),
-        phone_number=ExpressionWrapper(F("phone"), output_field=CharField()),
-    ).order_by(F("next_due_on").asc(nulls_first=True), "last_name", "first_name", "pk")
+            patients = patients.filter(Q(next_due_on__gte=today - datetime.timedelta(days=most)))
+    return patients.order_by(
+        F("next_due_on").asc(nulls_first=True), "last_name", "first_name", "pk"
+    )
+
+
+def _with_course(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """With the active course's `next_due_on` and `last_session_on` (None without one)."""
+    return patients.alias(
+        course=FilteredRelation(
+            "courses", condition=Q(courses__status=TreatmentCourse.Status.ACTIVE)
+        )
+    ).annotate(
+        next_due_on=AddDays(F("course__last_session_on"), F("course__interval_days")),
+        last_session_on=F("course__last_session_on"),
+    )
 
 
 DUE_ROW = (
@@ -625,19 +615,37 @@ DUE_ROW = (
 )
 
 
-def due_entries(patients: QuerySet[Patient], *, today: datetime.date) -> list[DueEntry]:
-    """The rows of `patients` (a slice of `due_patients`) as entries: two queries in all,
-    no model instances, each phone number parsed once."""
-    rows = list(patients.values(*DUE_ROW))
-    latest = _latest_calls([row["pk"] for row in rows])
-    return [_due_entry(row, latest.get(row["pk"]), today) for row in rows]
+def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntry]:
+    """The due-list rows of these patients (a page of `due_patients`), in the same order: two
+    queries however many, no model instances, each phone number parsed once."""
+    missed = Appointment.objects.missed().filter(patient=OuterRef("pk"))
+    changes = Appointment.objects.change_requested().filter(patient=OuterRef("pk"))
+    overdue_from = today - datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
+    rows = (
+        _with_course(Patient.objects.filter(pk__in=patient_ids))
+        .annotate(
+            change_pk=Subquery(changes.values("pk")[:1]),
+            change_request=Subquery(changes.values("change_request")[:1]),
+            reason=Case(
+                When(change_pk__isnull=False, then=Value("change")),
+                When(Exists(missed), then=Value("noshow")),
+                When(last_session_on__lte=overdue_from, then=Value("overdue")),
+                default=Value("due"),
+            ),
+            location_name=F("location__name"),
+            phone_number=ExpressionWrapper(F("phone"), output_field=CharField()),
+        )
+        .values(*DUE_ROW)
+    )
+    by_pk = {row["pk"]: row for row in rows}
+    latest = _latest_calls(list(by_pk))
+    return [_due_entry(by_pk[pk], latest.get(pk), today) for pk in patient_ids if pk in by_pk]
 
 
-def due_list(
-    *, today: datetime.date, weeks: int | None = None, location: Location | None = None
-) -> list[DueEntry]:
-    """The whole working list (the page shows it a page at a time through `due_patients`)."""
-    return due_entries(due_patients(today=today, weeks=weeks, location=location), today=today)
+def due_list(*, today: datetime.date, **filters) -> list[DueEntry]:
+    """The whole list at once (for tests and commands; the page reads a page at a time)."""
+    ids = list(due_patients(today=today, **filters).values_list("pk", flat=True))
+    return due_entries(ids, today=today)
 
 
 def _due_entry(row: dict, call: DueCall | None, today: datetime.date) -> DueEntry:

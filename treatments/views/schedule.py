@@ -1,15 +1,13 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
-from typing import cast
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
@@ -173,8 +171,10 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         overdue=overdue,
         lost=lost,
     )
-    page = Paginator(patients, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    entries = due_entries(cast(QuerySet, page.object_list), today=today)  # a sliced QuerySet
+    # One query for the ordered ids (the count is their number), one for a page's rows.
+    ids = list(patients.values_list("pk", flat=True))
+    page = Paginator(ids, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = due_entries(list(page.object_list), today=today)
     context = {
         "entries": _with_urls(entries),
         "page_obj": page,
@@ -188,12 +188,15 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "buckets": [(key, label) for key, (label, _, _) in DUE_BUCKETS.items()],
         "lost": lost,
         "lost_after_days": settings.DUE_LIST_LOST_AFTER_DAYS,
-        "outcomes": CallOutcome.Outcome.choices,
+        "outcome_options": OUTCOME_OPTIONS,  # rendered once, not once a row
     }
     return render(request, "treatments/due_list.html", context)
 
 
 DUE_PAGE_SIZE = 50
+OUTCOME_OPTIONS = format_html_join(
+    "", '<option value="{}">{}</option>', CallOutcome.Outcome.choices
+)
 
 
 def _clinician_param(value: str | None) -> User | None:
