@@ -16,6 +16,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="appointment",
+            index=models.Index(fields=["status", "starts_at", "id"], name="appt_status_order_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="appointment",
             index=models.Index(
                 condition=models.Q(("status", "noshow")),
                 fields=["patient", "starts_at"],

@@ -307,7 +307,9 @@ class Appointment(models.Model):
             models.Index(fields=["location", "starts_at"], name="appt_location_start_idx"),
             models.Index(fields=["clinician", "starts_at"], name="appt_clinician_start_idx"),
             models.Index(fields=["patient", "status", "starts_at"], name="appt_patient_status_idx"),
-            models.Index(fields=["starts_at", "id"], name="appt_order_idx"),  # admin
+            # the admin: its ordering, whole and by status (a rare status is not a long walk)
+            models.Index(fields=["starts_at", "id"], name="appt_order_idx"),
+            models.Index(fields=["status", "starts_at", "id"], name="appt_status_order_idx"),
             # the due list: no-shows, and visits the patient asked to move
             models.Index(
                 fields=["patient", "starts_at"],
