@@ -359,3 +359,13 @@ def test_the_due_lists_hot_queries_use_their_indexes_at_scale(
     assert "appt_noshow_idx" in plans[2]
     assert "appt_change_request_idx" in plans[2]
     assert len(due_list(today=TODAY)) > 0
+
+
+def test_every_patient_on_the_page_is_in_the_audit_trail(pinned, client, front_desk, location):
+    from audit.models import AccessEvent
+
+    shown = {past_due(n, 10, location=location).pk for n in range(3)}
+    client.force_login(front_desk)
+    client.get(reverse("treatments:due_list"))
+    noted = AccessEvent.objects.filter(view="treatments:due_list", user=front_desk)
+    assert set(noted.values_list("patient_id", flat=True)) == shown

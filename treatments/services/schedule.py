@@ -9,6 +9,7 @@ import datetime
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -472,7 +473,7 @@ DUE_BUCKETS: dict[str, tuple[str, int | None, int | None]] = {
 
 @dataclass(frozen=True)
 class DuePatient:
-    """The few patient fields a due-list row shows (read with `.values()`, no model rows)."""
+    """The few patient fields a due-list row shows, the phone formatted."""
 
     pk: int
     mrn: str
@@ -600,29 +601,16 @@ def _with_course(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     )
 
 
-DUE_ROW = (
-    "pk",
-    "mrn",
-    "first_name",
-    "last_name",
-    "location_name",
-    "phone_number",
-    "next_due_on",
-    "last_session_on",
-    "reason",
-    "change_pk",
-    "change_request",
-)
-
-
 def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntry]:
     """The due-list rows of these patients (a page of `due_patients`), in the same order: two
-    queries however many, no model instances, each phone number parsed once."""
+    queries however many. Patients load with the few fields a row shows (so the audit trail
+    notes each one, docs/audit.md), the phone as its stored text, parsed once for display."""
     missed = Appointment.objects.missed().filter(patient=OuterRef("pk"))
     changes = Appointment.objects.change_requested().filter(patient=OuterRef("pk"))
     overdue_from = today - datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
     rows = (
         _with_course(Patient.objects.filter(pk__in=patient_ids))
+        .only("mrn", "first_name", "last_name")
         .annotate(
             change_pk=Subquery(changes.values("pk")[:1]),
             change_request=Subquery(changes.values("change_request")[:1]),
@@ -635,9 +623,8 @@ def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntr
             location_name=F("location__name"),
             phone_number=ExpressionWrapper(F("phone"), output_field=CharField()),
         )
-        .values(*DUE_ROW)
     )
-    by_pk = {row["pk"]: row for row in rows}
+    by_pk = {row.pk: row for row in rows}
     latest = _latest_calls(list(by_pk))
     return [_due_entry(by_pk[pk], latest.get(pk), today) for pk in patient_ids if pk in by_pk]
 
@@ -648,25 +635,24 @@ def due_list(*, today: datetime.date, **filters) -> list[DueEntry]:
     return due_entries(ids, today=today)
 
 
-def _due_entry(row: dict, call: DueCall | None, today: datetime.date) -> DueEntry:
-    last = row["last_session_on"]
-    phone = row["phone_number"]
+def _due_entry(row: Any, call: DueCall | None, today: datetime.date) -> DueEntry:
+    last = row.last_session_on
     return DueEntry(
         patient=DuePatient(
-            pk=row["pk"],
-            mrn=row["mrn"],
-            first_name=row["first_name"],
-            last_name=row["last_name"],
-            location=row["location_name"] or "",
-            phone=str(PhoneNumber.from_string(phone)) if phone else "",
+            pk=row.pk,
+            mrn=row.mrn,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            location=row.location_name or "",
+            phone=str(PhoneNumber.from_string(row.phone_number)) if row.phone_number else "",
         ),
-        reason=row["reason"],
-        next_due_on=row["next_due_on"],
+        reason=row.reason,
+        next_due_on=row.next_due_on,
         days_since_last=(today - last).days if last else None,
         last_call=call,
         appointment=(
-            Appointment(pk=row["change_pk"], change_request=row["change_request"] or "")
-            if row["reason"] == "change"
+            Appointment(pk=row.change_pk, change_request=row.change_request or "")
+            if row.reason == "change"
             else None
         ),
     )
