@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
+from audit.models import AccessEvent
 from clinic.models import Location, User
 from tests.conftest import local, make_patient, make_user, next_weekday
 from treatments.models import Appointment, CallOutcome, Reminder, TreatmentCourse
@@ -362,8 +363,6 @@ def test_the_due_lists_hot_queries_use_their_indexes_at_scale(
 
 
 def test_every_patient_on_the_page_is_in_the_audit_trail(pinned, client, front_desk, location):
-    from audit.models import AccessEvent
-
     shown = {past_due(n, 10, location=location).pk for n in range(3)}
     client.force_login(front_desk)
     client.get(reverse("treatments:due_list"))
