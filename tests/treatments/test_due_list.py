@@ -353,11 +353,12 @@ def test_the_due_lists_hot_queries_use_their_indexes_at_scale(
 
     plans = [_plan(missed), _plan(changes), _plan(due_patients(today=TODAY).values("pk"))]
 
-    assert "appt_noshow_idx" in plans[0]
+    noshow_indexes = ("appt_noshow_idx", "appt_status_order_idx")  # both partial or leading
+    assert any(name in plans[0] for name in noshow_indexes), plans[0]
     assert "appt_change_request_idx" in plans[1]
     for plan in plans:
         assert "Seq Scan on treatments_appointment" not in plan, plan
-    assert "appt_noshow_idx" in plans[2]
+    assert any(name in plans[2] for name in noshow_indexes), plans[2]
     assert "appt_change_request_idx" in plans[2]
     assert len(due_list(today=TODAY)) > 0
 

@@ -472,18 +472,6 @@ DUE_BUCKETS: dict[str, tuple[str, int | None, int | None]] = {
 
 
 @dataclass(frozen=True)
-class DuePatient:
-    """The few patient fields a due-list row shows, the phone formatted."""
-
-    pk: int
-    mrn: str
-    first_name: str
-    last_name: str
-    location: str
-    phone: str  # formatted once, "" if none on file
-
-
-@dataclass(frozen=True)
 class DueCall:
     """The patient's latest call outcome, as the row shows it."""
 
@@ -499,12 +487,14 @@ class DueCall:
 
 @dataclass
 class DueEntry:
-    patient: DuePatient
+    patient: Patient  # with only the fields a row shows: read `location` and `phone` here
     reason: str  # "due", "overdue", "noshow" or "change" (asked for another date)
     next_due_on: datetime.date | None
     days_since_last: int | None
     last_call: DueCall | None
     appointment: Appointment | None = None  # the visit to move ("change" only), pk and request
+    location: str = ""  # the patient's usual location
+    phone: str = ""  # formatted once, "" if none on file
 
     BADGES = {
         "change": ("Asked for another date", "primary"),
@@ -638,14 +628,7 @@ def due_list(*, today: datetime.date, **filters) -> list[DueEntry]:
 def _due_entry(row: Any, call: DueCall | None, today: datetime.date) -> DueEntry:
     last = row.last_session_on
     return DueEntry(
-        patient=DuePatient(
-            pk=row.pk,
-            mrn=row.mrn,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            location=row.location_name or "",
-            phone=str(PhoneNumber.from_string(row.phone_number)) if row.phone_number else "",
-        ),
+        patient=row,
         reason=row.reason,
         next_due_on=row.next_due_on,
         days_since_last=(today - last).days if last else None,
@@ -655,6 +638,8 @@ def _due_entry(row: Any, call: DueCall | None, today: datetime.date) -> DueEntry
             if row.reason == "change"
             else None
         ),
+        location=row.location_name or "",
+        phone=str(PhoneNumber.from_string(row.phone_number)) if row.phone_number else "",
     )
 
 
