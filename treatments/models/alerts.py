@@ -61,6 +61,15 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        indexes = [
+            # Every clinician's page counts the open alerts (the navbar badge) and the inbox
+            # lists them first: a small partial index, whatever the history acknowledged.
+            models.Index(
+                fields=["urgency", "-created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="alert_open_idx",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(urgency__in=["danger", "prompt"]), name="alert_urgency_valid"
