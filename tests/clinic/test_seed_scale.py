@@ -22,7 +22,7 @@ from treatments.models import Appointment, Reminder, TreatmentCourse, TreatmentS
 from treatments.services.reminders import plan_visit_reminders
 from treatments.services.sessions import check_session
 
-PATIENTS = 300
+PATIENTS = 305  # not a multiple of ten: the portal accounts round up
 # A fixed instant: the seed's "now" (its history ends and its future starts here).
 SEED_NOW = datetime.datetime(2026, 11, 25, 14, 30, tzinfo=datetime.UTC)
 

@@ -107,7 +107,6 @@ class Command(BaseCommand):
                     f"Database {connection.settings_dict['NAME']} already holds patients, visits "
                     "or locations: seed_scale only fills an empty one (createdb, migrate, seed)."
                 )
-        self.timings: list[tuple[str, float, int]] = []
         started = time.monotonic()
         with transaction.atomic(), connection.cursor() as cursor:
             self.cursor = cursor
@@ -126,13 +125,13 @@ class Command(BaseCommand):
     def _step(self, name: str, *statements: str, params=None, cursor=None) -> int:
         cursor = cursor or self.cursor
         began = time.monotonic()
-        rows = 0
+        rows = []
         for sql in statements:
             cursor.execute(sql, params)
-            rows += max(cursor.rowcount, 0)
-        self.timings.append((name, time.monotonic() - began, rows))
-        self.stdout.write(f"  {name}: {rows:,} rows, {time.monotonic() - began:.1f} s")
-        return rows
+            rows.append(max(cursor.rowcount, 0))
+        counts = " + ".join(f"{n:,}" for n in rows)
+        self.stdout.write(f"  {name}: {counts} rows, {time.monotonic() - began:.1f} s")
+        return rows[-1]
 
     def _reserve(self, table: str, count: int) -> int:
         """Take `count` ids from the table's sequence; returns the first."""
@@ -170,7 +169,8 @@ class Command(BaseCommand):
             cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER audit_history")
 
         loc0 = self._reserve("clinic_location", locations)
-        user0 = self._reserve("clinic_user", clinicians + locations + 1 + patients // PORTAL_EVERY)
+        portal_accounts = -(-patients // PORTAL_EVERY)  # patients 0, 10, 20, ...
+        user0 = self._reserve("clinic_user", clinicians + locations + 1 + portal_accounts)
         desk0 = user0 + clinicians
         admin_id = desk0 + locations
         portal0 = admin_id + 1
@@ -187,6 +187,7 @@ class Command(BaseCommand):
             "patient0": patient0,
             "course0": course0,
             "patients": patients,
+            "portal_accounts": portal_accounts,
             "per_location": per_location,
             "first_day": first_day,
             "rounds": rounds,
@@ -226,7 +227,7 @@ class Command(BaseCommand):
                UNION ALL
                SELECT %(portal0)s + k, '!', false, 'patient' || k || '@scale.example',
                       '', '', 'patient' || k || '@scale.example', false, true, %(now)s, 'patient'
-               FROM generate_series(0, %(patients)s / {PORTAL_EVERY} - 1) k""",
+               FROM generate_series(0, %(portal_accounts)s - 1) k""",
             """INSERT INTO clinic_user_groups (user_id, group_id)
                SELECT u.id, g.id FROM clinic_user u JOIN auth_group g ON g.name = u.role
                WHERE u.id >= %(user0)s""",
