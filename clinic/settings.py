@@ -154,7 +154,8 @@ MIDDLEWARE = [
 # http://127.0.0.1 (HSTS, the HTTPS redirect, Secure cookies); production silences none.
 SILENCED_SYSTEM_CHECKS = env_list("SILENCED_SYSTEM_CHECKS")
 
-ROOT_URLCONF = "clinic.urls"
+# Only the page benchmark sets it (tests/bench/urls.py adds its bare view to clinic.urls).
+ROOT_URLCONF = env_str("ROOT_URLCONF", "clinic.urls")
 WSGI_APPLICATION = "clinic.wsgi.application"
 
 TEMPLATES = [
