@@ -208,6 +208,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 
+# A read replica (PostgreSQL streaming replication) for reports and exports: off unless
+# DATABASE_REPLICA_URL names one. Reads go to the primary unless a view opts in with
+# clinic.db_routers.reading_from_replica(); writes and migrations always go to the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_ROUTERS: list[str] = []
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    DATABASE_ROUTERS = ["clinic.db_routers.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "clinic.User"
 LOGIN_URL = "login"
@@ -366,6 +375,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cadence")
+# A queue per kind of work, so that each can have workers of its own (docs/scaling.md): the
+# reminders' dispatch and sends on CELERY_REMINDERS_QUEUE, everything else (housekeeping, mail)
+# on the default queue. Unset, the reminders share the default queue: one worker serves all,
+# and a worker started on the default queue alone (as the tests' workers are) still gets them.
+CELERY_REMINDERS_QUEUE = env_str("CELERY_REMINDERS_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = {"treatments.tasks.*": {"queue": CELERY_REMINDERS_QUEUE}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
