@@ -374,6 +374,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+# Broker high availability (docs/scaling.md): Redis behind Sentinel with a sentinel:// URL (one
+# per sentinel, joined by ";") and the name of the group they watch; or RabbitMQ with quorum
+# queues (replicated; Celery then declares every queue, the routed ones too, with
+# x-queue-type=quorum and uses per-consumer prefetch).
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "master_name": env_str("CELERY_BROKER_MASTER_NAME", "mymaster")
+    }
+CELERY_TASK_DEFAULT_QUEUE_TYPE = env_str("CELERY_TASK_DEFAULT_QUEUE_TYPE", "classic")
+CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = CELERY_TASK_DEFAULT_QUEUE_TYPE
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cadence")
 # A queue per kind of work, so that each can have workers of its own (docs/scaling.md): the
 # reminders' dispatch and sends on CELERY_REMINDERS_QUEUE, everything else (housekeeping, mail)

@@ -83,3 +83,15 @@ def compose_worker() -> str:
 )
 def test_the_worker_consumes_every_queue_the_settings_route_to(command, queues):
     assert worker_queues(command(), queues) == set(routed_queues(**queues))
+
+
+def test_with_quorum_queues_the_routed_queue_is_a_quorum_queue_too():
+    env = PRODUCTION | {
+        "CELERY_BROKER_URL": "amqp://guest@rabbitmq.invalid//",
+        "CELERY_TASK_DEFAULT_QUEUE_TYPE": "quorum",
+        "CELERY_REMINDERS_QUEUE": "reminders",
+    }
+    show = SHOW_QUEUES.replace("['queue'].name", "['queue'].queue_arguments")
+    result = manage("shell", "-c", show, extra_env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [{"x-queue-type": "quorum"}] * 3
