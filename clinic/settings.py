@@ -175,8 +175,15 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL wins, then POSTGRES_* (the names the postgres image uses), else SQLite.
+# Connections are kept DATABASE_CONN_MAX_AGE seconds; 0 (one per request or task) behind a
+# pgbouncer in session mode (docs/scaling.md).
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 if env_str("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"], conn_max_age=DATABASE_CONN_MAX_AGE
+        )
+    }
 elif not EMBEDDED:
     DATABASES = {
         "default": {
@@ -186,7 +193,7 @@ elif not EMBEDDED:
             "PASSWORD": env_str("POSTGRES_PASSWORD"),
             "HOST": env_str("POSTGRES_HOST", "127.0.0.1"),
             "PORT": env_str("POSTGRES_PORT", "5432"),
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": DATABASE_CONN_MAX_AGE,
         }
     }
 else:
@@ -214,7 +221,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 DATABASE_ROUTERS: list[str] = []
 if DATABASE_REPLICA_URL:
-    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASE_CONN_MAX_AGE
+    )
     DATABASE_ROUTERS = ["clinic.db_routers.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

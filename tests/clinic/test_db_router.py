@@ -169,6 +169,10 @@ SHOW_SETTINGS = (
     "import json; from django.conf import settings; "
     "print(json.dumps([sorted(settings.DATABASES), settings.DATABASE_ROUTERS]))"
 )
+SHOW_REPLICA = (
+    "import json; from django.conf import settings; "
+    "print(json.dumps(settings.DATABASES['replica']))"
+)
 
 
 def test_with_no_replica_configured_the_router_is_not_installed():
@@ -185,3 +189,16 @@ def test_a_configured_replica_adds_the_alias_and_the_router():
     result = manage("shell", "-c", SHOW_SETTINGS, extra_env=env)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [["default", "replica"], [ROUTER]]
+
+
+def test_the_replica_keeps_its_connections_as_long_as_the_primary():
+    url = "postgres://reader@replica.example.org:5432/cadence"
+    env = PRODUCTION | {"DATABASE_REPLICA_URL": url, "DATABASE_CONN_MAX_AGE": "0"}
+    result = manage("shell", "-c", SHOW_REPLICA, extra_env=env)
+    assert result.returncode == 0, result.stderr
+    replica = json.loads(result.stdout.splitlines()[-1])
+    assert (replica["HOST"], replica["NAME"], replica["CONN_MAX_AGE"]) == (
+        "replica.example.org",
+        "cadence",
+        0,
+    )
