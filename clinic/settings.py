@@ -395,7 +395,7 @@ CELERY_TASK_DEFAULT_QUEUE_TYPE = env_str("CELERY_TASK_DEFAULT_QUEUE_TYPE", "clas
 CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = CELERY_TASK_DEFAULT_QUEUE_TYPE
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cadence")
 # A queue per kind of work, so that each can have workers of its own (docs/scaling.md): the
-# reminders' dispatch and sends on CELERY_REMINDERS_QUEUE, everything else (housekeeping, mail)
+# reminders' dispatch and sends on CELERY_REMINDERS_QUEUE, everything else (housekeeping)
 # on the default queue. Unset, the reminders share the default queue: one worker serves all,
 # and a worker started on the default queue alone (as the tests' workers are) still gets them.
 CELERY_REMINDERS_QUEUE = env_str("CELERY_REMINDERS_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
