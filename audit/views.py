@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.models import AccessEvent, ChangeEvent
 from clinic.access import AuthenticatedHttpRequest, patient_required, role_required
+from clinic.db_routers import reading_from_replica
 from clinic.models import User
 from patients.models import Patient
 
@@ -68,6 +69,7 @@ def patient_audit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 @clinic_admin_required
+@reading_from_replica()  # an export: seconds behind is fine (docs/scaling.md)
 def patient_audit_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient, accesses, changes = _trail(request, pk)
     zone = _zone(patient)

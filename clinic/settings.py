@@ -176,8 +176,15 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL wins, then POSTGRES_* (the names the postgres image uses), else SQLite.
+# Connections are kept DATABASE_CONN_MAX_AGE seconds; 0 (one per request or task) behind a
+# pgbouncer in session mode (docs/scaling.md).
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 60)
 if env_str("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"], conn_max_age=DATABASE_CONN_MAX_AGE
+        )
+    }
 elif not EMBEDDED:
     DATABASES = {
         "default": {
@@ -187,7 +194,7 @@ elif not EMBEDDED:
             "PASSWORD": env_str("POSTGRES_PASSWORD"),
             "HOST": env_str("POSTGRES_HOST", "127.0.0.1"),
             "PORT": env_str("POSTGRES_PORT", "5432"),
-            "CONN_MAX_AGE": 60,
+            "CONN_MAX_AGE": DATABASE_CONN_MAX_AGE,
         }
     }
 else:
@@ -212,6 +219,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+
+# A read replica (PostgreSQL streaming replication) for reports and exports: off unless
+# DATABASE_REPLICA_URL names one. Reads go to the primary unless a view opts in with
+# clinic.db_routers.reading_from_replica(); writes and migrations always go to the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+DATABASE_ROUTERS: list[str] = []
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASE_CONN_MAX_AGE
+    )
+    DATABASE_ROUTERS = ["clinic.db_routers.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "clinic.User"
@@ -370,7 +388,23 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+# Broker high availability (docs/scaling.md): Redis behind Sentinel with a sentinel:// URL (one
+# per sentinel, joined by ";") and the name of the group they watch; or RabbitMQ with quorum
+# queues (replicated; Celery then declares every queue, the routed ones too, with
+# x-queue-type=quorum and uses per-consumer prefetch).
+if CELERY_BROKER_URL.startswith("sentinel://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "master_name": env_str("CELERY_BROKER_MASTER_NAME", "mymaster")
+    }
+CELERY_TASK_DEFAULT_QUEUE_TYPE = env_str("CELERY_TASK_DEFAULT_QUEUE_TYPE", "classic")
+CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = CELERY_TASK_DEFAULT_QUEUE_TYPE
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cadence")
+# A queue per kind of work, so that each can have workers of its own (docs/scaling.md): the
+# reminders' dispatch and sends on CELERY_REMINDERS_QUEUE, everything else (housekeeping)
+# on the default queue. Unset, the reminders share the default queue: one worker serves all,
+# and a worker started on the default queue alone (as the tests' workers are) still gets them.
+CELERY_REMINDERS_QUEUE = env_str("CELERY_REMINDERS_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = {"treatments.tasks.*": {"queue": CELERY_REMINDERS_QUEUE}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, clinician_required, recall_required
+from clinic.db_routers import reading_from_replica
 from clinic.models import Location
 from patients import outcomes
 from patients.models import Patient
@@ -386,6 +387,7 @@ def _site_history(sessions):
 
 
 @recall_required
+@reading_from_replica()  # a report: seconds behind is fine (docs/scaling.md)
 def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every patient and session that used a lot: lot numbers are not patient data, so the
     search is a plain GET."""
