@@ -1,0 +1,172 @@
+"""Re-planning every booked visit's reminders at once (docs/architecture.md, "The reminder
+path"), after the reminder settings change or for visits written outside the booking service.
+
+One booking plans its own reminders in its own transaction (`reminders.plan_visit_reminders`).
+This plans the same rows for every booked future visit, set-based:
+
+1. Read the visits in keyset-paged batches (by id) as plain values: id, sequence, start, the
+   location's time zone and the patient; then the batch's patients' consent records, latest
+   last. Two queries per batch, no model instances.
+2. Compute each visit's rows with the same pure function as one booking
+   (`reminders.visit_reminder_plans`), and whether each is already late.
+3. Insert them in one statement per batch with conflicts ignored: the unique key
+   `one_reminder_per_subject_kind_channel` keeps every existing row as it is (pending, sent,
+   cancelled...), so running this twice, or beside bookings, writes each row once.
+"""
+
+import datetime
+import time
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+from django.db import connection, transaction
+from django.utils import timezone
+
+from patients.models import ContactConsent
+from treatments.models import Appointment, Reminder
+from treatments.services.reminders import planned_state, visit_reminder_plans
+
+# One reminder row as it is inserted: (patient id, appointment id, subject key, kind, channel,
+# due time, status, skip reason).
+Row = tuple[int, int, str, str, str, datetime.datetime, str, str]
+
+
+@dataclass
+class PlanningResult:
+    appointments: int = 0
+    batches: int = 0
+    rows: int = 0  # rows computed (two per visit)
+    inserted: int = 0  # new rows; the others existed already
+    seconds: float = 0.0
+
+
+def replan_all_visit_reminders(
+    *, now: datetime.datetime | None = None, batch_size: int = 5000
+) -> PlanningResult:
+    """Make sure every booked visit that has not started has its reminder rows, exactly as
+    `plan_visit_reminders(appointment=...)` would write them; existing rows stay untouched.
+    One transaction per batch of `batch_size` visits. Returns the counts."""
+    now = now or timezone.now()
+    result = PlanningResult()
+    started = time.perf_counter()
+    for batch in _booked_visit_batches(now, batch_size):
+        rows = list(_visit_rows(batch, now))
+        with transaction.atomic():
+            inserted = _insert(rows)
+        result.appointments += len(batch)
+        result.batches += 1
+        result.rows += len(rows)
+        result.inserted += inserted
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _booked_visit_batches(
+    now: datetime.datetime, batch_size: int
+) -> Iterator[list[tuple[int, int, datetime.datetime, int, str]]]:
+    """(id, sequence, starts_at, patient id, location time zone) of booked visits still ahead,
+    `batch_size` at a time, by id (keyset paging: each page starts where the last ended)."""
+    visits = Appointment.objects.filter(
+        status=Appointment.Status.BOOKED, starts_at__gt=now
+    ).order_by("pk")
+    last = 0
+    while True:
+        batch = list(
+            visits.filter(pk__gt=last).values_list(
+                "pk", "sequence", "starts_at", "patient_id", "location__time_zone"
+            )[:batch_size]
+        )
+        if not batch:
+            return
+        yield batch
+        last = batch[-1][0]
+
+
+def _latest_consents(patient_ids: set[int]) -> dict[tuple[int, str], bool]:
+    """{(patient id, channel): granted} from each pair's latest record, as
+    `Patient.current_consents` orders them (recorded_at, then id)."""
+    records = (
+        ContactConsent.objects.filter(patient_id__in=patient_ids)
+        .order_by("recorded_at", "pk")
+        .values_list("patient_id", "channel", "granted")
+    )
+    return {(patient, channel): granted for patient, channel, granted in records}
+
+
+def _visit_rows(
+    batch: list[tuple[int, int, datetime.datetime, int, str]], now: datetime.datetime
+) -> Iterator[Row]:
+    consents = _latest_consents({patient for _, _, _, patient, _ in batch})
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    for pk, sequence, starts_at, patient, zone_name in batch:
+        zone = zones.get(zone_name) or zones.setdefault(zone_name, zoneinfo.ZoneInfo(zone_name))
+        plans = visit_reminder_plans(
+            appointment_id=pk,
+            sequence=sequence,
+            starts_at=starts_at,
+            zone=zone,
+            consents_to=lambda channel, patient=patient: consents.get((patient, channel)),
+        )
+        for key, kind, channel, due_at in plans:
+            yield (patient, pk, key, str(kind), str(channel), due_at, *planned_state(due_at, now))
+
+
+def _insert(rows: list[Row]) -> int:
+    """Insert the rows that do not exist yet; return how many were new."""
+    if connection.vendor == "postgresql":
+        return _insert_postgresql(rows)
+    if not rows:
+        return 0
+    planned = Reminder.objects.filter(appointment_id__in={row[1] for row in rows})
+    before = planned.count()
+    Reminder.objects.bulk_create(
+        (
+            Reminder(
+                patient_id=patient,
+                appointment_id=appointment,
+                subject_key=key,
+                kind=kind,
+                channel=channel,
+                due_at=due_at,
+                status=status,
+                skip_reason=skip_reason,
+            )
+            for patient, appointment, key, kind, channel, due_at, status, skip_reason in rows
+        ),
+        ignore_conflicts=True,
+    )
+    return planned.count() - before
+
+
+def _insert_postgresql(rows: list[Row]) -> int:
+    """One INSERT ... ON CONFLICT DO NOTHING from arrays: what `bulk_create(...,
+    ignore_conflicts=True)` writes, without a model instance and a parameter per value for
+    each row. The arrays go in binary with the parameters apart from the SQL (psycopg's
+    server-side binding; Django's cursors bind on the client, quoting every value into the
+    text); benchmarked in tests/bench/README.md, "Planning in bulk"."""
+    if not rows:
+        return 0
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        # A lost commit is planned again by the next run: no need to wait for the disk.
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            """
+            INSERT INTO treatments_reminder
+                (patient_id, appointment_id, subject_key, kind, channel, due_at, status,
+                 skip_reason, course_id, attempts, claim_token, claimed_at, started_at,
+                 last_error, sent_at, provider_message_id, created_at)
+            SELECT patient_id, appointment_id, subject_key, kind, channel, due_at, status,
+                   skip_reason, NULL, 0, '', NULL, NULL, '', NULL, '', %b
+              FROM unnest(%b::bigint[], %b::bigint[], %b::varchar[], %b::varchar[],
+                          %b::varchar[], %b::timestamptz[], %b::varchar[], %b::varchar[])
+                AS planned(patient_id, appointment_id, subject_key, kind, channel, due_at,
+                           status, skip_reason)
+            ON CONFLICT (subject_key, kind, channel) DO NOTHING
+            """,
+            [timezone.now(), *columns],
+        )
+        return cursor.rowcount
