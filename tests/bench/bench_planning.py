@@ -42,6 +42,28 @@ ZONES = [
 SLOTS_PER_DAY = 16  # 09:00-17:00 local, 30 minutes each
 
 
+def cpu_seconds(backend: int) -> tuple[float, float]:
+    """CPU seconds used so far by this process and by its PostgreSQL backend (same machine:
+    /proc), to tell the work from the waiting on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        server = float("nan")  # a server on another machine
+    return usage.ru_utime + usage.ru_stime, server
+
+
+def timed_bulk(batch: int, backend: int):
+    """One bulk run, with the CPU seconds it took here and in the server."""
+    from treatments.services.reminder_planning import replan_all_visit_reminders
+
+    here, server = cpu_seconds(backend)
+    result = replan_all_visit_reminders(batch_size=batch)
+    here_after, server_after = cpu_seconds(backend)
+    return result, here_after - here, server_after - server
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -227,7 +249,6 @@ def main() -> int:
         from django.db import connection
 
         from treatments.models import Reminder
-        from treatments.services.reminder_planning import replan_all_visit_reminders
 
         if connection.vendor != "postgresql":
             raise SystemExit("This benchmark is for PostgreSQL.")
@@ -253,13 +274,25 @@ def main() -> int:
         ]
         rss_before = peak_rss_mb()
 
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
         log("planning everything in bulk ...")
-        first = replan_all_visit_reminders(batch_size=args.batch)
+        load = os.getloadavg()[0]
+        first, first_here, first_server = timed_bulk(args.batch, backend)
         bulk_rate = first.appointments / first.seconds
         rows += [
             ("bulk: visits / batches", f"{first.appointments:,} / {first.batches:,}"),
-            ("bulk: reminders inserted (existing)", f"{first.inserted:,} ({first.rows - first.inserted:,})"),
+            (
+                "bulk: reminders inserted (existing)",
+                f"{first.inserted:,} ({first.rows - first.inserted:,})",
+            ),
             ("bulk: wall time", f"{first.seconds:.1f} s"),
+            (
+                "bulk: CPU here / in PostgreSQL",
+                f"{first_here:.1f} s / {first_server:.1f} s "
+                f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)",
+            ),
             ("bulk: visits/s", f"{bulk_rate:,.0f}"),
             ("bulk: reminders/s", f"{first.inserted / first.seconds:,.0f}"),
             ("bulk / one at a time (loading included)", f"{bulk_rate / one_rate:,.0f}x"),
@@ -267,10 +300,14 @@ def main() -> int:
         ]
 
         log("planning everything again (nothing to insert) ...")
-        second = replan_all_visit_reminders(batch_size=args.batch)
+        second, second_here, second_server = timed_bulk(args.batch, backend)
         rows += [
             ("second bulk run: inserted", f"{second.inserted:,} of {second.rows:,}"),
             ("second bulk run: wall time", f"{second.seconds:.1f} s"),
+            (
+                "second bulk run: CPU here / in PostgreSQL",
+                f"{second_here:.1f} s / {second_server:.1f} s",
+            ),
         ]
 
         log("planning into an empty outbox with row triggers off ...")
@@ -278,12 +315,16 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE treatments_reminder")
             cursor.execute("SET session_replication_role = replica")
-        third = replan_all_visit_reminders(batch_size=args.batch)
+        third, third_here, third_server = timed_bulk(args.batch, backend)
         with connection.cursor() as cursor:
             cursor.execute("SET session_replication_role = DEFAULT")
         rows += [
             ("bulk without row triggers: inserted", f"{third.inserted:,} (before: {total:,})"),
             ("bulk without row triggers: wall time", f"{third.seconds:.1f} s"),
+            (
+                "bulk without row triggers: CPU here / in PostgreSQL",
+                f"{third_here:.1f} s / {third_server:.1f} s",
+            ),
             (
                 "row triggers' cost (FK checks)",
                 f"{first.seconds - third.seconds:.1f} s "

@@ -172,9 +172,7 @@ def test_planning_in_bulk_moves_times_out_of_quiet_hours_and_skips_late_ones(vis
         visit = visits[index]
         return {
             r.kind: r
-            for r in Reminder.objects.filter(
-                subject_key=f"appointment:{visit.pk}:{visit.sequence}"
-            )
+            for r in Reminder.objects.filter(subject_key=f"appointment:{visit.pk}:{visit.sequence}")
         }
 
     new_york = zoneinfo.ZoneInfo("America/New_York")
@@ -307,3 +305,30 @@ def test_the_latest_consent_is_read_as_the_patient_reads_it(patient_a, history):
             raise _Undo
     except _Undo:
         pass
+
+
+def test_new_settings_move_unsent_reminders_only_when_asked(visits, settings):
+    # Given every visit planned, and one visit's day-before reminder already sent
+    replan_all_visit_reminders(now=NOW)
+    sent = Reminder.objects.filter(appointment=visits[0], kind="visit_tomorrow")
+    sent.update(status="sent", sent_at=NOW)
+    before = snapshot()
+
+    # When the week reminder becomes a three-day one, a plain re-plan moves nothing
+    settings.REMINDER_VISIT_EMAIL_DAYS = 3
+    assert replan_all_visit_reminders(now=NOW).inserted == 0
+    assert snapshot() == before
+
+    # Then replacing the unsent ones (pending, or skipped as late) plans them as a booking
+    # under the new setting would, and the sent one stays as it was
+    result = replan_all_visit_reminders(now=NOW, replace_pending=True)
+    replanned = snapshot()
+    kept = Reminder.objects.get(appointment=visits[0], kind="visit_tomorrow")
+    assert (kept.status, kept.sent_at) == ("sent", NOW)
+    unsent = sum(1 for row in before if row[4] in ("pending", "skipped"))
+    assert result.replaced == unsent > 0
+    Reminder.objects.exclude(pk=kept.pk).delete()
+    plan_one_at_a_time(visits)
+    assert snapshot() == replanned
+    week = Reminder.objects.get(appointment=visits[0], kind="visit_week")
+    assert week.due_at == visits[0].starts_at - datetime.timedelta(days=3)

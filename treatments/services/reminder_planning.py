@@ -11,10 +11,13 @@ This plans the same rows for every booked future visit, set-based:
    (`reminders.visit_reminder_plans`), and whether each is already late.
 3. Insert them in one statement per batch with conflicts ignored: the unique key
    `one_reminder_per_subject_kind_channel` keeps every existing row as it is (pending, sent,
-   cancelled...), so running this twice, or beside bookings, writes each row once.
+   cancelled...), so running this twice, or beside bookings, writes each row once. A row
+   already planned keeps its due time; `replace_pending` first deletes the batch's visit
+   reminders not yet sent nor claimed, so that new settings move them.
 """
 
 import datetime
+import functools
 import time
 import zoneinfo
 from collections.abc import Iterator
@@ -22,15 +25,17 @@ from dataclasses import dataclass
 
 import psycopg
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from patients.models import ContactConsent
 from treatments.models import Appointment, Reminder
-from treatments.services.reminders import planned_state, visit_reminder_plans
+from treatments.services.reminders import LATE, planned_state, visit_reminder_plans
 
 # One reminder row as it is inserted: (patient id, appointment id, subject key, kind, channel,
 # due time, status, skip reason).
 Row = tuple[int, int, str, str, str, datetime.datetime, str, str]
+VISIT_KINDS = (Reminder.Kind.VISIT_WEEK, Reminder.Kind.VISIT_TOMORROW)
 
 
 @dataclass
@@ -39,14 +44,21 @@ class PlanningResult:
     batches: int = 0
     rows: int = 0  # rows computed (two per visit)
     inserted: int = 0  # new rows; the others existed already
+    replaced: int = 0  # pending rows deleted first (replace_pending)
     seconds: float = 0.0
 
 
 def replan_all_visit_reminders(
-    *, now: datetime.datetime | None = None, batch_size: int = 5000
+    *,
+    now: datetime.datetime | None = None,
+    batch_size: int = 5000,
+    replace_pending: bool = False,
 ) -> PlanningResult:
     """Make sure every booked visit that has not started has its reminder rows, exactly as
     `plan_visit_reminders(appointment=...)` would write them; existing rows stay untouched.
+    With `replace_pending`, the visits' reminders never sent nor claimed (pending, or skipped
+    because their time had passed when they were planned) are first deleted, so that they are
+    planned again under the settings in force (the days before, quiet hours, consent).
     One transaction per batch of `batch_size` visits. Returns the counts."""
     now = now or timezone.now()
     result = PlanningResult()
@@ -54,6 +66,19 @@ def replan_all_visit_reminders(
     for batch in _booked_visit_batches(now, batch_size):
         rows = list(_visit_rows(batch, now))
         with transaction.atomic():
+            if replace_pending:
+                # A dispatcher's claim (pending -> claimed) and this delete each re-check the
+                # status under the row lock: a row in flight is never deleted.
+                result.replaced += (
+                    Reminder.objects.filter(
+                        appointment_id__in=[visit[0] for visit in batch], kind__in=VISIT_KINDS
+                    )
+                    .filter(
+                        Q(status=Reminder.Status.PENDING)
+                        | Q(status=Reminder.Status.SKIPPED, skip_reason=LATE)
+                    )
+                    .delete()[0]
+                )
             inserted = _insert(rows)
         result.appointments += len(batch)
         result.batches += 1
@@ -95,6 +120,10 @@ def _latest_consents(patient_ids: set[int]) -> dict[tuple[int, str], bool]:
     return {(patient, channel): granted for patient, channel, granted in records}
 
 
+def _consented(consents: dict[tuple[int, str], bool], patient: int, channel: str) -> bool | None:
+    return consents.get((patient, channel))
+
+
 def _visit_rows(
     batch: list[tuple[int, int, datetime.datetime, int, str]], now: datetime.datetime
 ) -> Iterator[Row]:
@@ -107,7 +136,7 @@ def _visit_rows(
             sequence=sequence,
             starts_at=starts_at,
             zone=zone,
-            consents_to=lambda channel, patient=patient: consents.get((patient, channel)),
+            consents_to=functools.partial(_consented, consents, patient),
         )
         for key, kind, channel, due_at in plans:
             yield (patient, pk, key, str(kind), str(channel), due_at, *planned_state(due_at, now))
