@@ -19,9 +19,9 @@ This plans the same rows for every booked future visit, set-based:
 import datetime
 import functools
 import time
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import psycopg
 from django.db import connection, transaction
@@ -30,7 +30,12 @@ from django.utils import timezone
 
 from patients.models import ContactConsent
 from treatments.models import Appointment, Reminder
-from treatments.services.reminders import LATE, planned_state, visit_reminder_plans
+from treatments.services.reminders import (
+    LATE,
+    planned_state,
+    visit_reminder_plans,
+    visit_reminder_times,
+)
 
 # One reminder row as it is inserted: (patient id, appointment id, subject key, kind, channel,
 # due time, status, skip reason).
@@ -128,14 +133,19 @@ def _visit_rows(
     batch: list[tuple[int, int, datetime.datetime, int, str]], now: datetime.datetime
 ) -> Iterator[Row]:
     consents = _latest_consents({patient for _, _, _, patient, _ in batch})
-    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    zones: dict[str, ZoneInfo] = {}
+    # Visits at one location start on one slot grid: several share each start, and so their
+    # reminders' times.
+    times: dict[tuple[datetime.datetime, str], tuple[datetime.datetime, datetime.datetime]] = {}
     for pk, sequence, starts_at, patient, zone_name in batch:
-        zone = zones.get(zone_name) or zones.setdefault(zone_name, zoneinfo.ZoneInfo(zone_name))
+        when = times.get((starts_at, zone_name))
+        if when is None:
+            zone = zones.get(zone_name) or zones.setdefault(zone_name, ZoneInfo(zone_name))
+            when = times[starts_at, zone_name] = visit_reminder_times(starts_at, zone)
         plans = visit_reminder_plans(
             appointment_id=pk,
             sequence=sequence,
-            starts_at=starts_at,
-            zone=zone,
+            times=when,
             consents_to=functools.partial(_consented, consents, patient),
         )
         for key, kind, channel, due_at in plans:

@@ -123,8 +123,7 @@ def plan_visit_reminders(
     plans = visit_reminder_plans(
         appointment_id=appointment.pk,
         sequence=appointment.sequence,
-        starts_at=appointment.starts_at,
-        zone=appointment.zone,
+        times=visit_reminder_times(appointment.starts_at, appointment.zone),
         consents_to=appointment.patient.consents_to,
     )
     return [
@@ -141,29 +140,32 @@ def plan_visit_reminders(
     ]
 
 
+def visit_reminder_times(
+    starts_at: datetime.datetime, zone: zoneinfo.ZoneInfo
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """When a visit's week-before and day-before reminders are due: the visit's local time of
+    day that many days before (wall clock, across a change of offset), out of quiet hours."""
+    local = starts_at.astimezone(zone)
+    week = local - datetime.timedelta(days=settings.REMINDER_VISIT_EMAIL_DAYS)
+    tomorrow = local - datetime.timedelta(days=settings.REMINDER_VISIT_SMS_DAYS)
+    return out_of_quiet_hours(week, zone), out_of_quiet_hours(tomorrow, zone)
+
+
 def visit_reminder_plans(
     *,
     appointment_id: int,
     sequence: int,
-    starts_at: datetime.datetime,
-    zone: zoneinfo.ZoneInfo,
+    times: tuple[datetime.datetime, datetime.datetime],
     consents_to: Callable[[str], bool | None],
 ) -> list[tuple[str, str, str, datetime.datetime]]:
-    """A visit's reminders as (subject key, kind, channel, due time), from plain values: the
-    one rule for booking one visit (`plan_visit_reminders`) and re-planning them all
-    (`reminder_planning.replan_all_visit_reminders`)."""
-    local = starts_at.astimezone(zone)
+    """A visit's reminders as (subject key, kind, channel, due time), from plain values and
+    its `visit_reminder_times`: the one rule for booking one visit (`plan_visit_reminders`)
+    and re-planning them all (`reminder_planning.replan_all_visit_reminders`)."""
     key = f"appointment:{appointment_id}:{sequence}"
-    week = local - datetime.timedelta(days=settings.REMINDER_VISIT_EMAIL_DAYS)
-    tomorrow = local - datetime.timedelta(days=settings.REMINDER_VISIT_SMS_DAYS)
+    week, tomorrow = times
     return [
-        (key, Kind.VISIT_WEEK, Channel.EMAIL, out_of_quiet_hours(week, zone)),
-        (
-            key,
-            Kind.VISIT_TOMORROW,
-            preferred_channel(Channel.SMS, consents_to),
-            out_of_quiet_hours(tomorrow, zone),
-        ),
+        (key, Kind.VISIT_WEEK, Channel.EMAIL, week),
+        (key, Kind.VISIT_TOMORROW, preferred_channel(Channel.SMS, consents_to), tomorrow),
     ]
 
 
