@@ -14,6 +14,7 @@
 import datetime
 import uuid
 import zoneinfo
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -62,13 +63,25 @@ def _zone_of(patient: Patient, appointment: Appointment | None = None) -> zonein
 # --- planning ------------------------------------------------------------------------------------
 
 
-def _preferred(patient: Patient, first: str) -> str:
+LATE = "Its time had passed when it was planned."
+
+
+def preferred_channel(first: str, consents_to: Callable[[str], bool | None]) -> str:
     """`first` if the patient consents to it, else the other consented channel, else `first`
     (the send will then be skipped as "no consent", which the front desk sees)."""
     for channel in (first, Channel.SMS if first == Channel.EMAIL else Channel.EMAIL):
-        if patient.consents_to(channel):
+        if consents_to(channel):
             return channel
     return first
+
+
+def _preferred(patient: Patient, first: str) -> str:
+    return preferred_channel(first, patient.consents_to)
+
+
+def planned_state(due_at: datetime.datetime, now: datetime.datetime) -> tuple[str, str]:
+    """A new row's (status, skip reason): a time already passed is skipped, never sent late."""
+    return (Status.SKIPPED.value, LATE) if due_at <= now else (Status.PENDING.value, "")
 
 
 def _plan(
@@ -84,7 +97,7 @@ def _plan(
 ) -> Reminder:
     """One row per (subject, kind, channel); planning again changes nothing. A reminder whose
     time has already passed is recorded as skipped, never sent late."""
-    late = due_at <= now
+    status, skip_reason = planned_state(due_at, now)
     reminder, _ = Reminder.objects.get_or_create(
         subject_key=subject_key,
         kind=kind,
@@ -94,8 +107,8 @@ def _plan(
             "appointment": appointment,
             "course": course,
             "due_at": due_at,
-            "status": Status.SKIPPED if late else Status.PENDING,
-            "skip_reason": "Its time had passed when it was planned." if late else "",
+            "status": status,
+            "skip_reason": skip_reason,
         },
     )
     return reminder
@@ -107,32 +120,52 @@ def plan_visit_reminders(
     """A week before (email) and the day before (SMS, or email without SMS consent), at the
     visit's local time of day, moved out of quiet hours."""
     now = now or timezone.now()
-    zone = appointment.zone
-    local = appointment.starts_at.astimezone(zone)
-    key = f"appointment:{appointment.pk}:{appointment.sequence}"
-    plans = [
-        (
-            Kind.VISIT_WEEK,
-            Channel.EMAIL,
-            local - datetime.timedelta(days=settings.REMINDER_VISIT_EMAIL_DAYS),
-        ),
-        (
-            Kind.VISIT_TOMORROW,
-            _preferred(appointment.patient, Channel.SMS),
-            local - datetime.timedelta(days=settings.REMINDER_VISIT_SMS_DAYS),
-        ),
-    ]
+    plans = visit_reminder_plans(
+        appointment_id=appointment.pk,
+        sequence=appointment.sequence,
+        times=visit_reminder_times(appointment.starts_at, appointment.zone),
+        consents_to=appointment.patient.consents_to,
+    )
     return [
         _plan(
             patient=appointment.patient,
             appointment=appointment,
             kind=kind,
             channel=channel,
-            due_at=out_of_quiet_hours(when, zone),
+            due_at=due_at,
             subject_key=key,
             now=now,
         )
-        for kind, channel, when in plans
+        for key, kind, channel, due_at in plans
+    ]
+
+
+def visit_reminder_times(
+    starts_at: datetime.datetime, zone: zoneinfo.ZoneInfo
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """When a visit's week-before and day-before reminders are due: the visit's local time of
+    day that many days before (wall clock, across a change of offset), out of quiet hours."""
+    local = starts_at.astimezone(zone)
+    week = local - datetime.timedelta(days=settings.REMINDER_VISIT_EMAIL_DAYS)
+    tomorrow = local - datetime.timedelta(days=settings.REMINDER_VISIT_SMS_DAYS)
+    return out_of_quiet_hours(week, zone), out_of_quiet_hours(tomorrow, zone)
+
+
+def visit_reminder_plans(
+    *,
+    appointment_id: int,
+    sequence: int,
+    times: tuple[datetime.datetime, datetime.datetime],
+    consents_to: Callable[[str], bool | None],
+) -> list[tuple[str, str, str, datetime.datetime]]:
+    """A visit's reminders as (subject key, kind, channel, due time), from plain values and
+    its `visit_reminder_times`: the one rule for booking one visit (`plan_visit_reminders`)
+    and re-planning them all (`reminder_planning.replan_all_visit_reminders`)."""
+    key = f"appointment:{appointment_id}:{sequence}"
+    week, tomorrow = times
+    return [
+        (key, Kind.VISIT_WEEK, Channel.EMAIL, week),
+        (key, Kind.VISIT_TOMORROW, preferred_channel(Channel.SMS, consents_to), tomorrow),
     ]
 
 

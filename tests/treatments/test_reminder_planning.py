@@ -1,0 +1,334 @@
+"""Re-planning every booked visit's reminders at once gives the rows that booking the visits one
+at a time gives (treatments/services/reminder_planning.py)."""
+
+import datetime
+import io
+import zoneinfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clinic.models import Location
+from patients.models import ContactConsent
+from tests.conftest import make_patient, make_user
+from treatments.models import Appointment, Reminder
+from treatments.services.reminder_planning import _latest_consents, replan_all_visit_reminders
+from treatments.services.reminders import plan_visit_reminders
+
+# The clock is pinned here: Monday 1 March 2027, 10:00 in New York. The fixed dates below are
+# chosen around it: US daylight saving time starts on 14 March 2027, the UK's on 28 March,
+# and Sydney's ends on 4 April.
+NOW = datetime.datetime(2027, 3, 1, 15, 0, tzinfo=datetime.UTC)
+ZONES = {
+    "New York": "America/New_York",
+    "London": "Europe/London",
+    "Sydney": "Australia/Sydney",
+    "Kolkata": "Asia/Kolkata",  # no daylight saving time
+}
+# Which channels each patient consents to, cycled over the visits. "sms revoked": granted
+# SMS, then revoked it (the latest record counts).
+CONSENTS = [
+    {"email": True, "sms": True},
+    {"email": True},
+    {"sms": True},
+    {},
+    {"email": True, "sms": False},
+]
+# (location, local start, sequence, status): booked visits ahead, and others that get nothing.
+VISITS = [
+    ("New York", (2027, 3, 22, 10, 0), 0, "booked"),  # both reminders ahead
+    ("New York", (2027, 3, 21, 10, 0), 0, "booked"),  # a week before: the day DST starts
+    ("New York", (2027, 3, 15, 2, 30), 0, "booked"),  # the day before at 02:30: no such time
+    ("New York", (2027, 3, 16, 7, 0), 0, "booked"),  # both in quiet hours: moved to 08:00
+    ("New York", (2027, 3, 16, 22, 0), 0, "booked"),  # late evening: the next morning
+    ("New York", (2027, 3, 5, 11, 0), 0, "booked"),  # the week reminder is late
+    ("New York", (2027, 3, 2, 10, 0), 0, "booked"),  # the day before is exactly now: late
+    ("New York", (2027, 3, 1, 10, 30), 0, "booked"),  # today, both late
+    ("New York", (2027, 3, 23, 11, 0), 2, "booked"),  # moved twice
+    ("New York", (2027, 3, 24, 9, 0), 0, "cancelled"),
+    ("New York", (2027, 2, 26, 9, 0), 0, "noshow"),
+    ("New York", (2027, 2, 25, 9, 0), 0, "fulfilled"),
+    ("New York", (2027, 3, 1, 9, 0), 0, "arrived"),
+    ("New York", (2027, 2, 24, 9, 0), 0, "booked"),  # in the past: nothing
+    ("New York", (2027, 3, 1, 9, 30), 0, "booked"),  # started half an hour ago: nothing
+    ("London", (2027, 4, 4, 9, 0), 1, "booked"),  # a week before: the day BST starts
+    ("London", (2027, 3, 29, 1, 30), 0, "booked"),  # the day before at 01:30 GMT: quiet
+    ("London", (2027, 3, 8, 16, 30), 0, "booked"),
+    ("Sydney", (2027, 4, 5, 2, 30), 0, "booked"),  # the day before at 02:30: twice that night
+    ("Sydney", (2027, 4, 11, 14, 0), 3, "booked"),
+    ("Kolkata", (2027, 3, 10, 9, 30), 0, "booked"),
+    ("Kolkata", (2027, 3, 3, 20, 45), 0, "booked"),  # the day before is late, the week too
+]
+
+
+@pytest.fixture
+def visits(db, time_machine):
+    """The visits above, each for its own patient (consents cycled), one clinician per
+    location, written directly (no reminders planned)."""
+    time_machine.move_to(NOW, tick=False)
+    desk = make_user("desk", "front_desk")
+    places = {}
+    for n, (name, zone) in enumerate(ZONES.items()):
+        places[name] = (
+            Location.objects.create(
+                name=name, address=f"{n} High Street", phone="+12125550142", time_zone=zone
+            ),
+            make_user(f"clinician-{n}", "clinician"),
+        )
+    made = []
+    for n, (place, (y, mo, d, h, mi), sequence, status) in enumerate(VISITS):
+        location, clinician = places[place]
+        patient = make_patient(100 + n)
+        for channel, granted in CONSENTS[n % len(CONSENTS)].items():
+            if granted is False:  # granted first, revoked later
+                ContactConsent.objects.create(
+                    patient=patient,
+                    channel=channel,
+                    granted=True,
+                    source="written",
+                    recorded_at=NOW - datetime.timedelta(days=30),
+                )
+            ContactConsent.objects.create(
+                patient=patient,
+                channel=channel,
+                granted=granted,
+                source="written",
+                recorded_at=NOW - datetime.timedelta(days=10),
+            )
+        starts_at = datetime.datetime(y, mo, d, h, mi, tzinfo=zoneinfo.ZoneInfo(location.time_zone))
+        made.append(
+            Appointment.objects.create(
+                patient=patient,
+                location=location,
+                clinician=clinician,
+                booked_by=desk,
+                starts_at=starts_at,
+                ends_at=starts_at + datetime.timedelta(minutes=30),
+                sequence=sequence,
+                status=status,
+                cancel_reason="The patient asked." if status == "cancelled" else "",
+            )
+        )
+    return made
+
+
+def snapshot() -> set[tuple]:
+    return set(
+        Reminder.objects.values_list(
+            "subject_key",
+            "kind",
+            "channel",
+            "due_at",
+            "status",
+            "skip_reason",
+            "patient_id",
+            "appointment_id",
+            "course_id",
+        )
+    )
+
+
+def plan_one_at_a_time(visits) -> None:
+    for visit in visits:
+        if visit.status == "booked" and visit.starts_at > NOW:
+            with transaction.atomic():
+                plan_visit_reminders(appointment=Appointment.objects.get(pk=visit.pk), now=NOW)
+
+
+def test_planning_in_bulk_writes_the_rows_booking_one_visit_at_a_time_writes(visits):
+    # Given the reminders planned one visit at a time, then thrown away
+    plan_one_at_a_time(visits)
+    one_at_a_time = snapshot()
+    Reminder.objects.all().delete()
+
+    # When every visit is planned in bulk, three visits per batch
+    result = replan_all_visit_reminders(now=NOW, batch_size=3)
+
+    # Then the rows are the same, two for each booked visit still ahead
+    ahead = [v for v in visits if v.status == "booked" and v.starts_at > NOW]
+    assert snapshot() == one_at_a_time
+    assert len(one_at_a_time) == 2 * len(ahead) == result.inserted == result.rows
+    assert result.appointments == len(ahead)
+    assert result.batches == -(-len(ahead) // 3)
+
+
+def test_planning_in_bulk_leaves_cancelled_missed_finished_and_past_visits_alone(visits):
+    replan_all_visit_reminders(now=NOW)
+
+    planned = set(Reminder.objects.values_list("appointment_id", flat=True))
+    for visit in visits:
+        expected = visit.status == "booked" and visit.starts_at > NOW
+        assert (visit.pk in planned) is expected, (visit.status, visit.starts_at)
+
+
+def test_planning_in_bulk_moves_times_out_of_quiet_hours_and_skips_late_ones(visits):
+    replan_all_visit_reminders(now=NOW)
+
+    def rows(index):
+        visit = visits[index]
+        return {
+            r.kind: r
+            for r in Reminder.objects.filter(subject_key=f"appointment:{visit.pk}:{visit.sequence}")
+        }
+
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    # 02:30 on the night the clocks go forward is in quiet hours: 08:00 (EDT) that morning
+    assert rows(2)["visit_tomorrow"].due_at == datetime.datetime(2027, 3, 14, 8, tzinfo=new_york)
+    # A week before a 10:00 visit is 10:00 local, across the change of offset
+    assert rows(1)["visit_week"].due_at == datetime.datetime(2027, 3, 14, 10, tzinfo=new_york)
+    # 22:00 the day before: the visit day's 08:00
+    assert rows(4)["visit_tomorrow"].due_at == datetime.datetime(2027, 3, 16, 8, tzinfo=new_york)
+    # The week reminder of a visit four days ahead is skipped, the day-before one pending
+    assert rows(5)["visit_week"].status == "skipped"
+    assert rows(5)["visit_week"].skip_reason == "Its time had passed when it was planned."
+    assert rows(5)["visit_tomorrow"].status == "pending"
+    # Due exactly now counts as passed
+    assert rows(6)["visit_tomorrow"].due_at == NOW
+    assert rows(6)["visit_tomorrow"].status == "skipped"
+    # A moved visit's rows carry its sequence
+    assert set(rows(8)) == {"visit_week", "visit_tomorrow"}
+
+
+def test_the_day_before_goes_by_sms_with_sms_consent_else_by_email(visits):
+    replan_all_visit_reminders(now=NOW)
+
+    channel = dict(
+        Reminder.objects.filter(kind="visit_tomorrow").values_list("appointment_id", "channel")
+    )
+    # Visits 0-4 cycle through: both, email only, SMS only, none, SMS revoked
+    assert [channel[visits[n].pk] for n in range(5)] == ["sms", "email", "sms", "sms", "email"]
+    assert set(Reminder.objects.filter(kind="visit_week").values_list("channel", flat=True)) == {
+        "email"
+    }
+
+
+def test_planning_in_bulk_twice_changes_nothing(visits):
+    replan_all_visit_reminders(now=NOW)
+    first = list(Reminder.objects.order_by("pk").values())
+
+    again = replan_all_visit_reminders(now=NOW, batch_size=2)
+
+    assert again.inserted == 0
+    assert again.rows == len(first)
+    assert list(Reminder.objects.order_by("pk").values()) == first
+
+
+def test_a_reminder_already_there_is_left_as_it_is(visits):
+    # Given one visit's day-before reminder already sent, and its week one cancelled
+    visit = visits[0]
+    plan_visit_reminders(appointment=visit, now=NOW)
+    sent_at = NOW - datetime.timedelta(hours=1)
+    Reminder.objects.filter(appointment=visit, kind="visit_tomorrow").update(
+        status="sent", sent_at=sent_at, attempts=1, provider_message_id="reminder-x"
+    )
+    Reminder.objects.filter(appointment=visit, kind="visit_week").update(
+        status="cancelled", skip_reason="Stopped by hand."
+    )
+    before = list(Reminder.objects.filter(appointment=visit).order_by("pk").values())
+
+    # When everything is planned in bulk
+    result = replan_all_visit_reminders(now=NOW)
+
+    # Then those rows are unchanged and not doubled; the other visits got theirs
+    assert list(Reminder.objects.filter(appointment=visit).order_by("pk").values()) == before
+    assert result.inserted == result.rows - 2
+    assert Reminder.objects.count() == result.rows
+
+
+def test_the_queries_per_batch_do_not_grow_with_the_visits(visits):
+    ahead = [v for v in visits if v.status == "booked" and v.starts_at > NOW]
+
+    with CaptureQueriesContext(connection) as few:
+        replan_all_visit_reminders(now=NOW + datetime.timedelta(days=20), batch_size=1000)
+    Reminder.objects.all().delete()
+    with CaptureQueriesContext(connection) as many:
+        replan_all_visit_reminders(now=NOW, batch_size=1000)
+
+    assert Reminder.objects.count() == 2 * len(ahead)
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert len(many.captured_queries) <= 10
+
+
+def test_the_command_plans_and_prints_its_counts(visits):
+    out = io.StringIO()
+
+    call_command("plan_reminders", "--batch-size", "4", stdout=out)
+
+    ahead = sum(1 for v in visits if v.status == "booked" and v.starts_at > NOW)
+    assert Reminder.objects.count() == 2 * ahead
+    assert f"Planned {ahead} booked visits" in out.getvalue()
+    assert f"{2 * ahead} new reminders, 0 already there" in out.getvalue()
+
+
+def test_the_command_refuses_an_empty_batch(db):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("plan_reminders", "--batch-size", "0")
+
+
+class _Undo(Exception):
+    pass
+
+
+CONSENT_HISTORY = st.lists(
+    st.tuples(
+        st.sampled_from(["email", "sms"]),
+        st.booleans(),
+        st.integers(min_value=0, max_value=3),  # days ago: ties on the time are likely
+    ),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(history=CONSENT_HISTORY)
+def test_the_latest_consent_is_read_as_the_patient_reads_it(patient_a, history):
+    try:
+        with transaction.atomic():
+            for channel, granted, days in history:
+                ContactConsent.objects.create(
+                    patient=patient_a,
+                    channel=channel,
+                    granted=granted,
+                    source="written",
+                    recorded_at=NOW - datetime.timedelta(days=days),
+                )
+            latest = _latest_consents({patient_a.pk})
+            patient = type(patient_a).objects.get(pk=patient_a.pk)
+            for channel in ("email", "sms"):
+                assert latest.get((patient_a.pk, channel)) == patient.consents_to(channel)
+            raise _Undo
+    except _Undo:
+        pass
+
+
+def test_new_settings_move_unsent_reminders_only_when_asked(visits, settings):
+    # Given every visit planned, and one visit's day-before reminder already sent
+    replan_all_visit_reminders(now=NOW)
+    sent = Reminder.objects.filter(appointment=visits[0], kind="visit_tomorrow")
+    sent.update(status="sent", sent_at=NOW)
+    before = snapshot()
+
+    # When the week reminder becomes a three-day one, a plain re-plan moves nothing
+    settings.REMINDER_VISIT_EMAIL_DAYS = 3
+    assert replan_all_visit_reminders(now=NOW).inserted == 0
+    assert snapshot() == before
+
+    # Then replacing the unsent ones (pending, or skipped as late) plans them as a booking
+    # under the new setting would, and the sent one stays as it was
+    result = replan_all_visit_reminders(now=NOW, replace_pending=True)
+    replanned = snapshot()
+    kept = Reminder.objects.get(appointment=visits[0], kind="visit_tomorrow")
+    assert (kept.status, kept.sent_at) == ("sent", NOW)
+    unsent = sum(1 for row in before if row[4] in ("pending", "skipped"))
+    assert result.replaced == unsent > 0
+    Reminder.objects.exclude(pk=kept.pk).delete()
+    plan_one_at_a_time(visits)
+    assert snapshot() == replanned
+    week = Reminder.objects.get(appointment=visits[0], kind="visit_week")
+    assert week.due_at == visits[0].starts_at - datetime.timedelta(days=3)

@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from treatments.services.reminder_planning import replan_all_visit_reminders
+
+
+class Command(BaseCommand):
+    help = (
+        "Plan the reminders of every booked visit still ahead, as booking would; rows already "
+        "there stay as they are (with --replace-pending, unsent ones are planned again)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch-size", type=int, default=5000, help="visits per transaction (5000)"
+        )
+        parser.add_argument(
+            "--replace-pending",
+            action="store_true",
+            help="first delete the visits' reminders not yet sent nor claimed (pending, or "
+            "skipped as late), so that new settings move them",
+        )
+
+    def handle(self, *args, **options):
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        result = replan_all_visit_reminders(
+            batch_size=options["batch_size"], replace_pending=options["replace_pending"]
+        )
+        rate = result.appointments / result.seconds if result.seconds else 0
+        replaced = (
+            f" ({result.replaced:,} unsent ones replaced)" if options["replace_pending"] else ""
+        )
+        self.stdout.write(
+            f"Planned {result.appointments:,} booked visits in {result.batches:,} batches: "
+            f"{result.inserted:,} new reminders{replaced}, "
+            f"{result.rows - result.inserted:,} already there; "
+            f"{result.seconds:.1f} s ({rate:,.0f} visits/s)."
+        )
