@@ -374,20 +374,14 @@ class CeleryCluster:
                     results += [(int(pk), outcome) for pk, outcome in batch.items()]
         return results
 
-    def worker(self) -> CeleryProcess:
+    def worker(self, options: tuple[str, ...] | None = None) -> CeleryProcess:
+        """A worker on the private queue; by default one solo-pool process, or `options`
+        instead (the benchmark's Procfile mode: `--concurrency 2`)."""
+        if options is None:
+            options = ("--pool", "solo", "--without-gossip", "--without-mingle")
+            options += ("--without-heartbeat",)
         process = CeleryProcess(
-            [
-                "worker",
-                "--queues",
-                self.queue,
-                "--pool",
-                "solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
+            ["worker", "--queues", self.queue, *options, "--loglevel", "INFO"],
             self.env,
             " ready.",
         )
