@@ -435,6 +435,10 @@ REMINDER_QUEUE_TIMEOUT_SECONDS = env_int("REMINDER_QUEUE_TIMEOUT_SECONDS", 180)
 # Claims per send task: each row of a batch is started (and leased) on its own, when its turn
 # comes; one failing claim does not stop the others.
 REMINDER_SEND_BATCH = env_int("REMINDER_SEND_BATCH", 20)
+# On PostgreSQL a send's own outbox writes commit without waiting for the disk (a database
+# crash may then repeat a message, with the same Message-ID, as a worker crash may); True
+# waits for every one (treatments/services/reminders.py, _outbox_write).
+REMINDER_SYNCHRONOUS_COMMIT = env_bool("REMINDER_SYNCHRONOUS_COMMIT")
 # A channel's timeout plus this margin must stay below the lease (treatments/checks.py).
 REMINDER_SEND_MARGIN_SECONDS = env_int("REMINDER_SEND_MARGIN_SECONDS", 60)
 # The SMS provider: a dotted path to a backend class; the file backend writes to var/sms/.

@@ -11,13 +11,14 @@
    Transient errors go back to pending with a backoff, a bounded number of times.
 """
 
+import contextlib
 import datetime
 import logging
 import uuid
 import zoneinfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -373,7 +374,9 @@ def _start(reminder_id: int, claim_token: str) -> Reminder | None:
     claimed = Reminder.objects.filter(
         pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token
     )
-    if not claimed.filter(started_at__isnull=True).update(started_at=timezone.now()):
+    with _outbox_write():
+        started = claimed.filter(started_at__isnull=True).update(started_at=timezone.now())
+    if not started:
         return None
     related = ("patient", "patient__location", "course", "appointment", "appointment__location")
     return claimed.select_related(*related).first()
@@ -398,22 +401,38 @@ def _release(reminder: Reminder, token: str, **fields) -> None:
     """Back to pending, unclaimed, for a later run; cancelled instead if it was cancelled
     while this send was running."""
     mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
-    mine.update(
-        status=Case(
-            When(skip_reason__endswith=CANCELLED_WHILE_SENDING, then=Value(Status.CANCELLED)),
-            default=Value(Status.PENDING),
-        ),
-        started_at=None,
-        claim_token="",
-        **fields,
-    )
+    with _outbox_write():
+        mine.update(
+            status=Case(
+                When(skip_reason__endswith=CANCELLED_WHILE_SENDING, then=Value(Status.CANCELLED)),
+                default=Value(Status.PENDING),
+            ),
+            started_at=None,
+            claim_token="",
+            **fields,
+        )
 
 
 def _finish(reminder: Reminder, token: str, **fields) -> int:
     """Conditional on the claim: a run whose claim was taken back writes nothing (0)."""
-    return Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token).update(
-        **fields
-    )
+    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
+    with _outbox_write():
+        return mine.update(**fields)
+
+
+@contextlib.contextmanager
+def _outbox_write():
+    """A send's own writes (start, finish, release) in a transaction that PostgreSQL commits
+    without waiting for the disk (REMINDER_SYNCHRONOUS_COMMIT off, the default): a flush per
+    write would cost more than the rest of the send. Row locks and visibility are as usual,
+    so the exclusive start still holds; only a database crash can lose the last fraction of
+    a second of these writes, which then behaves like a worker crash (the row is sent again
+    after the lease, with the same Message-ID)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not settings.REMINDER_SYNCHRONOUS_COMMIT:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
 
 
 def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
