@@ -298,6 +298,13 @@ def test_a_channel_timeout_that_could_outlive_the_lease_is_refused(settings, ove
     assert expected in {e.id for e in run_checks()}
 
 
+def test_a_queue_timeout_that_would_leave_a_lost_claim_over_five_minutes_is_flagged(settings):
+    settings.REMINDER_QUEUE_TIMEOUT_SECONDS = 1800  # the old default
+    assert "treatments.W003" in {e.id for e in run_checks()}
+    settings.REMINDER_QUEUE_TIMEOUT_SECONDS = 180
+    assert "treatments.W003" not in {e.id for e in run_checks()}
+
+
 def test_the_sms_backend_is_given_its_timeout(settings, tmp_path):
     settings.SMS_TIMEOUT = 7
     settings.SMS_FILE_PATH = tmp_path
