@@ -437,7 +437,7 @@ REMINDER_QUEUE_TIMEOUT_SECONDS = env_int("REMINDER_QUEUE_TIMEOUT_SECONDS", 180)
 REMINDER_SEND_BATCH = env_int("REMINDER_SEND_BATCH", 20)
 # On PostgreSQL a send's own outbox writes commit without waiting for the disk (a database
 # crash may then repeat a message, with the same Message-ID, as a worker crash may); True
-# waits for every one (treatments/services/reminders.py, _outbox_write).
+# waits for every one (treatments/services/reminders.py, _asynchronous_commits).
 REMINDER_SYNCHRONOUS_COMMIT = env_bool("REMINDER_SYNCHRONOUS_COMMIT")
 # A channel's timeout plus this margin must stay below the lease (treatments/checks.py).
 REMINDER_SEND_MARGIN_SECONDS = env_int("REMINDER_SEND_MARGIN_SECONDS", 60)

@@ -18,7 +18,7 @@ import uuid
 import zoneinfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -305,14 +305,15 @@ def send_reminders(claims) -> dict[str, str]:
     starts (and is leased) when its turn comes, and one that fails does not stop the others.
     Returns what happened to each, by reminder id."""
     results: dict[str, str] = {}
-    for reminder_id, claim_token in claims:
-        try:
-            results[str(reminder_id)] = send_reminder(
-                reminder_id=int(reminder_id), claim_token=str(claim_token)
-            )
-        except Exception:  # noqa: BLE001 (the row stays claimed; the lease gives it back)
-            logger.exception("Sending reminder %s failed unexpectedly.", reminder_id)
-            results[str(reminder_id)] = "error"
+    with _asynchronous_commits():
+        for reminder_id, claim_token in claims:
+            try:
+                results[str(reminder_id)] = send_reminder(
+                    reminder_id=int(reminder_id), claim_token=str(claim_token)
+                )
+            except Exception:  # noqa: BLE001 (the row stays claimed; the lease gives it back)
+                logger.exception("Sending reminder %s failed unexpectedly.", reminder_id)
+                results[str(reminder_id)] = "error"
     return results
 
 
@@ -374,9 +375,7 @@ def _start(reminder_id: int, claim_token: str) -> Reminder | None:
     claimed = Reminder.objects.filter(
         pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token
     )
-    with _outbox_write():
-        started = claimed.filter(started_at__isnull=True).update(started_at=timezone.now())
-    if not started:
+    if not claimed.filter(started_at__isnull=True).update(started_at=timezone.now()):
         return None
     related = ("patient", "patient__location", "course", "appointment", "appointment__location")
     return claimed.select_related(*related).first()
@@ -401,38 +400,42 @@ def _release(reminder: Reminder, token: str, **fields) -> None:
     """Back to pending, unclaimed, for a later run; cancelled instead if it was cancelled
     while this send was running."""
     mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
-    with _outbox_write():
-        mine.update(
-            status=Case(
-                When(skip_reason__endswith=CANCELLED_WHILE_SENDING, then=Value(Status.CANCELLED)),
-                default=Value(Status.PENDING),
-            ),
-            started_at=None,
-            claim_token="",
-            **fields,
-        )
+    mine.update(
+        status=Case(
+            When(skip_reason__endswith=CANCELLED_WHILE_SENDING, then=Value(Status.CANCELLED)),
+            default=Value(Status.PENDING),
+        ),
+        started_at=None,
+        claim_token="",
+        **fields,
+    )
 
 
 def _finish(reminder: Reminder, token: str, **fields) -> int:
     """Conditional on the claim: a run whose claim was taken back writes nothing (0)."""
     mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
-    with _outbox_write():
-        return mine.update(**fields)
+    return mine.update(**fields)
 
 
 @contextlib.contextmanager
-def _outbox_write():
-    """A send's own writes (start, finish, release) in a transaction that PostgreSQL commits
-    without waiting for the disk (REMINDER_SYNCHRONOUS_COMMIT off, the default): a flush per
-    write would cost more than the rest of the send. Row locks and visibility are as usual,
-    so the exclusive start still holds; only a database crash can lose the last fraction of
-    a second of these writes, which then behaves like a worker crash (the row is sent again
-    after the lease, with the same Message-ID)."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and not settings.REMINDER_SYNCHRONOUS_COMMIT:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+def _asynchronous_commits():
+    """While a batch is sent, PostgreSQL commits the sends' own writes (start, finish,
+    release) without waiting for the disk (REMINDER_SYNCHRONOUS_COMMIT off, the default): a
+    flushed commit costs more than the rest of a send, and a send makes two. Row locks and
+    visibility are as usual, so the exclusive start still holds; only a database crash can
+    lose the last fraction of a second of these writes, which then behaves as a worker crash
+    does (the row is sent again after the lease, with the same Message-ID). Set for the
+    connection once per batch and reset after it."""
+    if connection.vendor != "postgresql" or settings.REMINDER_SYNCHRONOUS_COMMIT:
         yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
