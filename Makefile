@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench install chromium vnu lint check clean
+.PHONY: run test bench install chromium vnu redis lint check clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,9 +57,14 @@ $(VNU_JAR):
 	  tar -xzf vnu-jar-$(VNU_VERSION).tgz package/build/dist/vnu.jar && \
 	  mv package/build/dist/vnu.jar $(@F) && touch $(@F) && rm -rf package vnu-jar-$(VNU_VERSION).tgz
 
+# The broker-loss test (tests/treatments/test_reminder_workers.py) SIGKILLs a redis-server of
+# its own on a free port: Debian's redis-server, installed when missing and we may.
+redis:
+	@command -v redis-server >/dev/null || { $(call apt_install,redis-server); }
+
 # Tests publish to a broker folder of their own: what they leave there must never reach the
 # worker of `make run`, which would then spend minutes on stale messages before its own.
-test: install chromium vnu
+test: install chromium vnu redis
 	BROKER_DIR=$(CURDIR)/var/test-broker $(BIN)/pytest $(PYTEST_ARGS)
 
 # The reminders benchmark (tests/bench/README.md): its own throwaway database and queue.

@@ -360,6 +360,10 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+# Seconds before a hanging relay counts as a transient error: well inside the reminder lease
+# (REMINDER_LEASE_SECONDS; treatments/checks.py refuses anything else), so a slow relay never
+# outlives the claim of the send that is waiting for it.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cadence <no-reply@cadence.invalid>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where an alert about a patient's side-effect report is emailed (the clinic's clinical inbox);
@@ -387,6 +391,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu polls the folder once a second by default: a worker of `make run` would wait
+        # up to a second for every batch of reminders.
+        "polling_interval": 0.1,
     }
 # Broker high availability (docs/scaling.md): Redis behind Sentinel with a sentinel:// URL (one
 # per sentinel, joined by ";") and the name of the group they watch; or RabbitMQ with quorum
@@ -412,6 +419,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# On purpose: when the broker connection drops, a running late-acked task can no longer be
+# acknowledged and its message comes back; Celery cancels it rather than letting it run on
+# beside its own repeat. Cancelling a send is safe: the outbox row stays claimed, the lease
+# (started) or the queue timeout (not started) gives it back, and the exclusive start makes
+# the redelivered copy do nothing (docs/architecture.md, "The reminder path").
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
@@ -451,12 +464,28 @@ SMS_MAX_PER_DAY = env_int("SMS_MAX_PER_DAY", 1)
 SMS_MAX_PER_WEEK = env_int("SMS_MAX_PER_WEEK", 3)
 REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
 # A send that started and never finished (its worker died) is taken back after the lease; a
-# claim still waiting in the broker's queue (a lost message) after the queue timeout.
+# claim still waiting in the broker's queue after the queue timeout: its message may have been
+# lost with the broker (Redis without persistence, a deleted queue folder). The queue timeout
+# is short on purpose: a stale copy of a retaken claim's message does nothing, since a send
+# starts only on a row still claimed with its own token and not yet started. Beat dispatches
+# every REMINDER_DISPATCH_SECONDS (60), so a lost message is claimed again within the queue
+# timeout plus a minute (4 minutes). Redis's own redelivery of an unacknowledged message
+# (visibility_timeout, an hour) is much later and likewise finds nothing to do.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
-REMINDER_QUEUE_TIMEOUT_SECONDS = env_int("REMINDER_QUEUE_TIMEOUT_SECONDS", 1800)
+REMINDER_QUEUE_TIMEOUT_SECONDS = env_int("REMINDER_QUEUE_TIMEOUT_SECONDS", 180)
+# Claims per send task: each row of a batch is started (and leased) on its own, when its turn
+# comes; one failing claim does not stop the others.
+REMINDER_SEND_BATCH = env_int("REMINDER_SEND_BATCH", 20)
+# On PostgreSQL a send's own outbox writes commit without waiting for the disk (a database
+# crash may then repeat a message, with the same Message-ID, as a worker crash may); True
+# waits for every one (treatments/services/reminders.py, _asynchronous_commits).
+REMINDER_SYNCHRONOUS_COMMIT = env_bool("REMINDER_SYNCHRONOUS_COMMIT")
+# A channel's timeout plus this margin must stay below the lease (treatments/checks.py).
+REMINDER_SEND_MARGIN_SECONDS = env_int("REMINDER_SEND_MARGIN_SECONDS", 60)
 # The SMS provider: a dotted path to a backend class; the file backend writes to var/sms/.
 SMS_BACKEND = env_str("SMS_BACKEND", "treatments.channels.FileSmsBackend")
 SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms")))
+SMS_TIMEOUT = env_int("SMS_TIMEOUT", 30)  # seconds, passed to the SMS backend
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,13 @@
 """Personas and shared fixtures. The personas: a clinician, a front-desk user, a clinic admin,
 and two patients with portal accounts who must never see each other."""
 
+import ast
 import datetime
 import os
+import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -334,7 +338,8 @@ class CeleryProcess:
 
 class CeleryCluster:
     """Workers and beats sharing the test database, a private queue, and private mail/SMS
-    folders. Quiet hours are off (tests run at any hour) and the lease is short."""
+    folders. Quiet hours are off (tests run at any hour) and the lease is short, the channel
+    timeouts shorter still (as treatments/checks.py requires)."""
 
     def __init__(self, tmp_path: Path):
         self.queue = f"test-{uuid.uuid4().hex[:12]}"
@@ -350,26 +355,33 @@ class CeleryCluster:
             "QUIET_HOURS_END": "0",
             "REMINDER_DISPATCH_SECONDS": "1",
             "REMINDER_LEASE_SECONDS": "5",
+            "EMAIL_TIMEOUT": "2",
+            "SMS_TIMEOUT": "2",
+            "REMINDER_SEND_MARGIN_SECONDS": "1",
             # A killed worker's received-but-unstarted message comes back from Redis only after
             # its visibility timeout (an hour); the outbox retakes the claim sooner.
             "REMINDER_QUEUE_TIMEOUT_SECONDS": "30",
         }
         self.processes: list[CeleryProcess] = []
 
-    def worker(self) -> CeleryProcess:
+    def send_results(self) -> list[tuple[int, str]]:
+        """(reminder id, outcome) of every send the workers logged, repeats included."""
+        results = []
+        for process in self.processes:
+            for line in process.output:
+                if found := SEND_RESULT.search(line):
+                    batch = ast.literal_eval(found.group(1))
+                    results += [(int(pk), outcome) for pk, outcome in batch.items()]
+        return results
+
+    def worker(self, options: tuple[str, ...] | None = None) -> CeleryProcess:
+        """A worker on the private queue; by default one solo-pool process, or `options`
+        instead (the benchmark's Procfile mode: `--concurrency 2`)."""
+        if options is None:
+            options = ("--pool", "solo", "--without-gossip", "--without-mingle")
+            options += ("--without-heartbeat",)
         process = CeleryProcess(
-            [
-                "worker",
-                "--queues",
-                self.queue,
-                "--pool",
-                "solo",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
+            ["worker", "--queues", self.queue, *options, "--loglevel", "INFO"],
             self.env,
             " ready.",
         )
@@ -389,6 +401,60 @@ class CeleryCluster:
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+
+
+# Celery's "Task treatments.tasks.send_reminders_task[<id>] succeeded in 0.01s: {'12': 'sent'}"
+SEND_RESULT = re.compile(r"\.send_reminders_task\[[^]]+\] succeeded in \S+: (\{.*\})\s*$")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence: a test may
+    SIGKILL it and start it again empty (a broker that lost its queue). Never the machine's."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.folder.mkdir(exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_database_url() -> str:

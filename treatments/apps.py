@@ -47,5 +47,7 @@ class TreatmentsConfig(AppConfig):
     name = "treatments"
 
     def ready(self):
+        from treatments import checks  # noqa: F401 (registers the system checks)
+
         pre_migrate.connect(drop_sqlite_chart_guards, sender=self)
         post_migrate.connect(ensure_sqlite_guards, sender=self)

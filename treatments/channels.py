@@ -1,15 +1,22 @@
 """How a reminder leaves Cadence: email through Django's email backends, SMS through a small
 backend interface chosen by the SMS_BACKEND setting. A send that returns has really been
-handed over; anything else raises, transient or permanent."""
+handed over; anything else raises, transient or permanent.
 
+Each worker process keeps one email connection open (opened on first use, reused for every
+message, dropped after any error and reopened on the next send, closed when the process ends:
+treatments/tasks.py). Every channel gives up after its timeout (EMAIL_TIMEOUT, SMS_TIMEOUT),
+which the system check in treatments/checks.py keeps well inside the reminder lease."""
+
+import contextlib
 import datetime
 import smtplib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, get_connection
 from django.utils.module_loading import import_string
 
 
@@ -60,23 +67,87 @@ def send_email(message: Message) -> str:
         message.subject, message.body, to=[message.to], headers={"Message-ID": message_id}
     )
     try:
-        accepted = email.send()
+        connection, reused = email_connection()
+        try:
+            accepted = connection.send_messages([email])
+        except smtplib.SMTPServerDisconnected:
+            if not reused:
+                raise
+            # The relay closed the idle connection (before this message): one fresh try.
+            close_email_connection()
+            connection, _ = email_connection()
+            accepted = connection.send_messages([email])
     except smtplib.SMTPRecipientsRefused as error:
+        close_email_connection()
         raise PermanentSendError(f"Address refused: {error.recipients}") from error
     except TRANSIENT_SMTP as error:
+        close_email_connection()
         raise TransientSendError(str(error) or type(error).__name__) from error
+    except BaseException:
+        close_email_connection()
+        raise
     if accepted != 1:
+        close_email_connection()
         raise TransientSendError("The email backend accepted nothing.")
     return message_id
+
+
+# This process's open email connection and the settings it was opened with (a test that
+# changes the email settings gets a new one).
+_email: dict[str, Any] = {"connection": None, "settings": None}
+
+
+def _email_settings() -> tuple:
+    return (
+        settings.EMAIL_BACKEND,
+        settings.EMAIL_HOST,
+        settings.EMAIL_PORT,
+        settings.EMAIL_HOST_USER,
+        settings.EMAIL_USE_TLS,
+        settings.EMAIL_TIMEOUT,
+        str(getattr(settings, "EMAIL_FILE_PATH", "")),
+    )
+
+
+def email_connection() -> tuple[Any, bool]:
+    """This process's email connection, opened on first use; and whether it was open before."""
+    current = _email_settings()
+    if _email["connection"] is not None and _email["settings"] == current:
+        return _email["connection"], True
+    close_email_connection()
+    connection = get_connection()
+    connection.open()
+    _email["connection"], _email["settings"] = connection, current
+    return connection, False
+
+
+def close_email_connection() -> None:
+    """Close and forget this process's email connection (after an error, or at exit)."""
+    connection, _email["connection"] = _email["connection"], None
+    if connection is not None:
+        with contextlib.suppress(Exception):  # a broken connection may fail to close
+            connection.close()
 
 
 def sms_backend():
     if not settings.SMS_BACKEND:
         raise PermanentSendError("No SMS backend is configured.")
-    return import_string(settings.SMS_BACKEND)()
+    return import_string(settings.SMS_BACKEND)(timeout=settings.SMS_TIMEOUT)
 
 
-class FileSmsBackend:
+class SmsBackend:
+    """The interface of an SMS provider: constructed with the timeout in seconds that every
+    call to the provider must respect (SMS_TIMEOUT, shorter than the reminder lease); `send`
+    returns the provider's message id or raises a SendError."""
+
+    def __init__(self, *, timeout: float):
+        self.timeout = timeout
+
+    def send(self, message: Message) -> str:
+        raise NotImplementedError
+
+
+class FileSmsBackend(SmsBackend):
     """Writes each hand-over to its own file under SMS_FILE_PATH (the embedded default and
     tests). A repeat is a second file with the same key, so repeats can be counted."""
 

@@ -1,20 +1,40 @@
-"""Thin Celery tasks: ids in, one service call each. Both are safe to run twice."""
+"""Thin Celery tasks: ids in, one service call each. All are safe to run twice."""
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown, worker_shutdown
+from django.conf import settings
 
-from treatments.services.reminders import dispatch_due_reminders, send_reminder
+from treatments import channels
+from treatments.services.reminders import dispatch_due_reminders, send_reminder, send_reminders
 
 
 @shared_task
 def dispatch_reminders_task() -> int:
-    """Every minute (beat): claim due reminders, then enqueue one send per claim on commit."""
+    """Every minute (beat): claim due reminders, then enqueue them on commit, in batches of
+    REMINDER_SEND_BATCH claims (ids and tokens only)."""
     claims = dispatch_due_reminders()
-    for reminder_id, claim_token in claims:
-        send_reminder_task.delay_on_commit(reminder_id, claim_token)
+    size = settings.REMINDER_SEND_BATCH
+    for offset in range(0, len(claims), size):
+        send_reminders_task.delay_on_commit(claims[offset : offset + size])
     return len(claims)
 
 
 @shared_task
+def send_reminders_task(claims: list[tuple[int, str]]) -> dict[str, str]:
+    """Send a batch of claimed reminders, each on its own; a repeat or a stale claim does
+    nothing. Returns each one's outcome by reminder id."""
+    return send_reminders(claims)
+
+
+@shared_task
 def send_reminder_task(reminder_id: int, claim_token: str) -> str:
-    """Send one claimed reminder; a repeat or a stale claim does nothing."""
+    """One claimed reminder (what the dispatcher enqueued before batches: kept for the
+    messages still queued across an upgrade)."""
     return send_reminder(reminder_id=reminder_id, claim_token=claim_token)
+
+
+@worker_process_shutdown.connect  # a prefork child
+@worker_shutdown.connect  # the solo pool's one process
+def _close_email_connection(**kwargs) -> None:
+    """The worker process's SMTP connection is reused for every message; close it at exit."""
+    channels.close_email_connection()

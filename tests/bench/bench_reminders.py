@@ -10,10 +10,14 @@ Not part of `make test`; run it with `make bench` or
    transactions of --batch appointments.
 3. Sending: --send due email reminders, --workers worker processes and one beat, Django's SMTP
    backend pointed at an SMTP sink in this process; timed until every reminder is sent, and
-   the sink must hold exactly --send distinct Message-IDs.
+   the sink must hold exactly --send distinct Message-IDs. Before that, the same workers run
+   --noop tasks that do nothing (Celery's own ceiling on this broker), and the ratio of the
+   two rates is printed. --procfile runs the workers as `make run` does instead (one prefork
+   worker, --concurrency 2, the filesystem transport).
 """
 
 import argparse
+import ast
 import collections
 import datetime
 import logging
@@ -31,10 +35,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-# Celery's "Task name[id] succeeded in 0.01s: 'sent'" lines, from the workers' output.
+# Celery's "Task name[id] succeeded in 0.01s: {'12': 'sent'}" lines, from the workers' output.
 TASK_RESULT = re.compile(
-    r"\.(send_reminder_task|dispatch_reminders_task)\[[^]]+\] succeeded in \S+: (.+)$"
+    r"\.(send_reminders_task|send_reminder_task|dispatch_reminders_task)\[[^]]+\] "
+    r"succeeded in \S+: (.+)$"
 )
+NOOP_DONE = "bench.noop["
 # The reminder's idempotency key is the Message-ID's local part (treatments/channels.py).
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^>@]+)@[^>]*>", re.MULTILINE | re.IGNORECASE)
 SLOTS_PER_DAY = 16  # 09:00-17:00 local, 30 minutes each
@@ -344,19 +350,33 @@ def send_all(args, tmp: Path, queue: str) -> dict:
         "QUIET_HOURS_START": "24",
         "QUIET_HOURS_END": "0",
         "REMINDER_DISPATCH_SECONDS": "1",
-        # The test cluster's short lease and queue timeout are for its fault tests; here the
-        # settings' own values (the production defaults unless --queue-timeout says otherwise).
+        # The test cluster's short lease, queue timeout and channel timeouts are for its fault
+        # tests; here the settings' own (the production defaults unless an option says so).
         "REMINDER_LEASE_SECONDS": str(settings.REMINDER_LEASE_SECONDS),
         "REMINDER_QUEUE_TIMEOUT_SECONDS": str(args.queue_timeout),
+        "REMINDER_SEND_MARGIN_SECONDS": str(settings.REMINDER_SEND_MARGIN_SECONDS),
+        "EMAIL_TIMEOUT": str(settings.EMAIL_TIMEOUT),
+        "SMS_TIMEOUT": str(settings.SMS_TIMEOUT),
+        "REMINDER_SEND_BATCH": str(args.batch_size or settings.REMINDER_SEND_BATCH),
     }
+    if args.procfile:  # the Procfile's worker line: one prefork worker, two processes
+        options: tuple[str, ...] | None = ("--concurrency", "2")
+    else:
+        options = ("--pool", "solo", "--without-gossip", "--without-mingle")
+        options += ("--without-heartbeat",)
+    options += ("--include", "tests.bench.noop")
     result = {"setup": setup}
     try:
         t0 = time.perf_counter()
-        for _ in range(args.workers):
-            cluster.worker()
+        for _ in range(1 if args.procfile else args.workers):
+            cluster.worker(options)
+        result["startup"] = time.perf_counter() - t0
+        if args.noop:
+            log(f"  {args.noop:,} no-op tasks through the same workers ...")
+            result["noop"] = run_noops(cluster, queue, args.noop)
         cluster.beat()
         t_beat = time.perf_counter()
-        log(f"  {args.workers} workers and a beat ready in {t_beat - t0:.1f} s")
+        log(f"  workers and a beat ready in {t_beat - t0:.1f} s")
         t_first = None
         deadline = t_beat + args.timeout
         while True:
@@ -370,26 +390,28 @@ def send_all(args, tmp: Path, queue: str) -> dict:
                 raise SystemExit(f"Settled without sending everything: {counts}")
             if time.perf_counter() > deadline:
                 raise SystemExit(f"Not all sent after {args.timeout} s: {counts}")
-            time.sleep(0.25)
+            time.sleep(0.1)
         t_end = time.perf_counter()
         wait_for_quiet_sink(sink)
     finally:
         cluster.stop()
         controller.stop()
-    outcomes = collections.Counter()
+    outcomes: collections.Counter[str] = collections.Counter()
     for process in cluster.processes:
         for line in process.output:
             if found := TASK_RESULT.search(line.rstrip()):
                 task, value = found.groups()
-                if task == "send_reminder_task":
+                if task == "send_reminders_task":
+                    outcomes["send tasks"] += 1
+                    outcomes.update(ast.literal_eval(value).values())
+                elif task == "send_reminder_task":
                     outcomes[value.strip("'")] += 1
-                else:
-                    outcomes["dispatch runs"] += 1
+                elif int(value):
+                    outcomes["dispatch runs that claimed"] += 1
                     outcomes["claimed by dispatch"] += int(value)
     messages, ids = sink.snapshot()
     repeats = {key: n for key, n in ids.items() if n > 1}
     result |= {
-        "startup": t_beat - t0,
         "to first sent": (t_first or t_end) - t_beat,
         "sending": t_end - t_beat,
         "messages": messages,
@@ -401,6 +423,35 @@ def send_all(args, tmp: Path, queue: str) -> dict:
         "outcomes": outcomes,
     }
     return result
+
+
+def run_noops(cluster, queue: str, count: int) -> float:
+    """Seconds from the first of `count` no-op tasks published (from here, as fast as the
+    broker takes them) until the workers logged the last one done."""
+    from tests.bench.noop import noop
+
+    seen = [0] * len(cluster.processes)
+    done = 0
+
+    def count_done() -> int:
+        nonlocal done
+        for n, process in enumerate(cluster.processes):
+            lines = process.output[seen[n] :]
+            seen[n] += len(lines)
+            done += sum(NOOP_DONE in line and " succeeded " in line for line in lines)
+        return done
+
+    started = time.perf_counter()
+    for n in range(count):
+        noop.apply_async((n,), queue=queue)
+    deadline = time.perf_counter() + 300
+    while count_done() < count:
+        if time.perf_counter() > deadline:
+            for process in cluster.processes:
+                log("".join(process.output[-15:]))
+            raise SystemExit(f"Only {done} of {count} no-op tasks done after 300 s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
 
 
 def delete_queue(queue: str) -> None:
@@ -436,7 +487,26 @@ def main() -> int:
         help="REMINDER_QUEUE_TIMEOUT_SECONDS for the workers (default: the setting's)",
     )
     parser.add_argument("--timeout", type=int, default=900, help="give up sending after this")
+    parser.add_argument(
+        "--noop", type=int, default=4000, help="no-op tasks through the same workers (0: skip)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="REMINDER_SEND_BATCH for the workers (default: the setting's)",
+    )
+    parser.add_argument(
+        "--procfile",
+        action="store_true",
+        help="workers as `make run` starts them: one prefork worker, --concurrency 2, the "
+        "filesystem transport (whatever CELERY_BROKER_URL says)",
+    )
     args = parser.parse_args()
+    if args.procfile:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    # The workers get a DATABASE_URL, which the settings take for production: a real key.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
 
     sys.path.insert(0, str(BASE_DIR))
     os.environ["DJANGO_SETTINGS_MODULE"] = "clinic.settings"
@@ -490,13 +560,22 @@ def main() -> int:
             sent = send_all(args, tmp, queue)
             rows += [
                 ("setup: due reminders", f"{sent['setup']:.1f} s"),
-                ("workers + beat start", f"{sent['startup']:.1f} s"),
+                ("workers start", f"{sent['startup']:.1f} s"),
                 ("beat ready to first sent", f"{sent['to first sent']:.1f} s"),
                 ("beat ready to all sent", f"{sent['sending']:.1f} s"),
                 ("sent per second end to end", f"{args.send / sent['sending']:,.1f}"),
                 ("SMTP messages received", f"{sent['messages']:,}"),
                 ("distinct Message-IDs", f"{sent['distinct']:,} (expected {args.send:,})"),
             ]
+            if "noop" in sent:
+                noop_rate = args.noop / sent["noop"]
+                rows += [
+                    (
+                        f"no-op tasks per second ({args.noop:,}, same workers and broker)",
+                        f"{noop_rate:,.1f}",
+                    ),
+                    ("ratio sent/s / no-op/s", f"{args.send / sent['sending'] / noop_rate:.3f}"),
+                ]
             outcomes = ", ".join(f"{key} {n:,}" for key, n in sorted(sent["outcomes"].items()))
             rows.append(("task results (worker logs)", outcomes))
             if sent["repeats"]:
@@ -515,7 +594,14 @@ def main() -> int:
     width = max(len(label) for label, _ in rows)
     when = datetime.datetime.now().astimezone()
     print(f"\nCadence reminders benchmark, {when:%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores")
-    print(f"database: {database}; broker: {broker}; workers: {args.workers} (solo pool)")
+    workers = (
+        "one prefork worker, --concurrency 2 (the Procfile's)"
+        if args.procfile
+        else f"{args.workers} (solo pool)"
+    )
+    print(f"database: {database}; broker: {broker}; workers: {workers}")
+    if args.send:
+        print(f"send batch: {args.batch_size or settings.REMINDER_SEND_BATCH} claims per task")
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
     ok = not args.send or not (sent["repeats"] or sent["missing"] or sent["unexpected"])

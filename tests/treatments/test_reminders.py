@@ -248,15 +248,20 @@ def test_visit_reminders_are_due_at_the_visits_local_time_across_dst(day, hour, 
 # --- dispatching --------------------------------------------------------------------------------
 
 
-def test_the_dispatcher_claims_due_rows_once_and_queues_one_send_each(
-    booked_appointment, django_capture_on_commit_callbacks
+def test_the_dispatcher_claims_due_rows_once_and_queues_each_claim_once_in_small_batches(
+    booked_appointment, django_capture_on_commit_callbacks, settings
 ):
+    settings.REMINDER_SEND_BATCH = 2
     Reminder.objects.update(status="pending", due_at=booked_appointment.booked_at)
     rows = Reminder.objects.count()
+    assert rows == 3
     with django_capture_on_commit_callbacks() as callbacks:
         assert dispatch_reminders_task() == rows
         assert dispatch_reminders_task() == 0
-    assert len(callbacks) == rows
+    batches = [callback.args[0] for callback in callbacks]  # send_reminders_task.delay(claims)
+    assert [len(batch) for batch in batches] == [2, 1]
+    queued = [tuple(claim) for batch in batches for claim in batch]
+    assert sorted(queued) == sorted(Reminder.objects.values_list("pk", "claim_token"))
     assert set(Reminder.objects.values_list("status", flat=True)) == {"claimed"}
 
 

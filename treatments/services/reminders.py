@@ -11,14 +11,16 @@
    Transient errors go back to pending with a backoff, a bounded number of times.
 """
 
+import contextlib
 import datetime
+import logging
 import uuid
 import zoneinfo
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from patients.models import Channel, Patient
@@ -28,6 +30,7 @@ from treatments.models import Appointment, Reminder, TreatmentCourse
 from treatments.models.reminders import ReminderQuerySet
 
 Kind, Status = Reminder.Kind, Reminder.Status
+logger = logging.getLogger(__name__)
 
 
 # --- time ----------------------------------------------------------------------------------------
@@ -169,8 +172,24 @@ def visit_reminder_plans(
     ]
 
 
+# Noted on a row whose send had already started when its reminder was cancelled: the send
+# finishes it (sent, with this note), or skips it if it had not handed the message over yet.
+CANCELLED_WHILE_SENDING = "It was cancelled while this message was being sent."
+
+
 def cancel_open_reminders(queryset: ReminderQuerySet, reason: str) -> int:
-    return queryset.open().update(status=Status.CANCELLED, skip_reason=reason, claim_token="")
+    """Cancel the pending and claimed-not-started rows, in one UPDATE. A row whose send has
+    started is left to that send (a message being handed over cannot be taken back): it only
+    gets the reason and a note, and the send records what really happened."""
+    started = Q(status=Status.CLAIMED, started_at__isnull=False)
+    return queryset.open().update(
+        status=Case(When(started, then=F("status")), default=Value(Status.CANCELLED)),
+        claim_token=Case(When(started, then=F("claim_token")), default=Value("")),
+        skip_reason=Case(
+            When(started, then=Value(f"{reason} {CANCELLED_WHILE_SENDING}")),
+            default=Value(reason),
+        ),
+    )
 
 
 def replan_visit_reminders(
@@ -273,7 +292,8 @@ def on_status_undone(*, appointment: Appointment, previous: str) -> None:
 
 def _take_back_stale_claims(now) -> int:
     """A started send older than the lease (its worker died), or a claim never started after
-    the queue timeout (its message was lost), goes back to pending with no token."""
+    the queue timeout (its message was lost with the broker), goes back to pending with no
+    token. A stale task that turns up later finds no row to start."""
     lease = datetime.timedelta(seconds=settings.REMINDER_LEASE_SECONDS)
     queue_timeout = datetime.timedelta(seconds=settings.REMINDER_QUEUE_TIMEOUT_SECONDS)
     stale = Reminder.objects.filter(status=Status.CLAIMED).filter(
@@ -313,11 +333,30 @@ def dispatch_due_reminders(
 # --- sending -------------------------------------------------------------------------------------
 
 
+def send_reminders(claims) -> dict[str, str]:
+    """Send a batch of claims [(reminder id, claim token), ...], each on its own: each row
+    starts (and is leased) when its turn comes, and one that fails does not stop the others.
+    Returns what happened to each, by reminder id."""
+    results: dict[str, str] = {}
+    with _asynchronous_commits():
+        for reminder_id, claim_token in claims:
+            try:
+                results[str(reminder_id)] = send_reminder(
+                    reminder_id=int(reminder_id), claim_token=str(claim_token)
+                )
+            except Exception:  # noqa: BLE001 (the row stays claimed; the lease gives it back)
+                logger.exception("Sending reminder %s failed unexpectedly.", reminder_id)
+                results[str(reminder_id)] = "error"
+    return results
+
+
 def send_reminder(
     *, reminder_id: int, claim_token: str, now: datetime.datetime | None = None
 ) -> str:
-    """Send one claimed reminder; return what happened (sent, skipped, deferred, retry,
-    failed, or not-mine when another run owns or finished it).
+    """Send one claimed reminder; return what happened: sent, skipped, deferred, retry,
+    failed; not-mine when another run owns or finished it; claim-lost when the message was
+    handed over after the claim had been taken back (another send may repeat it, with the same
+    Message-ID), claim-lost-recorded when it could still be recorded sent then.
 
     1. Start exclusively: a repeated delivery of the same task, or a stale one, finds no row
        to start; from here the (short) lease, not the queue timeout, guards the claim.
@@ -329,6 +368,8 @@ def send_reminder(
     if reminder is None:
         return "not-mine"
     reason = _why_skip(reminder, now)
+    if not reason and reminder.skip_reason.endswith(CANCELLED_WHILE_SENDING):
+        reason = reminder.skip_reason
     if reason:
         _finish(reminder, claim_token, status=Status.SKIPPED, skip_reason=reason)
         return "skipped"
@@ -340,19 +381,30 @@ def send_reminder(
         provider_id = channels.send(reminder.channel, render_message(reminder))
     except channels.SendError as error:
         return _send_failed(reminder, claim_token, error, now)
-    _finish(
-        reminder,
-        claim_token,
-        status=Status.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=provider_id,
-        attempts=reminder.attempts + 1,
-        last_error="",
+    sent = {
+        "status": Status.SENT,
+        "sent_at": timezone.now(),
+        "provider_message_id": provider_id,
+        "attempts": reminder.attempts + 1,
+        "last_error": "",
+    }
+    if _finish(reminder, claim_token, **sent):
+        return "sent"
+    # The claim was taken back while the relay held the message (slower than the lease). A
+    # message handed over is recorded as sent, unless another send has started on the row.
+    nobody_sending = Q(status__in=(Status.PENDING, Status.CANCELLED)) | Q(
+        status=Status.CLAIMED, started_at__isnull=True
     )
-    return "sent"
+    late = Reminder.objects.filter(nobody_sending, pk=reminder.pk).update(
+        **sent, claim_token=claim_token, started_at=None
+    )
+    logger.warning("Reminder %s was handed over after its claim was taken back.", reminder.pk)
+    return "claim-lost-recorded" if late else "claim-lost"
 
 
 def _start(reminder_id: int, claim_token: str) -> Reminder | None:
+    """Start this row's send (its lease runs from now), if it is still claimed with this token
+    and nobody started it; then read it with what the checks and the message need."""
     claimed = Reminder.objects.filter(
         pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token
     )
@@ -378,15 +430,45 @@ def _send_failed(
 
 
 def _release(reminder: Reminder, token: str, **fields) -> None:
-    """Back to pending, unclaimed, for a later run."""
-    _finish(reminder, token, status=Status.PENDING, started_at=None, claim_token="", **fields)
-
-
-def _finish(reminder: Reminder, token: str, **fields) -> None:
-    # Conditional on the claim: a run whose claim was taken back writes nothing.
-    Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token).update(
-        **fields
+    """Back to pending, unclaimed, for a later run; cancelled instead if it was cancelled
+    while this send was running."""
+    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
+    mine.update(
+        status=Case(
+            When(skip_reason__endswith=CANCELLED_WHILE_SENDING, then=Value(Status.CANCELLED)),
+            default=Value(Status.PENDING),
+        ),
+        started_at=None,
+        claim_token="",
+        **fields,
     )
+
+
+def _finish(reminder: Reminder, token: str, **fields) -> int:
+    """Conditional on the claim: a run whose claim was taken back writes nothing (0)."""
+    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
+    return mine.update(**fields)
+
+
+@contextlib.contextmanager
+def _asynchronous_commits():
+    """While a batch is sent, PostgreSQL commits the sends' own writes (start, finish,
+    release) without waiting for the disk (REMINDER_SYNCHRONOUS_COMMIT off, the default): a
+    flushed commit costs more than the rest of a send, and a send makes two. Row locks and
+    visibility are as usual, so the exclusive start still holds; only a database crash can
+    lose the last fraction of a second of these writes, which then behaves as a worker crash
+    does (the row is sent again after the lease, with the same Message-ID). Set for the
+    connection once per batch and reset after it."""
+    if connection.vendor != "postgresql" or settings.REMINDER_SYNCHRONOUS_COMMIT:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:

@@ -1,0 +1,391 @@
+"""Sending in bulk (docs/architecture.md, "The reminder path"): batches of claims, one email
+connection per process, timeouts inside the lease, and what a send records when its visit is
+cancelled or its claim taken back while the relay holds the message."""
+
+import datetime
+import logging
+import socket
+
+import pytest
+from django.core import mail
+from django.core.checks import run_checks
+from django.utils import timezone
+
+from patients.services import record_consent
+from tests.conftest import local
+from treatments import channels
+from treatments.models import Reminder
+from treatments.services import set_appointment_status
+from treatments.services.reminders import (
+    CANCELLED_WHILE_SENDING,
+    dispatch_due_reminders,
+    send_reminder,
+    send_reminders,
+)
+from treatments.tasks import send_reminders_task
+
+
+@pytest.fixture
+def visit(booked_appointment, time_machine, settings, tmp_path):
+    """The booked visit, its patient consenting to email and SMS, and the clock at noon in New
+    York five days before it (working hours, both reminders still to come)."""
+    settings.SMS_FILE_PATH = tmp_path / "sms"
+    for channel in ("email", "sms"):
+        record_consent(
+            patient=booked_appointment.patient,
+            channel=channel,
+            granted=True,
+            source="written",
+            recorded_by=None,
+        )
+    noon = local(booked_appointment.local_starts_at.date() - datetime.timedelta(days=5), 12)
+    time_machine.move_to(noon, tick=False)
+    return booked_appointment
+
+
+@pytest.fixture(autouse=True)
+def fresh_email_connection():
+    channels.close_email_connection()
+    yield
+    channels.close_email_connection()
+
+
+def reminders_of(visit) -> tuple[Reminder, Reminder]:
+    return (
+        visit.reminders.get(kind="visit_week"),
+        visit.reminders.get(kind="visit_tomorrow"),
+    )
+
+
+def claim(reminder, token="t" * 32) -> str:
+    Reminder.objects.filter(pk=reminder.pk).update(
+        status="claimed", claim_token=token, claimed_at=timezone.now(), started_at=None
+    )
+    return token
+
+
+def message_ids() -> list[str]:
+    return [m.extra_headers["Message-ID"] for m in mail.outbox]
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+def test_a_batch_sends_each_claim_on_its_own_and_a_bad_one_stops_nothing(
+    visit, monkeypatch, caplog
+):
+    # Given two claimed reminders; the second one's send breaks unexpectedly; and in the
+    # batch also a wrong token and an id with no row
+    week, tomorrow = reminders_of(visit)
+    token = claim(week)
+    claim(tomorrow, "u" * 32)
+    real_send = channels.send
+
+    def send(channel, message):
+        if message.key == tomorrow.idempotency_key:
+            raise RuntimeError("a bug in one send")
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", send)
+    batch = [[tomorrow.pk, "u" * 32], [week.pk, "w" * 32], [999_999, token], [week.pk, token]]
+
+    # When the batch task runs (its claims as they come out of JSON: lists)
+    with caplog.at_level(logging.ERROR, logger="treatments.services.reminders"):
+        results = send_reminders_task.run(batch)
+
+    # Then the broken one did not stop the ones after it, and each has its own outcome
+    assert results == {str(tomorrow.pk): "error", str(week.pk): "sent", "999999": "not-mine"}
+    assert message_ids() == [f"<{week.idempotency_key}@cadence>"]
+    week.refresh_from_db()
+    tomorrow.refresh_from_db()
+    assert week.status == "sent"
+    # the broken send stays claimed and started: the lease gives it back
+    assert (tomorrow.status, tomorrow.started_at is not None) == ("claimed", True)
+    assert f"Sending reminder {tomorrow.pk} failed unexpectedly" in caplog.text
+
+    # And the same batch delivered again (a redelivery after a crash) sends nothing more
+    monkeypatch.setattr(channels, "send", real_send)
+    assert set(send_reminders(batch).values()) == {"not-mine"}
+    assert len(mail.outbox) == 1
+
+
+def test_each_row_of_a_batch_starts_its_lease_when_its_turn_comes(visit, time_machine):
+    # Given two claims in one batch and a relay that takes 90 s per message
+    week, tomorrow = reminders_of(visit)
+    token = claim(week)
+    claim(tomorrow, token)
+    real_send = channels.send
+
+    def slow_send(channel, message):
+        time_machine.shift(datetime.timedelta(seconds=90))
+        return real_send(channel, message)
+
+    channels_send, channels.send = channels.send, slow_send
+    try:
+        # When the batch runs
+        assert list(send_reminders([(week.pk, token), (tomorrow.pk, token)]).values()) == [
+            "sent",
+            "sent",
+        ]
+    finally:
+        channels.send = channels_send
+
+    # Then the second row started when its turn came, not when the batch did
+    week.refresh_from_db()
+    tomorrow.refresh_from_db()
+    assert tomorrow.started_at - week.started_at == datetime.timedelta(seconds=90)
+
+
+# --- cancelled during the hand-over -------------------------------------------------------------
+
+
+def test_a_visit_cancelled_while_its_email_is_handed_over_is_recorded_sent_with_a_note(
+    visit, front_desk, monkeypatch
+):
+    # Given a send in progress, and the front desk cancelling the visit during the hand-over
+    week, _ = reminders_of(visit)
+    token = claim(week)
+    real_send = channels.send
+
+    def cancel_meanwhile(channel, message):
+        set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", cancel_meanwhile)
+
+    # When the send finishes
+    outcome = send_reminder(reminder_id=week.pk, claim_token=token)
+
+    # Then the message that went out is recorded as sent, with a note saying what happened
+    assert outcome == "sent"
+    assert message_ids() == [f"<{week.idempotency_key}@cadence>"]
+    week.refresh_from_db()
+    assert week.status == "sent"
+    assert week.sent_at is not None
+    assert week.skip_reason.endswith(CANCELLED_WHILE_SENDING)
+    # and the visit's other reminder, not started, is cancelled
+    tomorrow = visit.reminders.get(kind="visit_tomorrow")
+    assert (tomorrow.status, tomorrow.skip_reason) == ("cancelled", "The visit is cancelled.")
+
+
+def test_a_cancel_before_the_send_starts_cancels_and_the_queued_task_does_nothing(
+    visit, front_desk
+):
+    week, _ = reminders_of(visit)
+    token = claim(week)
+    set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
+    week.refresh_from_db()
+    assert (week.status, week.claim_token) == ("cancelled", "")
+    assert send_reminder(reminder_id=week.pk, claim_token=token) == "not-mine"
+    assert mail.outbox == []
+
+
+def test_a_started_send_cancelled_before_its_hand_over_is_skipped(visit, front_desk, monkeypatch):
+    # Given the cancel lands after the send started, before it read the row
+    week, _ = reminders_of(visit)
+    token = claim(week)
+    Reminder.objects.filter(pk=week.pk).update(started_at=timezone.now())
+    set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
+    Reminder.objects.filter(pk=week.pk).update(started_at=None)  # as if _start ran just before
+    visit.refresh_from_db()
+    # (the visit's own status would also skip it: undo that to see the note alone at work)
+    type(visit).objects.filter(pk=visit.pk).update(status="booked")
+
+    assert send_reminder(reminder_id=week.pk, claim_token=token) == "skipped"
+    week.refresh_from_db()
+    assert week.status == "skipped"
+    assert week.skip_reason.endswith(CANCELLED_WHILE_SENDING)
+    assert mail.outbox == []
+
+
+def test_a_cancelled_send_that_fails_transiently_ends_cancelled_not_pending(
+    visit, front_desk, monkeypatch
+):
+    week, _ = reminders_of(visit)
+    token = claim(week)
+
+    def cancel_then_time_out(channel, message):
+        set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
+        raise channels.TransientSendError("timed out")
+
+    monkeypatch.setattr(channels, "send", cancel_then_time_out)
+    assert send_reminder(reminder_id=week.pk, claim_token=token) == "retry"
+    week.refresh_from_db()
+    assert (week.status, week.claim_token, week.started_at) == ("cancelled", "", None)
+    assert dispatch_due_reminders(now=timezone.now() + datetime.timedelta(hours=1)) == []
+
+
+# --- a send that outlives its claim -------------------------------------------------------------
+
+
+def test_a_send_whose_claim_was_taken_back_never_reports_sent(visit, settings, monkeypatch):
+    # Given a relay slower than the lease: while it holds the message, the dispatcher takes
+    # the claim back and another worker starts the same row
+    settings.REMINDER_LEASE_SECONDS = 60
+    week, _ = reminders_of(visit)
+    token = claim(week)
+    real_send = channels.send
+    other = {}
+
+    def slow_relay(channel, message):
+        later = timezone.now() + datetime.timedelta(seconds=61)
+        [(pk, other["token"])] = [c for c in dispatch_due_reminders(now=later) if c[0] == week.pk]
+        Reminder.objects.filter(pk=pk).update(started_at=later)  # the other send started
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", slow_relay)
+    Reminder.objects.filter(pk=week.pk).update(due_at=timezone.now())
+
+    # When the slow send's hand-over returns
+    outcome = send_reminder(reminder_id=week.pk, claim_token=token)
+
+    # Then it says so, and writes nothing over the other send's row
+    assert outcome == "claim-lost"
+    week.refresh_from_db()
+    assert (week.status, week.claim_token, week.sent_at) == ("claimed", other["token"], None)
+
+
+def test_a_late_hand_over_is_recorded_sent_when_nobody_else_is_sending(
+    visit, settings, monkeypatch
+):
+    # Given the claim was taken back (pending again) while the relay held the message
+    settings.REMINDER_LEASE_SECONDS = 60
+    week, _ = reminders_of(visit)
+    token = claim(week)
+    real_send = channels.send
+
+    def slow_relay(channel, message):
+        later = timezone.now() + datetime.timedelta(seconds=61)
+        Reminder.objects.filter(pk=week.pk).update(due_at=later + datetime.timedelta(hours=1))
+        dispatch_due_reminders(now=later)  # takes the claim back; not yet due again
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", slow_relay)
+    outcome = send_reminder(reminder_id=week.pk, claim_token=token)
+
+    # Then the message handed over is recorded as sent, and the task says what happened
+    assert outcome == "claim-lost-recorded"
+    week.refresh_from_db()
+    assert (week.status, week.provider_message_id) == ("sent", f"<{week.idempotency_key}@cadence>")
+    assert dispatch_due_reminders(now=timezone.now() + datetime.timedelta(days=1)) == []
+
+
+# --- timeouts inside the lease ------------------------------------------------------------------
+
+
+def test_the_defaults_keep_every_channel_timeout_inside_the_lease():
+    from django.conf import settings
+
+    assert settings.EMAIL_TIMEOUT
+    assert settings.SMS_TIMEOUT
+    assert not [e for e in run_checks() if e.id.startswith("treatments.")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"EMAIL_TIMEOUT": None}, "treatments.E001"),
+        ({"SMS_TIMEOUT": 0}, "treatments.E001"),
+        ({"EMAIL_TIMEOUT": 250}, "treatments.E002"),  # 250 + 60 >= 300
+        ({"REMINDER_LEASE_SECONDS": 60}, "treatments.E002"),  # 30 + 60 >= 60
+    ],
+)
+def test_a_channel_timeout_that_could_outlive_the_lease_is_refused(settings, overrides, expected):
+    settings.EMAIL_TIMEOUT, settings.SMS_TIMEOUT = 30, 30
+    settings.REMINDER_LEASE_SECONDS, settings.REMINDER_SEND_MARGIN_SECONDS = 300, 60
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    assert expected in {e.id for e in run_checks()}
+
+
+def test_a_queue_timeout_that_would_leave_a_lost_claim_over_five_minutes_is_flagged(settings):
+    settings.REMINDER_QUEUE_TIMEOUT_SECONDS = 1800  # the old default
+    assert "treatments.W003" in {e.id for e in run_checks()}
+    settings.REMINDER_QUEUE_TIMEOUT_SECONDS = 180
+    assert "treatments.W003" not in {e.id for e in run_checks()}
+
+
+def test_the_sms_backend_is_given_its_timeout(settings, tmp_path):
+    settings.SMS_TIMEOUT = 7
+    settings.SMS_FILE_PATH = tmp_path
+    assert channels.sms_backend().timeout == 7
+
+
+def test_the_email_connection_carries_the_timeout(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_TIMEOUT = 12
+    connection = channels.get_connection()
+    assert connection.timeout == 12
+
+
+# --- one connection per process -----------------------------------------------------------------
+
+
+class Sink:
+    """An SMTP server that accepts everything and notes which connection brought it."""
+
+    def __init__(self):
+        self.peers: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.peers.append(session.peer)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER = False, ""
+    yield sink
+    channels.close_email_connection()
+    controller.stop()
+
+
+def message(n: int) -> channels.Message:
+    return channels.Message(to=f"p{n}@example.com", subject="Hello", body="Hi", key=f"test-{n}")
+
+
+def test_messages_of_one_process_share_one_smtp_connection(smtp_sink):
+    for n in range(5):
+        channels.send_email(message(n))
+    assert len(smtp_sink.peers) == 5
+    assert len(set(smtp_sink.peers)) == 1
+
+
+def test_a_connection_the_relay_dropped_is_reopened(smtp_sink):
+    channels.send_email(message(1))
+    connection, reused = channels.email_connection()
+    assert reused
+    connection.connection.sock.shutdown(socket.SHUT_RDWR)  # as a relay dropping an idle one
+
+    channels.send_email(message(2))
+
+    assert len(smtp_sink.peers) == 2
+    assert len(set(smtp_sink.peers)) == 2
+
+
+def test_after_an_error_the_next_message_opens_a_new_connection(smtp_sink, monkeypatch):
+    from django.core.mail.backends.smtp import EmailBackend
+
+    channels.send_email(message(1))
+
+    def time_out(self, messages):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(EmailBackend, "send_messages", time_out)
+    with pytest.raises(channels.TransientSendError):
+        channels.send_email(message(2))
+    monkeypatch.undo()
+
+    channels.send_email(message(3))
+    assert len(smtp_sink.peers) == 2
+    assert len(set(smtp_sink.peers)) == 2

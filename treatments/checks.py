@@ -1,0 +1,49 @@
+"""System checks for the reminder outbox's settings (docs/architecture.md, "The reminder
+path"): a channel that may hang longer than the lease would let a second worker send the same
+message while the first is still waiting for the relay."""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+# Issue 13: a claim whose message was lost with the broker is claimed again within 5 minutes.
+RECLAIM_WITHIN_SECONDS = 300
+
+
+@register()
+def channel_timeouts_inside_the_lease(app_configs=None, **kwargs) -> list[Error | Warning]:
+    lease = settings.REMINDER_LEASE_SECONDS
+    margin = settings.REMINDER_SEND_MARGIN_SECONDS
+    errors: list[Error | Warning] = []
+    for name in ("EMAIL_TIMEOUT", "SMS_TIMEOUT"):
+        timeout = getattr(settings, name, None)
+        if timeout is None or timeout <= 0:
+            errors.append(
+                Error(
+                    f"{name} is not set: a hanging relay would outlive the reminder lease.",
+                    hint=f"Set {name} to a number of seconds below REMINDER_LEASE_SECONDS.",
+                    id="treatments.E001",
+                )
+            )
+        elif timeout + margin >= lease:
+            errors.append(
+                Error(
+                    f"{name} ({timeout} s) plus REMINDER_SEND_MARGIN_SECONDS ({margin} s) is "
+                    f"not below REMINDER_LEASE_SECONDS ({lease} s): a slow send could outlive "
+                    "its claim and go out twice.",
+                    hint=f"Lower {name} or raise REMINDER_LEASE_SECONDS.",
+                    id="treatments.E002",
+                )
+            )
+    dispatch = settings.CELERY_BEAT_SCHEDULE["dispatch-reminders"]["schedule"]
+    queue_timeout = settings.REMINDER_QUEUE_TIMEOUT_SECONDS
+    if queue_timeout + dispatch > RECLAIM_WITHIN_SECONDS:
+        errors.append(
+            Warning(
+                f"A reminder lost with the broker waits up to {queue_timeout + dispatch:.0f} s "
+                f"(REMINDER_QUEUE_TIMEOUT_SECONDS {queue_timeout} + REMINDER_DISPATCH_SECONDS "
+                f"{dispatch:.0f}) before it is claimed again.",
+                hint=f"Keep the two under {RECLAIM_WITHIN_SECONDS} s together.",
+                id="treatments.W003",
+            )
+        )
+    return errors
