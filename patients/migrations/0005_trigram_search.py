@@ -36,6 +36,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("patients", "0003_portal_link_guard")]
+    dependencies = [("patients", "0004_admin_indexes")]
 
     operations = [TrigramExtension(), migrations.RunPython(forwards, backwards)]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("treatments", "0012_chart_versions")]
+    dependencies = [("treatments", "0013_due_list_indexes")]
 
     operations = [
         migrations.AddIndex(
