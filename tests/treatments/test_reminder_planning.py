@@ -156,6 +156,26 @@ def test_planning_in_bulk_writes_the_rows_booking_one_visit_at_a_time_writes(vis
     assert result.batches == -(-len(ahead) // 3)
 
 
+def test_without_quiet_hours_bulk_and_booking_agree_on_hours_the_clock_skips_or_repeats(
+    visits, settings
+):
+    # Given no quiet hours, so that a reminder may fall at 02:30 on the night New York's clocks
+    # skip that hour, and on the night Sydney's clocks pass 02:30 twice (the first pass counts)
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = 24, 0
+    plan_one_at_a_time(visits)
+    one_at_a_time = snapshot()
+    Reminder.objects.all().delete()
+
+    # When every visit is planned in bulk
+    replan_all_visit_reminders(now=NOW)
+
+    # Then the rows are booking's, those two included
+    assert snapshot() == one_at_a_time
+    sydney = visits[18]
+    repeated = Reminder.objects.get(appointment=sydney, kind="visit_tomorrow").due_at
+    assert repeated == datetime.datetime(2027, 4, 3, 15, 30, tzinfo=datetime.UTC)  # 02:30 +11
+
+
 def test_planning_in_bulk_leaves_cancelled_missed_finished_and_past_visits_alone(visits):
     replan_all_visit_reminders(now=NOW)
 

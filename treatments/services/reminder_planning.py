@@ -2,18 +2,17 @@
 path"), after the reminder settings change or for visits written outside the booking service.
 
 One booking plans its own reminders in its own transaction (`reminders.plan_visit_reminders`).
-This plans the same rows for every booked future visit, set-based:
+This plans the same rows for every booked future visit, set-based, one transaction per batch:
 
-1. Read the visits in keyset-paged batches (by id) as plain values: id, sequence, start, the
-   location's time zone and the patient; then the batch's patients' consent records, latest
-   last. Two queries per batch, no model instances.
-2. Compute each visit's rows with the same pure function as one booking
-   (`reminders.visit_reminder_plans`), and whether each is already late.
-3. Insert them in one statement per batch with conflicts ignored: the unique key
+1. Find the batch: the next `batch_size` booked visits still ahead, by id (keyset paging:
+   each batch starts where the last ended). One query, which returns only the id range.
+2. With `replace_pending`, delete the batch's visit reminders not yet sent nor claimed.
+3. Plan the batch's rows and insert them in one statement, conflicts ignored: the unique key
    `one_reminder_per_subject_kind_channel` keeps every existing row as it is (pending, sent,
-   cancelled...), so running this twice, or beside bookings, writes each row once. A row
-   already planned keeps its due time; `replace_pending` first deletes the batch's visit
-   reminders not yet sent nor claimed, so that new settings move them.
+   cancelled...), so running this twice, or beside bookings, writes each row once. On
+   PostgreSQL the rows are computed by the server (`_PLAN_VISITS`, the SQL twin of
+   `visit_reminder_times` and `visit_reminder_plans`): nothing travels to Python and back.
+   Elsewhere (SQLite) Python computes them with the booking's own functions.
 
 The course's "due, not booked" reminder (`plan_due_reminder`) is not re-planned here yet. It
 would fit the same pattern (active courses with a last session, the patient's usual location's
@@ -28,9 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import psycopg
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from patients.models import ContactConsent
@@ -52,7 +51,7 @@ VISIT_KINDS = (Reminder.Kind.VISIT_WEEK, Reminder.Kind.VISIT_TOMORROW)
 class PlanningResult:
     appointments: int = 0
     batches: int = 0
-    rows: int = 0  # rows computed (two per visit)
+    rows: int = 0  # rows planned (two per visit)
     inserted: int = 0  # new rows; the others existed already
     replaced: int = 0  # pending rows deleted first (replace_pending)
     seconds: float = 0.0
@@ -61,7 +60,7 @@ class PlanningResult:
 def replan_all_visit_reminders(
     *,
     now: datetime.datetime | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 20_000,
     replace_pending: bool = False,
 ) -> PlanningResult:
     """Make sure every booked visit that has not started has its reminder rows, exactly as
@@ -73,50 +72,37 @@ def replan_all_visit_reminders(
     now = now or timezone.now()
     result = PlanningResult()
     started = time.perf_counter()
-    for batch in _booked_visit_batches(now, batch_size):
-        rows = list(_visit_rows(batch, now))
+    ahead = Appointment.objects.filter(status=Appointment.Status.BOOKED, starts_at__gt=now)
+    last = 0
+    while True:
+        page = ahead.filter(pk__gt=last).order_by("pk").values("pk")[:batch_size]
+        batch = Appointment.objects.filter(pk__in=page).aggregate(count=Count("pk"), last=Max("pk"))
+        if not batch["count"]:
+            break
+        visits = ahead.filter(pk__gt=last, pk__lte=batch["last"])
         with transaction.atomic():
             if replace_pending:
                 # A dispatcher's claim (pending -> claimed) and this delete each re-check the
                 # status under the row lock: a row in flight is never deleted.
                 result.replaced += (
-                    Reminder.objects.filter(
-                        appointment_id__in=[visit[0] for visit in batch], kind__in=VISIT_KINDS
-                    )
+                    Reminder.objects.filter(appointment__in=visits, kind__in=VISIT_KINDS)
                     .filter(
                         Q(status=Reminder.Status.PENDING)
                         | Q(status=Reminder.Status.SKIPPED, skip_reason=LATE)
                     )
                     .delete()[0]
                 )
-            inserted = _insert(rows)
-        result.appointments += len(batch)
+            if connection.vendor == "postgresql":
+                inserted = _plan_in_postgresql(after=last, last=batch["last"], now=now)
+            else:
+                inserted = _insert(list(_visit_rows(visits, now)))
+        last = batch["last"]
+        result.appointments += batch["count"]
         result.batches += 1
-        result.rows += len(rows)
+        result.rows += 2 * batch["count"]
         result.inserted += inserted
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _booked_visit_batches(
-    now: datetime.datetime, batch_size: int
-) -> Iterator[list[tuple[int, int, datetime.datetime, int, str]]]:
-    """(id, sequence, starts_at, patient id, location time zone) of booked visits still ahead,
-    `batch_size` at a time, by id (keyset paging: each page starts where the last ended)."""
-    visits = Appointment.objects.filter(
-        status=Appointment.Status.BOOKED, starts_at__gt=now
-    ).order_by("pk")
-    last = 0
-    while True:
-        batch = list(
-            visits.filter(pk__gt=last).values_list(
-                "pk", "sequence", "starts_at", "patient_id", "location__time_zone"
-            )[:batch_size]
-        )
-        if not batch:
-            return
-        yield batch
-        last = batch[-1][0]
 
 
 def _latest_consents(patient_ids: set[int]) -> dict[tuple[int, str], bool]:
@@ -134,9 +120,13 @@ def _consented(consents: dict[tuple[int, str], bool], patient: int, channel: str
     return consents.get((patient, channel))
 
 
-def _visit_rows(
-    batch: list[tuple[int, int, datetime.datetime, int, str]], now: datetime.datetime
-) -> Iterator[Row]:
+def _visit_rows(visits, now: datetime.datetime) -> Iterator[Row]:
+    """The visits' rows, computed in Python by the booking's own functions."""
+    batch = list(
+        visits.order_by("pk").values_list(
+            "pk", "sequence", "starts_at", "patient_id", "location__time_zone"
+        )
+    )
     consents = _latest_consents({patient for _, _, _, patient, _ in batch})
     zones: dict[str, ZoneInfo] = {}
     # Visits at one location start on one slot grid: several share each start, and so their
@@ -159,8 +149,6 @@ def _visit_rows(
 
 def _insert(rows: list[Row]) -> int:
     """Insert the rows that do not exist yet; return how many were new."""
-    if connection.vendor == "postgresql":
-        return _insert_postgresql(rows)
     if not rows:
         return 0
     planned = Reminder.objects.filter(appointment_id__in={row[1] for row in rows})
@@ -184,42 +172,100 @@ def _insert(rows: list[Row]) -> int:
     return planned.count() - before
 
 
-def _insert_postgresql(rows: list[Row]) -> int:
-    """What `bulk_create(..., ignore_conflicts=True)` writes, faster: the rows go by binary
-    COPY (rows formatted in C, no model instances, no parameter per value) into a temporary
-    table, and one INSERT ... SELECT moves them into the outbox, skipping conflicts.
-    Benchmarked in tests/bench/README.md, "Planning in bulk"."""
-    if not rows:
-        return 0
-    connection.ensure_connection()
-    # psycopg's own cursor: Django's would bind on the client (and COPY needs psycopg's).
-    with psycopg.Cursor(connection.connection) as cursor:
+def _instant(wall: str, zone: str) -> str:
+    """SQL for the instant at which the clock in `zone` reads `wall` (a timestamp without time
+    zone), as Python reads an aware datetime (fold=0): an hour the clock repeats is its first
+    pass, as in a gap the offset in force before it. PostgreSQL alone takes the second pass
+    of a repeated hour, so when the offset three hours earlier also gives `wall`, that one
+    wins (no zone changes its offset twice in three hours)."""
+    later = f"({wall} AT TIME ZONE {zone})"
+    before = f"({later} - interval '3 hours')"
+    offset = f"({before} AT TIME ZONE {zone} - {before} AT TIME ZONE 'UTC')"
+    earlier = f"(({wall} - {offset}) AT TIME ZONE 'UTC')"
+    return f"(CASE WHEN {earlier} AT TIME ZONE {zone} = {wall} THEN {earlier} ELSE {later} END)"
+
+
+# The SQL twin of `visit_reminder_times` and `visit_reminder_plans` (with `planned_state` and
+# `preferred_channel`) for the booked visits ahead with ids in (after, last]: the visit's local
+# wall time that many days before, out of quiet hours (the end of the quiet hours that day,
+# or the next day's after the evening start); the day before by SMS with the latest SMS
+# consent granted, else by email with email's granted, else SMS; a time already passed skipped.
+# tests/treatments/test_reminder_planning.py compares the rows with booking's, DST included.
+_PLAN_VISITS = f"""
+WITH visit AS (
+    SELECT a.id, a.sequence, a.patient_id, l.time_zone AS tz,
+           a.starts_at AT TIME ZONE l.time_zone AS wall
+      FROM treatments_appointment AS a
+      JOIN clinic_location AS l ON l.id = a.location_id
+     WHERE a.id > %(after)s AND a.id <= %(last)s
+       AND a.status = 'booked' AND a.starts_at > %(now)s
+), consent AS (
+    SELECT DISTINCT ON (patient_id, channel) patient_id, channel, granted
+      FROM patients_contactconsent
+     WHERE patient_id IN (SELECT patient_id FROM visit)
+     ORDER BY patient_id, channel, recorded_at DESC, id DESC
+), planned AS (
+    SELECT visit.id, visit.patient_id, visit.tz, plan.kind, plan.channel,
+           'appointment:' || visit.id || ':' || visit.sequence AS subject_key,
+           {_instant("plan.wall", "visit.tz")} AS at
+      FROM visit
+      LEFT JOIN consent AS sms ON sms.patient_id = visit.patient_id AND sms.channel = 'sms'
+      LEFT JOIN consent AS email
+             ON email.patient_id = visit.patient_id AND email.channel = 'email'
+     CROSS JOIN LATERAL (VALUES
+        ('visit_week', 'email', visit.wall - %(week)s * interval '1 day'),
+        ('visit_tomorrow',
+         CASE WHEN sms.granted THEN 'sms' WHEN email.granted THEN 'email' ELSE 'sms' END,
+         visit.wall - %(tomorrow)s * interval '1 day')
+     ) AS plan (kind, channel, wall)
+), local AS (
+    SELECT planned.*, planned.at AT TIME ZONE planned.tz AS wall,
+           extract(hour FROM planned.at AT TIME ZONE planned.tz) AS hour
+      FROM planned
+), due AS (
+    SELECT local.*,
+           CASE WHEN local.hour >= %(quiet_start)s OR local.hour < %(quiet_end)s
+                THEN {
+    _instant(
+        "(local.wall::date + (local.hour >= %(quiet_end)s)::int"
+        " + %(quiet_end)s * interval '1 hour')",
+        "local.tz",
+    )
+}
+                ELSE local.at END AS due_at
+      FROM local
+)
+INSERT INTO treatments_reminder
+    (patient_id, appointment_id, subject_key, kind, channel, due_at, status, skip_reason,
+     course_id, attempts, claim_token, claimed_at, started_at, last_error, sent_at,
+     provider_message_id, created_at)
+SELECT patient_id, id, subject_key, kind, channel, due_at,
+       CASE WHEN due_at <= %(now)s THEN 'skipped' ELSE 'pending' END,
+       CASE WHEN due_at <= %(now)s THEN %(late)s ELSE '' END,
+       NULL, 0, '', NULL, NULL, '', NULL, '', %(created)s
+  FROM due
+    ON CONFLICT (subject_key, kind, channel) DO NOTHING
+"""
+
+
+def _plan_in_postgresql(*, after: int, last: int, now: datetime.datetime) -> int:
+    """Plan and insert the rows of the booked visits ahead with ids in (after, last], in one
+    statement; return how many were new."""
+    with connection.cursor() as cursor:
         # A lost commit is planned again by the next run: no need to wait for the disk.
         cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(
-            """
-            CREATE TEMPORARY TABLE IF NOT EXISTS cadence_planned_reminder
-                (patient_id bigint, appointment_id bigint, subject_key text, kind text,
-                 channel text, due_at timestamptz, status text, skip_reason text)
-                ON COMMIT DELETE ROWS
-            """
-        )
-        with cursor.copy("COPY cadence_planned_reminder FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "int8", "text", "text", "text", "timestamptz", "text", "text"])
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(
-            """
-            WITH planned AS (DELETE FROM cadence_planned_reminder RETURNING *)
-            INSERT INTO treatments_reminder
-                (patient_id, appointment_id, subject_key, kind, channel, due_at, status,
-                 skip_reason, course_id, attempts, claim_token, claimed_at, started_at,
-                 last_error, sent_at, provider_message_id, created_at)
-            SELECT patient_id, appointment_id, subject_key, kind, channel, due_at, status,
-                   skip_reason, NULL, 0, '', NULL, NULL, '', NULL, '', %s
-              FROM planned
-            ON CONFLICT (subject_key, kind, channel) DO NOTHING
-            """,
-            [timezone.now()],
+            _PLAN_VISITS,
+            {
+                "after": after,
+                "last": last,
+                "now": now,
+                "week": settings.REMINDER_VISIT_EMAIL_DAYS,
+                "tomorrow": settings.REMINDER_VISIT_SMS_DAYS,
+                "quiet_start": settings.QUIET_HOURS_START,
+                "quiet_end": settings.QUIET_HOURS_END,
+                "late": LATE,
+                "created": timezone.now(),
+            },
         )
         return cursor.rowcount
