@@ -35,7 +35,11 @@ class Reminder(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         SKIPPED = "skipped", "Skipped"
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    # No index of its own: reminder_sms_cap_idx leads with patient_id and serves every query
+    # by patient (and the foreign key's checks); one index less on every planned row.
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="reminders", db_index=False
+    )
     appointment = models.ForeignKey(
         "treatments.Appointment",
         on_delete=models.CASCADE,
@@ -49,6 +53,7 @@ class Reminder(models.Model):
         null=True,
         blank=True,
         related_name="reminders",
+        db_index=False,  # reminder_course_idx, partial: most rows are a visit's
     )
     # What the message is about, as a stable string: "appointment:12:0" (the visit and its
     # calendar SEQUENCE), "course:5:2026-03-02" (due after that session), "noshow:12".
@@ -75,6 +80,11 @@ class Reminder(models.Model):
             models.Index(fields=["status", "due_at"], name="reminder_dispatch_idx"),
             models.Index(
                 fields=["patient", "channel", "status", "sent_at"], name="reminder_sms_cap_idx"
+            ),
+            # Only the "due, not booked" rows have a course: the visits' rows (nearly all of
+            # them) stay out of this index. A query by course implies course_id IS NOT NULL.
+            models.Index(
+                fields=["course"], name="reminder_course_idx", condition=Q(course__isnull=False)
             ),
             # the front desk's list of failed and skipped messages, newest first
             models.Index(
