@@ -237,7 +237,7 @@ def main() -> int:
         raise SystemExit("Set POSTGRES_HOST (or DATABASE_URL): this benchmark is for PostgreSQL.")
     import tempfile
 
-    from tests.bench.bench_reminders import overlap_guard, use_private_database
+    from tests.bench.database import overlap_guard, use_private_database
 
     tmp = Path(tempfile.mkdtemp(prefix="cadence-bench-"))
     drop_database = lambda: None  # noqa: E731
