@@ -215,7 +215,7 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=None, help="default appointments / 10")
     parser.add_argument("--clinicians", type=int, default=100)
     parser.add_argument("--locations", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=5000, help="visits per transaction")
+    parser.add_argument("--batch", type=int, default=20_000, help="visits per transaction")
     parser.add_argument("--sample", type=int, default=2000, help="planned one at a time")
     parser.add_argument(
         "--no-trigger-run", action="store_true", help="skip the run with row triggers off"

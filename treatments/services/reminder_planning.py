@@ -172,17 +172,21 @@ def _insert(rows: list[Row]) -> int:
     return planned.count() - before
 
 
-def _instant(wall: str, zone: str) -> str:
+def _instant(wall: str, later: str, zone: str) -> str:
     """SQL for the instant at which the clock in `zone` reads `wall` (a timestamp without time
-    zone), as Python reads an aware datetime (fold=0): an hour the clock repeats is its first
-    pass, as in a gap the offset in force before it. PostgreSQL alone takes the second pass
-    of a repeated hour, so when the offset three hours earlier also gives `wall`, that one
-    wins (no zone changes its offset twice in three hours)."""
-    later = f"({wall} AT TIME ZONE {zone})"
+    zone), as Python reads an aware datetime (fold=0), given `later`, PostgreSQL's reading
+    (`wall AT TIME ZONE zone`). They differ only on the hour a clock repeats: Python takes
+    its first pass, PostgreSQL the second. So where the offset three hours before `later`
+    is not `later`'s own (rare: a change of offset just passed; no zone changes twice in three
+    hours), read `wall` with that earlier offset too, and take it if the clock then read
+    `wall` (in a gap, both readings use the offset from before it)."""
     before = f"({later} - interval '3 hours')"
     offset = f"({before} AT TIME ZONE {zone} - {before} AT TIME ZONE 'UTC')"
     earlier = f"(({wall} - {offset}) AT TIME ZONE 'UTC')"
-    return f"(CASE WHEN {earlier} AT TIME ZONE {zone} = {wall} THEN {earlier} ELSE {later} END)"
+    return (
+        f"CASE WHEN {offset} = {wall} - ({later} AT TIME ZONE 'UTC') THEN {later}"
+        f" WHEN {earlier} AT TIME ZONE {zone} = {wall} THEN {earlier} ELSE {later} END"
+    )
 
 
 # The SQL twin of `visit_reminder_times` and `visit_reminder_plans` (with `planned_state` and
@@ -190,11 +194,14 @@ def _instant(wall: str, zone: str) -> str:
 # wall time that many days before, out of quiet hours (the end of the quiet hours that day,
 # or the next day's after the evening start); the day before by SMS with the latest SMS
 # consent granted, else by email with email's granted, else SMS; a time already passed skipped.
-# tests/treatments/test_reminder_planning.py compares the rows with booking's, DST included.
+# The times are computed once per start and zone (visits share a location's slot grid), each
+# step a MATERIALIZED table: inlined, a time zone conversion would run again for every later
+# mention of its column. tests/treatments/test_reminder_planning.py compares the rows with
+# booking's, changes of offset included.
 _PLAN_VISITS = f"""
-WITH visit AS (
+WITH visit AS MATERIALIZED (
     SELECT a.id, a.sequence, a.patient_id, l.time_zone AS tz,
-           a.starts_at AT TIME ZONE l.time_zone AS wall
+           a.starts_at AT TIME ZONE l.time_zone AS start
       FROM treatments_appointment AS a
       JOIN clinic_location AS l ON l.id = a.location_id
      WHERE a.id > %(after)s AND a.id <= %(last)s
@@ -204,46 +211,49 @@ WITH visit AS (
       FROM patients_contactconsent
      WHERE patient_id IN (SELECT patient_id FROM visit)
      ORDER BY patient_id, channel, recorded_at DESC, id DESC
-), planned AS (
-    SELECT visit.id, visit.patient_id, visit.tz, plan.kind, plan.channel,
-           'appointment:' || visit.id || ':' || visit.sequence AS subject_key,
-           {_instant("plan.wall", "visit.tz")} AS at
-      FROM visit
-      LEFT JOIN consent AS sms ON sms.patient_id = visit.patient_id AND sms.channel = 'sms'
-      LEFT JOIN consent AS email
-             ON email.patient_id = visit.patient_id AND email.channel = 'email'
+), planned AS MATERIALIZED (
+    SELECT slot.tz, slot.start, plan.kind, plan.wall, plan.wall AT TIME ZONE slot.tz AS later
+      FROM (SELECT DISTINCT tz, start FROM visit) AS slot
      CROSS JOIN LATERAL (VALUES
-        ('visit_week', 'email', visit.wall - %(week)s * interval '1 day'),
-        ('visit_tomorrow',
-         CASE WHEN sms.granted THEN 'sms' WHEN email.granted THEN 'email' ELSE 'sms' END,
-         visit.wall - %(tomorrow)s * interval '1 day')
-     ) AS plan (kind, channel, wall)
-), local AS (
-    SELECT planned.*, planned.at AT TIME ZONE planned.tz AS wall,
-           extract(hour FROM planned.at AT TIME ZONE planned.tz) AS hour
-      FROM planned
-), due AS (
+        ('visit_week', slot.start - %(week)s * interval '1 day'),
+        ('visit_tomorrow', slot.start - %(tomorrow)s * interval '1 day')
+     ) AS plan (kind, wall)
+), timed AS MATERIALIZED (
+    SELECT tz, start, kind, {_instant("wall", "later", "tz")} AS at FROM planned
+), local AS MATERIALIZED (
+    SELECT timed.*, at AT TIME ZONE tz AS wall FROM timed
+), quiet AS MATERIALIZED (
     SELECT local.*,
-           CASE WHEN local.hour >= %(quiet_start)s OR local.hour < %(quiet_end)s
-                THEN {
-    _instant(
-        "(local.wall::date + (local.hour >= %(quiet_end)s)::int"
-        " + %(quiet_end)s * interval '1 hour')",
-        "local.tz",
-    )
-}
-                ELSE local.at END AS due_at
+           CASE WHEN extract(hour FROM wall) >= %(quiet_start)s
+                  OR extract(hour FROM wall) < %(quiet_end)s
+                THEN wall::date + (extract(hour FROM wall) >= %(quiet_end)s)::int
+                     + %(quiet_end)s * interval '1 hour'
+           END AS moved
       FROM local
+), moved AS MATERIALIZED (
+    SELECT quiet.*, moved AT TIME ZONE tz AS moved_later FROM quiet
+), due AS MATERIALIZED (
+    SELECT tz, start, kind,
+           CASE WHEN moved IS NULL THEN at
+                ELSE {_instant("moved", "moved_later", "tz")} END AS due_at
+      FROM moved
 )
 INSERT INTO treatments_reminder
     (patient_id, appointment_id, subject_key, kind, channel, due_at, status, skip_reason,
      course_id, attempts, claim_token, claimed_at, started_at, last_error, sent_at,
      provider_message_id, created_at)
-SELECT patient_id, id, subject_key, kind, channel, due_at,
-       CASE WHEN due_at <= %(now)s THEN 'skipped' ELSE 'pending' END,
-       CASE WHEN due_at <= %(now)s THEN %(late)s ELSE '' END,
+SELECT visit.patient_id, visit.id, 'appointment:' || visit.id || ':' || visit.sequence,
+       due.kind,
+       CASE WHEN due.kind = 'visit_week' OR (sms.granted IS NOT TRUE AND email.granted)
+            THEN 'email' ELSE 'sms' END,
+       due.due_at,
+       CASE WHEN due.due_at <= %(now)s THEN 'skipped' ELSE 'pending' END,
+       CASE WHEN due.due_at <= %(now)s THEN %(late)s ELSE '' END,
        NULL, 0, '', NULL, NULL, '', NULL, '', %(created)s
-  FROM due
+  FROM visit
+  JOIN due ON due.tz = visit.tz AND due.start = visit.start
+  LEFT JOIN consent AS sms ON sms.patient_id = visit.patient_id AND sms.channel = 'sms'
+  LEFT JOIN consent AS email ON email.patient_id = visit.patient_id AND email.channel = 'email'
     ON CONFLICT (subject_key, kind, channel) DO NOTHING
 """
 

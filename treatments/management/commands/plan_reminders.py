@@ -11,7 +11,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--batch-size", type=int, default=5000, help="visits per transaction (5000)"
+            "--batch-size", type=int, default=20_000, help="visits per transaction (20,000)"
         )
         parser.add_argument(
             "--replace-pending",
