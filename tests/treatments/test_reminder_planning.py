@@ -15,9 +15,13 @@ from hypothesis import strategies as st
 from clinic.models import Location
 from patients.models import ContactConsent
 from tests.conftest import make_patient, make_user
-from treatments.models import Appointment, Reminder
-from treatments.services.reminder_planning import _latest_consents, replan_all_visit_reminders
-from treatments.services.reminders import plan_visit_reminders
+from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.services.reminder_planning import (
+    _latest_consents,
+    replan_all_due_reminders,
+    replan_all_visit_reminders,
+)
+from treatments.services.reminders import plan_due_reminder, plan_visit_reminders
 
 # The clock is pinned here: Monday 1 March 2027, 10:00 in New York. The fixed dates below are
 # chosen around it: US daylight saving time starts on 14 March 2027, the UK's on 28 March,
@@ -352,3 +356,100 @@ def test_new_settings_move_unsent_reminders_only_when_asked(visits, settings):
     assert snapshot() == replanned
     week = Reminder.objects.get(appointment=visits[0], kind="visit_week")
     assert week.due_at == visits[0].starts_at - datetime.timedelta(days=3)
+
+
+# (usual location or None, last session given, course status): the courses' "due, not booked"
+# reminders, due at 10:00 local on day 70 after the last session.
+COURSES = [
+    ("New York", datetime.date(2027, 1, 3), "active"),  # due on the day DST starts
+    ("London", datetime.date(2027, 2, 10), "active"),
+    ("Sydney", datetime.date(2027, 1, 25), "active"),  # due the day Sydney's DST ends
+    ("Kolkata", datetime.date(2026, 11, 1), "active"),  # due in January: late, skipped
+    (None, datetime.date(2027, 2, 1), "active"),  # no usual location: the server's zone
+    ("New York", datetime.date(2027, 2, 1), "paused"),  # paused: nothing
+    ("London", None, "active"),  # no session given yet: nothing
+]
+
+
+@pytest.fixture
+def courses(db, time_machine):
+    """The courses above, each for its own patient (consents cycled), written directly (no
+    reminders planned)."""
+    time_machine.move_to(NOW, tick=False)
+    places = {
+        name: Location.objects.create(
+            name=name, address=f"{n} High Street", phone="+12125550142", time_zone=zone
+        )
+        for n, (name, zone) in enumerate(ZONES.items())
+    }
+    made = []
+    for n, (place, last_session_on, status) in enumerate(COURSES):
+        patient = make_patient(300 + n, location=places[place] if place else None)
+        for channel, granted in CONSENTS[n % len(CONSENTS)].items():
+            ContactConsent.objects.create(
+                patient=patient,
+                channel=channel,
+                granted=granted,
+                source="written",
+                recorded_at=NOW - datetime.timedelta(days=10),
+            )
+        course = TreatmentCourse.objects.create(
+            patient=patient,
+            started_on=datetime.date(2026, 6, 1),
+            status=status,
+            status_reason="" if status == "active" else "The patient asked for a break.",
+        )
+        TreatmentCourse.objects.filter(pk=course.pk).update(last_session_on=last_session_on)
+        course.refresh_from_db()
+        made.append(course)
+    return made
+
+
+def test_planning_due_reminders_in_bulk_writes_the_rows_signing_writes(courses):
+    # Given each active course's reminder planned as signing its last session plans it
+    for course in courses:
+        if course.status == "active":
+            with transaction.atomic():
+                plan_due_reminder(course=course, now=NOW)
+    one_at_a_time = snapshot()
+    Reminder.objects.all().delete()
+
+    # When every course is planned in bulk, two courses per batch
+    result = replan_all_due_reminders(now=NOW, batch_size=2)
+
+    # Then the rows are the same: one per active course with a session given
+    assert snapshot() == one_at_a_time
+    planned = [c for c in courses if c.status == "active" and c.last_session_on]
+    assert len(one_at_a_time) == len(planned) == result.inserted == result.courses == 5
+    statuses = dict(Reminder.objects.values_list("course_id", "status"))
+    assert statuses[courses[3].pk] == "skipped"
+    assert statuses[courses[0].pk] == "pending"
+
+
+def test_planning_due_reminders_in_bulk_keeps_rows_there_and_cancels_older_open_ones(courses):
+    # Given a course whose earlier session's reminder is still pending, and another whose
+    # current reminder was already sent
+    moved, done = courses[0], courses[1]
+    earlier = Reminder.objects.create(
+        patient=moved.patient,
+        course=moved,
+        subject_key=f"course:{moved.pk}:2026-10-01",
+        kind="due_not_booked",
+        channel="email",
+        due_at=NOW + datetime.timedelta(days=1),
+    )
+    plan_due_reminder(course=done, now=NOW)
+    Reminder.objects.filter(course=done).update(status="sent", sent_at=NOW)
+    sent = list(Reminder.objects.filter(course=done).values())
+
+    # When every course is planned in bulk, twice
+    first = replan_all_due_reminders(now=NOW)
+    again = replan_all_due_reminders(now=NOW)
+
+    # Then the earlier session's reminder is cancelled, the sent one is as it was
+    earlier.refresh_from_db()
+    assert (earlier.status, earlier.skip_reason) == ("cancelled", "A newer session was given.")
+    assert list(Reminder.objects.filter(course=done).values()) == sent
+    assert Reminder.objects.filter(course=moved, status="pending").count() == 1
+    assert (first.inserted, first.rows) == (4, 5)
+    assert (again.inserted, again.rows) == (0, 5)

@@ -14,10 +14,10 @@ This plans the same rows for every booked future visit, set-based, one transacti
    `visit_reminder_times` and `visit_reminder_plans`): nothing travels to Python and back.
    Elsewhere (SQLite) Python computes them with the booking's own functions.
 
-The course's "due, not booked" reminder (`plan_due_reminder`) is not re-planned here yet. It
-would fit the same pattern (active courses with a last session, the patient's usual location's
-zone and consents, one insert per batch), plus one UPDATE per batch: planning it also cancels
-the course's older open "due" rows.
+`replan_all_due_reminders` does the same for the active courses' "due, not booked" reminder
+(`reminders.plan_due_reminder`): a few thousand courses per batch, computed in Python with
+signing's own function (one row per course, a tenth of the visits' at most), one insert, and
+one UPDATE that cancels each course's older open "due" rows, as signing a newer session does.
 """
 
 import datetime
@@ -33,23 +33,24 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from patients.models import ContactConsent
-from treatments.models import Appointment, Reminder
+from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.models.reminders import ReminderQuerySet
 from treatments.services.reminders import (
     LATE,
+    cancel_open_reminders,
+    due_reminder_plan,
     planned_state,
     visit_reminder_plans,
     visit_reminder_times,
 )
 
-# One reminder row as it is inserted: (patient id, appointment id, subject key, kind, channel,
-# due time, status, skip reason).
-Row = tuple[int, int, str, str, str, datetime.datetime, str, str]
 VISIT_KINDS = (Reminder.Kind.VISIT_WEEK, Reminder.Kind.VISIT_TOMORROW)
 
 
 @dataclass
 class PlanningResult:
-    appointments: int = 0
+    appointments: int = 0  # booked visits planned (replan_all_visit_reminders)
+    courses: int = 0  # active courses planned (replan_all_due_reminders)
     batches: int = 0
     rows: int = 0  # rows planned (two per visit)
     inserted: int = 0  # new rows; the others existed already
@@ -95,12 +96,80 @@ def replan_all_visit_reminders(
             if connection.vendor == "postgresql":
                 inserted = _plan_in_postgresql(after=last, last=batch["last"], now=now)
             else:
-                inserted = _insert(list(_visit_rows(visits, now)))
+                inserted = _insert(
+                    list(_visit_reminders(visits, now)),
+                    Reminder.objects.filter(appointment__in=visits),
+                )
         last = batch["last"]
         result.appointments += batch["count"]
         result.batches += 1
         result.rows += 2 * batch["count"]
         result.inserted += inserted
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def replan_all_due_reminders(
+    *, now: datetime.datetime | None = None, batch_size: int = 5000
+) -> PlanningResult:
+    """Make sure every active course with a session given has its "due, not booked" row for
+    that session, as `plan_due_reminder(course=...)` writes it when the session is signed;
+    rows already there stay untouched, and the course's open "due" rows for an earlier
+    session are cancelled. One transaction per batch of `batch_size` courses."""
+    now = now or timezone.now()
+    result = PlanningResult()
+    started = time.perf_counter()
+    courses = TreatmentCourse.objects.active().filter(last_session_on__isnull=False)
+    last = 0
+    while True:
+        batch = list(
+            courses.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "patient_id", "last_session_on", "patient__location__time_zone")[
+                :batch_size
+            ]
+        )
+        if not batch:
+            break
+        consents = _latest_consents({patient for _, patient, _, _ in batch})
+        zones: dict[str, ZoneInfo] = {}
+        reminders = []
+        for pk, patient, last_session_on, zone_name in batch:
+            zone_name = zone_name or settings.TIME_ZONE
+            zone = zones.get(zone_name) or zones.setdefault(zone_name, ZoneInfo(zone_name))
+            key, channel, due_at = due_reminder_plan(
+                course_id=pk,
+                last_session_on=last_session_on,
+                zone=zone,
+                consents_to=functools.partial(_consented, consents, patient),
+            )
+            status, skip_reason = planned_state(due_at, now)
+            reminders.append(
+                Reminder(
+                    patient_id=patient,
+                    course_id=pk,
+                    subject_key=key,
+                    kind=Reminder.Kind.DUE_NOT_BOOKED,
+                    channel=channel,
+                    due_at=due_at,
+                    status=status,
+                    skip_reason=skip_reason,
+                )
+            )
+        batch_courses = courses.filter(pk__gt=last, pk__lte=batch[-1][0])
+        due_rows = Reminder.objects.filter(
+            course__in=batch_courses, kind=Reminder.Kind.DUE_NOT_BOOKED
+        )
+        with transaction.atomic():
+            cancel_open_reminders(
+                due_rows.exclude(subject_key__in=[r.subject_key for r in reminders]),
+                "A newer session was given.",
+            )
+            result.inserted += _insert(reminders, due_rows)
+        last = batch[-1][0]
+        result.courses += len(batch)
+        result.batches += 1
+        result.rows += len(reminders)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -120,7 +189,7 @@ def _consented(consents: dict[tuple[int, str], bool], patient: int, channel: str
     return consents.get((patient, channel))
 
 
-def _visit_rows(visits, now: datetime.datetime) -> Iterator[Row]:
+def _visit_reminders(visits, now: datetime.datetime) -> Iterator[Reminder]:
     """The visits' rows, computed in Python by the booking's own functions."""
     batch = list(
         visits.order_by("pk").values_list(
@@ -144,20 +213,10 @@ def _visit_rows(visits, now: datetime.datetime) -> Iterator[Row]:
             consents_to=functools.partial(_consented, consents, patient),
         )
         for key, kind, channel, due_at in plans:
-            yield (patient, pk, key, str(kind), str(channel), due_at, *planned_state(due_at, now))
-
-
-def _insert(rows: list[Row]) -> int:
-    """Insert the rows that do not exist yet; return how many were new."""
-    if not rows:
-        return 0
-    planned = Reminder.objects.filter(appointment_id__in={row[1] for row in rows})
-    before = planned.count()
-    Reminder.objects.bulk_create(
-        (
-            Reminder(
+            status, skip_reason = planned_state(due_at, now)
+            yield Reminder(
                 patient_id=patient,
-                appointment_id=appointment,
+                appointment_id=pk,
                 subject_key=key,
                 kind=kind,
                 channel=channel,
@@ -165,10 +224,15 @@ def _insert(rows: list[Row]) -> int:
                 status=status,
                 skip_reason=skip_reason,
             )
-            for patient, appointment, key, kind, channel, due_at, status, skip_reason in rows
-        ),
-        ignore_conflicts=True,
-    )
+
+
+def _insert(reminders: list[Reminder], planned: ReminderQuerySet) -> int:
+    """Insert the reminders that do not exist yet (`planned` holds any that do); return how
+    many were new."""
+    if not reminders:
+        return 0
+    before = planned.count()
+    Reminder.objects.bulk_create(reminders, ignore_conflicts=True)
     return planned.count() - before
 
 

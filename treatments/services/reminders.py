@@ -217,16 +217,39 @@ def plan_due_reminder(
         Reminder.objects.filter(course=course, kind=Kind.DUE_NOT_BOOKED),
         "A newer session was given.",
     )
-    day = course.last_session_on + datetime.timedelta(days=settings.REMINDER_DUE_DAY)
-    zone = _zone_of(patient)
+    key, channel, due_at = due_reminder_plan(
+        course_id=course.pk,
+        last_session_on=course.last_session_on,
+        zone=_zone_of(patient),
+        consents_to=patient.consents_to,
+    )
     return _plan(
         patient=patient,
         course=course,
         kind=Kind.DUE_NOT_BOOKED,
-        channel=_preferred(patient, Channel.EMAIL),
-        due_at=out_of_quiet_hours(_at_local_hour(day, zone), zone),
-        subject_key=f"course:{course.pk}:{course.last_session_on.isoformat()}",
+        channel=channel,
+        due_at=due_at,
+        subject_key=key,
         now=now,
+    )
+
+
+def due_reminder_plan(
+    *,
+    course_id: int,
+    last_session_on: datetime.date,
+    zone: zoneinfo.ZoneInfo,
+    consents_to: Callable[[str], bool | None],
+) -> tuple[str, str, datetime.datetime]:
+    """A course's "due, not booked" reminder as (subject key, channel, due time), from plain
+    values: the one rule for signing a session (`plan_due_reminder`) and re-planning every
+    course (`reminder_planning.replan_all_due_reminders`). The patient's usual location's
+    zone (else the server's), by email unless only SMS is consented to."""
+    day = last_session_on + datetime.timedelta(days=settings.REMINDER_DUE_DAY)
+    return (
+        f"course:{course_id}:{last_session_on.isoformat()}",
+        preferred_channel(Channel.EMAIL, consents_to),
+        out_of_quiet_hours(_at_local_hour(day, zone), zone),
     )
 
 

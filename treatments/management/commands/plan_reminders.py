@@ -1,12 +1,17 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from treatments.services.reminder_planning import replan_all_visit_reminders
+from treatments.services.reminder_planning import (
+    replan_all_due_reminders,
+    replan_all_visit_reminders,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Plan the reminders of every booked visit still ahead, as booking would; rows already "
-        "there stay as they are (with --replace-pending, unsent ones are planned again)."
+        "Plan the reminders of every booked visit still ahead, as booking would, and every "
+        'active course\'s "due, not booked" reminder, as signing its last session would; rows '
+        "already there stay as they are (with --replace-pending, visits' unsent ones are "
+        "planned again)."
     )
 
     def add_arguments(self, parser):
@@ -35,4 +40,10 @@ class Command(BaseCommand):
             f"{result.inserted:,} new reminders{replaced}, "
             f"{result.rows - result.inserted:,} already there; "
             f"{result.seconds:.1f} s ({rate:,.0f} visits/s)."
+        )
+        due = replan_all_due_reminders()
+        self.stdout.write(
+            f'Planned {due.courses:,} active courses\' "due, not booked" reminders: '
+            f"{due.inserted:,} new, {due.rows - due.inserted:,} already there; "
+            f"{due.seconds:.1f} s."
         )
