@@ -455,6 +455,22 @@ def test_planning_due_reminders_in_bulk_keeps_rows_there_and_cancels_older_open_
     assert (again.inserted, again.rows) == (0, 5)
 
 
+def test_planning_a_due_reminder_twice_keeps_it(courses):
+    # Given a course whose last session's reminder is planned
+    course = courses[0]
+    first = plan_due_reminder(course=course, now=NOW)
+
+    # When it is planned again (a second sign-off path, a retry)
+    again = plan_due_reminder(course=course, now=NOW)
+
+    # Then it is the same row, still pending
+    assert again is not None
+    assert first is not None
+    assert again.pk == first.pk
+    assert Reminder.objects.get(pk=first.pk).status == "pending"
+    assert Reminder.objects.filter(course=course).count() == 1
+
+
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="EXPLAIN plans and the indexes are PostgreSQL's"
 )

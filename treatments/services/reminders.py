@@ -213,15 +213,17 @@ def plan_due_reminder(
         return None
     now = now or timezone.now()
     patient = course.patient
-    cancel_open_reminders(
-        Reminder.objects.filter(course=course, kind=Kind.DUE_NOT_BOOKED),
-        "A newer session was given.",
-    )
     key, channel, due_at = due_reminder_plan(
         course_id=course.pk,
         last_session_on=course.last_session_on,
         zone=_zone_of(patient),
         consents_to=patient.consents_to,
+    )
+    # An earlier session's open reminder is out of date; this session's own stays (planning
+    # twice changes nothing).
+    cancel_open_reminders(
+        Reminder.objects.filter(course=course, kind=Kind.DUE_NOT_BOOKED).exclude(subject_key=key),
+        "A newer session was given.",
     )
     return _plan(
         patient=patient,
