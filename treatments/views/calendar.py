@@ -56,7 +56,7 @@ class CalendarDay:
 
 @staff_required
 def calendar_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    clinician = _clinician_param(request.GET.get("clinician", ""))
+    clinician = User.objects.clinician_from_param(request.GET.get("clinician", ""))
     asked = date_param(request.GET.get("date"))
     location = Location.objects.from_param(request.GET.get("location")) or _default_location(
         request.user, clinician, asked
@@ -267,12 +267,6 @@ def _zone_names(day: datetime.date, zone: zoneinfo.ZoneInfo) -> str:
 def _calendar_url(**params) -> str:
     query = urlencode({name: value for name, value in params.items() if value not in ("", None)})
     return f"{reverse('treatments:calendar')}?{query}" if query else reverse("treatments:calendar")
-
-
-def _clinician_param(value: str) -> User | None:
-    if not value.isdigit():
-        return None
-    return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
 
 
 def _default_location(user, clinician, day) -> Location | None:

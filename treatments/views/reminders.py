@@ -3,19 +3,18 @@
 import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
+from clinic.paging import page_of
 from treatments.models import Reminder
 from treatments.services.reminders import resend_reminder
 from treatments.views import pk_url
 
 RECENT_DAYS = 30
-PAGE_SIZE = 50
 REMINDER_ROW = (
     "kind",
     "channel",
@@ -40,7 +39,7 @@ def reminder_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         .only(*REMINDER_ROW)
         .order_by("-due_at", "-pk")
     )
-    page = Paginator(problems, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, problems)
     detail, resend = pk_url("patients:detail"), pk_url("treatments:reminder_resend")
     for reminder in page.object_list:
         reminder.patient_url, reminder.resend_url = detail(reminder.patient_id), resend(reminder.pk)

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -11,8 +10,9 @@ from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import date_param, safe_next_url
+from clinic.forms import date_param, id_param, safe_next_url
 from clinic.models import Location, User
+from clinic.paging import page_of
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
 from treatments.models import Appointment, CallOutcome
@@ -156,9 +156,9 @@ def appointment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The working list, or (`?list=lost`) the patients lost to follow-up; a page at a time."""
     location = Location.objects.from_param(request.GET.get("location"))
-    clinician = _clinician_param(request.GET.get("clinician"))
-    asked = request.GET.get("weeks", "")
-    weeks = int(asked) if asked.isdigit() and 0 < int(asked) <= 26 else None
+    clinician = User.objects.clinician_from_param(request.GET.get("clinician"))
+    weeks = id_param(request.GET.get("weeks"))
+    weeks = weeks if weeks and weeks <= 26 else None
     overdue = request.GET.get("overdue")
     overdue = overdue if overdue in DUE_BUCKETS else None
     lost = request.GET.get("list") == "lost"
@@ -173,7 +173,7 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     # One query for the ordered ids (the count is their number), one for a page's rows.
     ids = list(patients.values_list("pk", flat=True))
-    page = Paginator(ids, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, ids)
     entries = due_entries(list(page.object_list), today=today)
     context = {
         "entries": _with_urls(entries),
@@ -193,17 +193,9 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "treatments/due_list.html", context)
 
 
-DUE_PAGE_SIZE = 50
 OUTCOME_OPTIONS = format_html_join(
     "", '<option value="{}">{}</option>', CallOutcome.Outcome.choices
 )
-
-
-def _clinician_param(value: str | None) -> User | None:
-    """The clinician a query string names by id; None for anything else."""
-    if not (value or "").isdigit():
-        return None
-    return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
 
 
 def _with_urls(entries: list) -> list:
