@@ -13,6 +13,7 @@ from audit.models import AccessEvent
 from clinic.models import Location, User
 from tests.conftest import local, make_patient, make_user, next_weekday
 from treatments.models import Appointment, CallOutcome, Reminder, TreatmentCourse
+from treatments.models.reminders import CANCELLED_WHILE_SENDING
 from treatments.services import book_appointment, record_call_outcome
 from treatments.services.schedule import due_list, due_patients
 
@@ -369,3 +370,38 @@ def test_every_patient_on_the_page_is_in_the_audit_trail(pinned, client, front_d
     client.get(reverse("treatments:due_list"))
     noted = AccessEvent.objects.filter(view="treatments:due_list", user=front_desk)
     assert set(noted.values_list("patient_id", flat=True)) == shown
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the plan of PostgreSQL's planner (SQLite: none)"
+)
+def test_the_reminders_list_reads_its_partial_index_at_scale(pinned, client, front_desk, location):
+    # Given 100,000 reminders of the last 23 days sent as usual, and among them 50 failed,
+    # 50 skipped and 50 sent for a visit cancelled during the hand-over
+    patient = make_patient(1, location=location)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO treatments_reminder (patient_id, subject_key, kind, channel, due_at,
+                status, attempts, claim_token, last_error, skip_reason, sent_at,
+                provider_message_id, created_at)
+            SELECT %s, 'scale:' || n, 'rebook_noshow', 'email',
+                %s - n * INTERVAL '20 seconds',
+                CASE WHEN n %% 2000 = 1 THEN 'failed' WHEN n %% 2000 = 2 THEN 'skipped'
+                    ELSE 'sent' END,
+                1, '', '',
+                CASE WHEN n %% 2000 = 3 THEN %s ELSE '' END,
+                CASE WHEN n %% 2000 IN (1, 2) THEN NULL ELSE now() END, '', now()
+            FROM generate_series(1, 100000) AS n
+            """,
+            [patient.pk, NOW, f"The visit is cancelled. {CANCELLED_WHILE_SENDING}"],
+        )
+        cursor.execute("ANALYZE treatments_reminder")
+    client.force_login(front_desk)
+
+    # When the front desk opens the list, the page's query reads the partial index
+    response = client.get(reverse("treatments:reminder_list"))
+    assert response.context["page_obj"].paginator.count == 150
+    plan = _plan(response.context["page_obj"].object_list)
+    assert "reminder_problem_idx" in plan, plan
+    assert "Seq Scan on treatments_reminder" not in plan, plan

@@ -1,4 +1,5 @@
-"""What the front desk sees of the outbox: failed and skipped reminders, and resending."""
+"""What the front desk sees of the outbox: failed and skipped reminders, those sent for a visit
+cancelled while they were handed over, and resending."""
 
 import datetime
 
@@ -29,12 +30,14 @@ REMINDER_ROW = (
 
 @staff_required
 def reminder_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Failed and skipped reminders of the last RECENT_DAYS, newest first, a page at a time
-    (on the partial index reminder_problem_idx)."""
+    """Reminders needing attention (failed, skipped, sent for a visit cancelled during the
+    hand-over) of the last RECENT_DAYS, newest first, a page at a time (on the partial index
+    reminder_problem_idx)."""
     since = timezone.now() - datetime.timedelta(days=RECENT_DAYS)
     problems = (
         Reminder.objects.for_user(request.user)
-        .filter(status__in=(Reminder.Status.FAILED, Reminder.Status.SKIPPED), due_at__gte=since)
+        .needing_attention()
+        .filter(due_at__gte=since)
         .select_related("patient")
         .only(*REMINDER_ROW)
         .order_by("-due_at", "-pk")
