@@ -151,6 +151,7 @@ EXPECTED = {
         "login", "not_found", "forbidden", "not_allowed", "forbidden"
     ),
     "treatments/alerts/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    "treatments/alerts/<int:pk>/": row("login", "not_found", "forbidden", "ok", "forbidden"),
     "treatments/alerts/<int:pk>/acknowledge/": row(
         "login", "not_found", "forbidden", "not_allowed", "forbidden"
     ),
@@ -251,6 +252,7 @@ AUDITED = frozenset(
         "treatments/adverse-events/<int:pk>/review/",
         "treatments/adverse-events/<int:pk>/resolve/",
         "treatments/alerts/",
+        "treatments/alerts/<int:pk>/",
         "treatments/alerts/<int:pk>/acknowledge/",
         "treatments/lots/",
         # the schedule: booking, the due list, reminders, the calendar

@@ -89,6 +89,7 @@ def other_states(
             ("post", f"/treatments/patients/{patient_a.pk}/sessions/new/", {"action": "sign"}),
             # an open alert: the inbox, an acknowledgement without a note, the patient's report
             ("get", "/treatments/alerts/", None),
+            ("get", f"/treatments/alerts/{alert.pk}/", None),
             ("post", f"/treatments/alerts/{alert.pk}/acknowledge/", {"note": " "}),
             ("get", f"/treatments/sessions/{alert.event.session_id}/", None),
             ("get", f"/treatments/adverse-events/{alert.event_id}/review/", None),
