@@ -48,6 +48,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
         calendar,
         f"{calendar}&view=day",
         "/treatments/due/",
+        f"/treatments/patients/{patient_a.pk}/calls/",
         f"/treatments/patients/{patient_a.pk}/book/",
         f"/treatments/appointments/{appointment.pk}/reschedule/",
         f"/treatments/appointments/{appointment.pk}/cancel/",

@@ -78,6 +78,8 @@ def other_states(
             ("get", f"{calendar}&view=day", None),
             ("get", f"{calendar}&view=week", None),
             ("get", "/treatments/due/", None),
+            # a call back without its date: the call page with its error
+            ("post", f"/treatments/patients/{patient_a.pk}/calls/", {"outcome": "call_back"}),
             ("get", f"/treatments/patients/{patient_a.pk}/book/", None),
             ("get", "/patients/?q=Morgan", None),
             # the no-show button's confirmation page

@@ -224,8 +224,42 @@ def test_a_row_shows_the_formatted_phone_and_the_latest_call(pinned, client, fro
     assert "Call back (17 Sep): after 5" in page
     assert "Unreachable<div" not in page  # the latest call only
     assert page.count(", Min-ji Kim</div>") == 1
-    assert f'action="{reverse("treatments:call_outcome", args=[patient.pk])}"' in page
+    call = reverse("treatments:call_outcome", args=[patient.pk])
+    assert f'href="{call}?next=/treatments/due/"' in page
     assert f'href="{reverse("treatments:book", args=[patient.pk])}"' in page
+    table = page.split('id="due-list"')[1].split("</table>")[0]
+    assert "<form" not in table  # a link per row, no form
+
+
+def test_a_call_is_recorded_on_its_own_page_and_leads_back_to_the_list_as_it_was(
+    pinned, client, front_desk, location
+):
+    # Given a patient on the due list, filtered to her location, on its call page
+    patient = past_due(1, 10, location=location)
+    client.force_login(front_desk)
+    back = f"{reverse('treatments:due_list')}?location={location.pk}&weeks=4"
+    html = client.get(reverse("treatments:due_list"), {"location": location.pk, "weeks": 4})
+    call = reverse("treatments:call_outcome", args=[patient.pk])
+    assert f'href="{call}?next=/treatments/due/%3Flocation%3D{location.pk}%26weeks%3D4"' in (
+        html.content.decode()
+    )
+    page = client.get(call, {"next": back})
+    assert page.status_code == 200
+    assert f'name="next" value="{back.replace("&", "&amp;")}"' in page.content.decode()
+
+    # When a call back is saved without its date, then with it
+    refused = client.post(call, {"outcome": "call_back", "next": back})
+    saved = client.post(call, {"outcome": "call_back", "call_back_on": "2026-09-18", "next": back})
+
+    # Then the first shows the error on the page, the second goes back to the filtered list
+    assert refused.status_code == 200
+    assert "Give the date to call back." in refused.content.decode()
+    assert saved.status_code == 302
+    assert saved["Location"] == back
+    assert CallOutcome.objects.get(patient=patient).call_back_on == datetime.date(2026, 9, 18)
+    # and a next leading off the site leads to the list
+    elsewhere = client.post(call, {"outcome": "unreachable", "next": "https://evil.test/"})
+    assert elsewhere["Location"] == reverse("treatments:due_list")
 
 
 # --- constant query counts --------------------------------------------------------------------

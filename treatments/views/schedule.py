@@ -6,8 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
 from clinic.forms import date_param, id_param, safe_next_url
@@ -15,7 +14,7 @@ from clinic.models import Location, User
 from clinic.paging import page_of
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
-from treatments.models import Appointment, CallOutcome
+from treatments.models import Appointment
 from treatments.services.schedule import (
     DUE_BUCKETS,
     BookingError,
@@ -188,14 +187,8 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "buckets": [(key, label) for key, (label, _, _) in DUE_BUCKETS.items()],
         "lost": lost,
         "lost_after_days": settings.DUE_LIST_LOST_AFTER_DAYS,
-        "outcome_options": OUTCOME_OPTIONS,  # rendered once, not once a row
     }
     return render(request, "treatments/due_list.html", context)
-
-
-OUTCOME_OPTIONS = format_html_join(
-    "", '<option value="{}">{}</option>', CallOutcome.Outcome.choices
-)
 
 
 def _with_urls(entries: list) -> list:
@@ -211,16 +204,17 @@ def _with_urls(entries: list) -> list:
 
 
 @staff_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def call_outcome_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
+    """A call to a patient on the due list, on its own page (the list has a link per row, no
+    form); saved, back to the list as it was (`next`)."""
     patient = _patient(request.user, patient_pk)
-    form = CallOutcomeForm(request.POST)
+    asked = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
+    back = safe_next_url(request, asked, reverse("treatments:due_list"))
+    form = CallOutcomeForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         record_call_outcome(patient=patient, by=request.user, **form.cleaned_data)
         messages.success(request, f"Call outcome saved for {patient.full_name}.")
-    else:
-        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
-        messages.error(request, f"Not saved: {errors}")
-    return redirect(
-        safe_next_url(request, request.POST.get("next"), reverse("treatments:due_list"))
-    )
+        return redirect(back)
+    context = {"patient": patient, "form": form, "next": back}
+    return render(request, "treatments/call_outcome_form.html", context)
