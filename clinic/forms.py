@@ -29,6 +29,13 @@ def date_param(value: str | None) -> datetime.date | None:
     return day if is_plausible_date(day) else None
 
 
+def id_param(value: object) -> int | None:
+    """A row id from a query string or a form (ASCII digits that fit a bigint), else None:
+    `str.isdigit` alone lets "²" and a 5,000-digit number through to the database."""
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
 def validate_plausible_date(value: datetime.date | datetime.datetime) -> None:
     day = value.date() if isinstance(value, datetime.datetime) else value
     if not is_plausible_date(day):

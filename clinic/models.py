@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 
+from clinic.forms import id_param
+
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -17,6 +19,11 @@ class CadenceUserManager(UserManager):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("role", User.Role.CLINIC_ADMIN)
         return super().create_superuser(username, email, password, **extra_fields)
+
+    def clinician_from_param(self, value: object) -> "User | None":
+        """The clinician a form or query string names by id; None for anything else."""
+        pk = id_param(value)
+        return None if pk is None else User.objects.filter(pk=pk, role=User.Role.CLINICIAN).first()
 
 
 class User(AbstractUser):
@@ -82,7 +89,8 @@ class User(AbstractUser):
 class LocationQuerySet(models.QuerySet):
     def from_param(self, value: object) -> "Location | None":
         """The location a form or query string names by id; None for anything else."""
-        return self.filter(pk=value).first() if str(value or "").isdigit() else None
+        pk = id_param(value)
+        return None if pk is None else self.filter(pk=pk).first()
 
 
 class Location(models.Model):

@@ -151,6 +151,7 @@ EXPECTED = {
         "login", "not_found", "forbidden", "not_allowed", "forbidden"
     ),
     "treatments/alerts/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    "treatments/alerts/<int:pk>/": row("login", "not_found", "forbidden", "ok", "forbidden"),
     "treatments/alerts/<int:pk>/acknowledge/": row(
         "login", "not_found", "forbidden", "not_allowed", "forbidden"
     ),
@@ -159,9 +160,7 @@ EXPECTED = {
     "treatments/patients/<int:patient_pk>/book/": row(
         "login", "not_found", "redirect", "redirect", "redirect"
     ),
-    "treatments/patients/<int:patient_pk>/calls/": row(
-        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
-    ),
+    "treatments/patients/<int:patient_pk>/calls/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/appointments/<int:pk>/reschedule/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/appointments/<int:pk>/cancel/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/due/": row("login", "not_found", "ok", "ok", "ok"),
@@ -251,6 +250,7 @@ AUDITED = frozenset(
         "treatments/adverse-events/<int:pk>/review/",
         "treatments/adverse-events/<int:pk>/resolve/",
         "treatments/alerts/",
+        "treatments/alerts/<int:pk>/",
         "treatments/alerts/<int:pk>/acknowledge/",
         "treatments/lots/",
         # the schedule: booking, the due list, reminders, the calendar

@@ -28,6 +28,7 @@ urlpatterns = [
     path("lots/", sessions.lot_recall, name="lot_recall"),
     # the clinicians' alerts inbox (side effects the patients report)
     path("alerts/", alerts.alert_list, name="alert_list"),
+    path("alerts/<int:pk>/", alerts.alert_detail, name="alert_detail"),
     path("alerts/<int:pk>/acknowledge/", alerts.alert_acknowledge, name="alert_acknowledge"),
     # the schedule: booking and the due list
     path("patients/<int:patient_pk>/book/", schedule.book, name="book"),

@@ -1,7 +1,6 @@
 """The patient registry: clinicians, front desk and clinic admins."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.http import HttpResponse
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, clinician_required, staff_required
 from clinic.invitations import InvitationError, invite_patient
+from clinic.paging import page_of
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import Patient
 from patients.services import record_consent
@@ -48,7 +48,7 @@ def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         .only(*LIST_COLUMNS)
     )
     context = {
-        "page": Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page_of(request, patients, PAGE_SIZE),
         "query": query,
         "search_form": PatientSearchForm(initial={"q": query}),
     }

@@ -48,6 +48,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
         calendar,
         f"{calendar}&view=day",
         "/treatments/due/",
+        f"/treatments/patients/{patient_a.pk}/calls/",
         f"/treatments/patients/{patient_a.pk}/book/",
         f"/treatments/appointments/{appointment.pk}/reschedule/",
         f"/treatments/appointments/{appointment.pk}/cancel/",
@@ -141,7 +142,7 @@ def test_the_main_pages_of_every_role_have_no_serious_accessibility_violation(
             migraine=days_ago == 3,
         )
     # And Ben reported trouble swallowing: an open urgent alert
-    report_side_effect(
+    event = report_side_effect(
         session=signed_session,
         user=patient_b.user,
         term="dysphagia",
@@ -150,6 +151,7 @@ def test_the_main_pages_of_every_role_have_no_serious_accessibility_violation(
         severity="severe",
     )
     pages = main_pages(patient_a, patient_b, signed_session, booked_appointment)
+    pages["clinician"].append(f"/treatments/alerts/{event.alert.pk}/")
     # And a new staff account, which is sent to set up its second factor
     make_user("newstaff", User.Role.FRONT_DESK)
     pages["newstaff"] = []

@@ -44,9 +44,12 @@ def test_a_patient_reports_trouble_swallowing_and_a_clinician_acknowledges_the_a
     expect(page.locator("#open-alert-count")).to_have_text("1 open, 1 urgent")
     expect(page.locator("#alerts-banner")).to_contain_text("1 open alert")
 
-    # And opens the inbox and acknowledges the alert, first without a note
+    # And opens the inbox, then the alert, and acknowledges it, first without a note
     page.get_by_role("link", name="Open the alerts inbox").click()
     expect(page.get_by_text("Trouble swallowing · severe")).to_be_visible()
+    page.get_by_role("link", name="Review and acknowledge the alert for Ben Patel").click()
+    expect(page.get_by_text("Trouble swallowing · severe")).to_be_visible()
+    assert grave_violations(page) == []
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_text("This field is required.")).to_be_visible()
     page.get_by_label("What was done").fill("Phoned Ben: he is in the ED.")

@@ -78,6 +78,8 @@ def other_states(
             ("get", f"{calendar}&view=day", None),
             ("get", f"{calendar}&view=week", None),
             ("get", "/treatments/due/", None),
+            # a call back without its date: the call page with its error
+            ("post", f"/treatments/patients/{patient_a.pk}/calls/", {"outcome": "call_back"}),
             ("get", f"/treatments/patients/{patient_a.pk}/book/", None),
             ("get", "/patients/?q=Morgan", None),
             # the no-show button's confirmation page
@@ -89,6 +91,7 @@ def other_states(
             ("post", f"/treatments/patients/{patient_a.pk}/sessions/new/", {"action": "sign"}),
             # an open alert: the inbox, an acknowledgement without a note, the patient's report
             ("get", "/treatments/alerts/", None),
+            ("get", f"/treatments/alerts/{alert.pk}/", None),
             ("post", f"/treatments/alerts/{alert.pk}/acknowledge/", {"note": " "}),
             ("get", f"/treatments/sessions/{alert.event.session_id}/", None),
             ("get", f"/treatments/adverse-events/{alert.event_id}/review/", None),

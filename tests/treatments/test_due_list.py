@@ -13,6 +13,7 @@ from audit.models import AccessEvent
 from clinic.models import Location, User
 from tests.conftest import local, make_patient, make_user, next_weekday
 from treatments.models import Appointment, CallOutcome, Reminder, TreatmentCourse
+from treatments.models.reminders import CANCELLED_WHILE_SENDING
 from treatments.services import book_appointment, record_call_outcome
 from treatments.services.schedule import due_list, due_patients
 
@@ -223,8 +224,42 @@ def test_a_row_shows_the_formatted_phone_and_the_latest_call(pinned, client, fro
     assert "Call back (17 Sep): after 5" in page
     assert "Unreachable<div" not in page  # the latest call only
     assert page.count(", Min-ji Kim</div>") == 1
-    assert f'action="{reverse("treatments:call_outcome", args=[patient.pk])}"' in page
+    call = reverse("treatments:call_outcome", args=[patient.pk])
+    assert f'href="{call}?next=/treatments/due/"' in page
     assert f'href="{reverse("treatments:book", args=[patient.pk])}"' in page
+    table = page.split('id="due-list"')[1].split("</table>")[0]
+    assert "<form" not in table  # a link per row, no form
+
+
+def test_a_call_is_recorded_on_its_own_page_and_leads_back_to_the_list_as_it_was(
+    pinned, client, front_desk, location
+):
+    # Given a patient on the due list, filtered to her location, on its call page
+    patient = past_due(1, 10, location=location)
+    client.force_login(front_desk)
+    back = f"{reverse('treatments:due_list')}?location={location.pk}&weeks=4"
+    html = client.get(reverse("treatments:due_list"), {"location": location.pk, "weeks": 4})
+    call = reverse("treatments:call_outcome", args=[patient.pk])
+    assert f'href="{call}?next=/treatments/due/%3Flocation%3D{location.pk}%26weeks%3D4"' in (
+        html.content.decode()
+    )
+    page = client.get(call, {"next": back})
+    assert page.status_code == 200
+    assert f'name="next" value="{back.replace("&", "&amp;")}"' in page.content.decode()
+
+    # When a call back is saved without its date, then with it
+    refused = client.post(call, {"outcome": "call_back", "next": back})
+    saved = client.post(call, {"outcome": "call_back", "call_back_on": "2026-09-18", "next": back})
+
+    # Then the first shows the error on the page, the second goes back to the filtered list
+    assert refused.status_code == 200
+    assert "Give the date to call back." in refused.content.decode()
+    assert saved.status_code == 302
+    assert saved["Location"] == back
+    assert CallOutcome.objects.get(patient=patient).call_back_on == datetime.date(2026, 9, 18)
+    # and a next leading off the site leads to the list
+    elsewhere = client.post(call, {"outcome": "unreachable", "next": "https://evil.test/"})
+    assert elsewhere["Location"] == reverse("treatments:due_list")
 
 
 # --- constant query counts --------------------------------------------------------------------
@@ -369,3 +404,38 @@ def test_every_patient_on_the_page_is_in_the_audit_trail(pinned, client, front_d
     client.get(reverse("treatments:due_list"))
     noted = AccessEvent.objects.filter(view="treatments:due_list", user=front_desk)
     assert set(noted.values_list("patient_id", flat=True)) == shown
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the plan of PostgreSQL's planner (SQLite: none)"
+)
+def test_the_reminders_list_reads_its_partial_index_at_scale(pinned, client, front_desk, location):
+    # Given 100,000 reminders of the last 23 days sent as usual, and among them 50 failed,
+    # 50 skipped and 50 sent for a visit cancelled during the hand-over
+    patient = make_patient(1, location=location)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO treatments_reminder (patient_id, subject_key, kind, channel, due_at,
+                status, attempts, claim_token, last_error, skip_reason, sent_at,
+                provider_message_id, created_at)
+            SELECT %s, 'scale:' || n, 'rebook_noshow', 'email',
+                %s - n * INTERVAL '20 seconds',
+                CASE WHEN n %% 2000 = 1 THEN 'failed' WHEN n %% 2000 = 2 THEN 'skipped'
+                    ELSE 'sent' END,
+                1, '', '',
+                CASE WHEN n %% 2000 = 3 THEN %s ELSE '' END,
+                CASE WHEN n %% 2000 IN (1, 2) THEN NULL ELSE now() END, '', now()
+            FROM generate_series(1, 100000) AS n
+            """,
+            [patient.pk, NOW, f"The visit is cancelled. {CANCELLED_WHILE_SENDING}"],
+        )
+        cursor.execute("ANALYZE treatments_reminder")
+    client.force_login(front_desk)
+
+    # When the front desk opens the list, the page's query reads the partial index
+    response = client.get(reverse("treatments:reminder_list"))
+    assert response.context["page_obj"].paginator.count == 150
+    plan = _plan(response.context["page_obj"].object_list)
+    assert "reminder_problem_idx" in plan, plan
+    assert "Seq Scan on treatments_reminder" not in plan, plan

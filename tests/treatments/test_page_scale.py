@@ -14,6 +14,7 @@ from patients.models import Patient
 from tests.conftest import fresh_vials, local, make_patient, session_input
 from treatments.models import Alert, Appointment
 from treatments.services import record_session, report_side_effect, sign_session
+from treatments.views import pk_url
 
 MONDAY = datetime.date(2026, 3, 2)
 SIZES = [3, 40]
@@ -257,3 +258,23 @@ def test_the_week_calendar_reads_a_big_table_through_its_location_index(
     explained = plan(sql, params)
     assert "appt_location_start_idx" in explained
     assert "Seq Scan on treatments_appointment" not in explained
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "patients:detail",
+        "treatments:book",
+        "treatments:call_outcome",
+        "treatments:reminder_resend",
+        "treatments:appointment_status",
+        "treatments:appointment_undo",
+        "treatments:appointment_reschedule",
+        "treatments:appointment_cancel",
+        "treatments:appointment_ics",
+    ],
+)
+def test_a_link_built_once_a_page_is_the_link_reverse_gives_for_every_id(name):
+    link = pk_url(name)
+    for pk in (1, 7, 2147483647, 2147483648, 10**15):
+        assert link(pk) == reverse(name, args=[pk])

@@ -9,7 +9,9 @@ import socket
 import pytest
 from django.core import mail
 from django.core.checks import run_checks
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from patients.services import record_consent
 from tests.conftest import local
@@ -166,6 +168,38 @@ def test_a_visit_cancelled_while_its_email_is_handed_over_is_recorded_sent_with_
     # and the visit's other reminder, not started, is cancelled
     tomorrow = visit.reminders.get(kind="visit_tomorrow")
     assert (tomorrow.status, tomorrow.skip_reason) == ("cancelled", "The visit is cancelled.")
+
+
+def test_the_reminders_page_shows_a_message_sent_for_a_visit_cancelled_during_its_hand_over(
+    visit, front_desk, monkeypatch, client
+):
+    # Given a message handed over while the front desk cancelled its visit
+    week, tomorrow = reminders_of(visit)
+    token = claim(week)
+    real_send = channels.send
+
+    def cancel_meanwhile(channel, message):
+        set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", cancel_meanwhile)
+    assert send_reminder(reminder_id=week.pk, claim_token=token) == "sent"
+    # and a message sent as usual, whatever its note says
+    Reminder.objects.filter(pk=tomorrow.pk).update(status="sent", sent_at=timezone.now())
+
+    # When the front desk opens the reminders needing attention
+    client.force_login(front_desk)
+    response = client.get(reverse("treatments:reminder_list"))
+
+    # Then the message sent for nothing is listed, with the note kept in skip_reason, and
+    # cannot be sent again; the one sent as usual is not listed
+    week.refresh_from_db()
+    assert week.skip_reason.endswith(CANCELLED_WHILE_SENDING)
+    assert [r.pk for r in response.context["reminders"]] == [week.pk]
+    row = response.content.decode().split('id="reminders"')[1].split("</table>")[0]
+    assert "Sent, visit cancelled" in row
+    assert escape(week.skip_reason) in row
+    assert reverse("treatments:reminder_resend", args=[week.pk]) not in row
 
 
 def test_a_cancel_before_the_send_starts_cancels_and_the_queued_task_does_nothing(

@@ -538,7 +538,12 @@ def test_failed_and_skipped_reminders_are_listed_and_can_be_sent_again(
     client.force_login(front_desk)
     page = client.get(reverse("treatments:reminder_list"))
     assert reminder in list(page.context["reminders"])
-    client.post(reverse("treatments:reminder_resend", args=[reminder.pk]))
+    # one form for the page; the row's button posts it to the reminder's resend URL
+    html = page.content.decode()
+    assert html.count("<form") == 2  # the page's and the navbar's sign-out
+    resend = reverse("treatments:reminder_resend", args=[reminder.pk])
+    assert f'form="resend" formaction="{resend}"' in html
+    client.post(resend)
     reminder.refresh_from_db()
     assert (reminder.status, reminder.last_error) == ("pending", "")
 

@@ -9,6 +9,17 @@ from django.db.models import Q
 
 from patients.models import Channel, Patient, PatientOwnedQuerySet
 
+# Noted on a row whose send had already started when its reminder was cancelled: the send
+# finishes it (sent, with this note), or skips it if it had not handed the message over yet.
+CANCELLED_WHILE_SENDING = "It was cancelled while this message was being sent."
+
+# What the front desk must look at: a message that failed or was skipped, and one that went out
+# for a visit cancelled while it was being handed over. The list's filter and its partial index
+# share this one condition (PostgreSQL uses a partial index only for a query that implies it).
+NEEDS_ATTENTION = Q(status__in=["failed", "skipped"]) | Q(
+    status="sent", skip_reason__endswith=CANCELLED_WHILE_SENDING
+)
+
 
 class ReminderQuerySet(PatientOwnedQuerySet):
     def due(self, now: datetime.datetime) -> Self:
@@ -16,6 +27,9 @@ class ReminderQuerySet(PatientOwnedQuerySet):
 
     def open(self) -> Self:
         return self.filter(status__in=(Reminder.Status.PENDING, Reminder.Status.CLAIMED))
+
+    def needing_attention(self) -> Self:
+        return self.filter(NEEDS_ATTENTION)
 
 
 class Reminder(models.Model):
@@ -86,11 +100,10 @@ class Reminder(models.Model):
             models.Index(
                 fields=["course"], name="reminder_course_idx", condition=Q(course__isnull=False)
             ),
-            # the front desk's list of failed and skipped messages, newest first
+            # the front desk's list of failed and skipped messages (and those sent for a visit
+            # cancelled during the hand-over), newest first
             models.Index(
-                fields=["-due_at"],
-                name="reminder_problem_idx",
-                condition=Q(status__in=["failed", "skipped"]),
+                fields=["-due_at"], name="reminder_problem_idx", condition=NEEDS_ATTENTION
             ),
         ]
         constraints = [

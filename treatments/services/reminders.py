@@ -27,7 +27,7 @@ from patients.models import Channel, Patient
 from treatments import channels
 from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
-from treatments.models.reminders import ReminderQuerySet
+from treatments.models.reminders import CANCELLED_WHILE_SENDING, ReminderQuerySet
 
 Kind, Status = Reminder.Kind, Reminder.Status
 logger = logging.getLogger(__name__)
@@ -170,11 +170,6 @@ def visit_reminder_plans(
         (key, Kind.VISIT_WEEK, Channel.EMAIL, week),
         (key, Kind.VISIT_TOMORROW, preferred_channel(Channel.SMS, consents_to), tomorrow),
     ]
-
-
-# Noted on a row whose send had already started when its reminder was cancelled: the send
-# finishes it (sent, with this note), or skips it if it had not handed the message over yet.
-CANCELLED_WHILE_SENDING = "It was cancelled while this message was being sent."
 
 
 def cancel_open_reminders(queryset: ReminderQuerySet, reason: str) -> int:

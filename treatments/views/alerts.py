@@ -7,38 +7,48 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, clinician_required
+from clinic.paging import page_of
 from treatments.forms import AdverseEventForm, AdverseEventResolveForm, AlertAcknowledgeForm
 from treatments.models import AdverseEvent, Alert
 from treatments.services import acknowledge_alert, confirm_adverse_event, resolve_adverse_event
-
-INBOX_ACKNOWLEDGED_SHOWN = 20  # the latest acknowledged alerts, below the open ones
-
-
-def _inbox(request, *, bound: tuple[int, AlertAcknowledgeForm] | None = None) -> HttpResponse:
-    alerts = Alert.objects.for_user(request.user).for_inbox()
-    shown = list(alerts.open()) + list(
-        alerts.filter(acknowledged_at__isnull=False)[:INBOX_ACKNOWLEDGED_SHOWN]
-    )
-    forms = dict([bound] if bound else [])
-    rows = [
-        (alert, forms.get(alert.pk) or AlertAcknowledgeForm(auto_id=f"id_%s_{alert.pk}"))
-        for alert in shown
-    ]
-    return render(request, "treatments/alert_list.html", {"alerts": shown, "rows": rows})
+from treatments.views import pk_url
 
 
 @clinician_required
 def alert_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    return _inbox(request)
+    """Every alert, open ones first (urgent before prompt), a page at a time; each row links to
+    the alert's page, where it is acknowledged (no form per row)."""
+    page = page_of(request, Alert.objects.for_user(request.user).for_inbox())
+    chart, session, detail = (
+        pk_url("treatments:chart"),
+        pk_url("treatments:session_detail"),
+        pk_url("treatments:alert_detail"),
+    )
+    for alert in page.object_list:
+        alert.chart_url, alert.detail_url = chart(alert.patient_id), detail(alert.pk)
+        alert.session_url = session(alert.event.session_id)
+    return render(
+        request, "treatments/alert_list.html", {"alerts": page.object_list, "page_obj": page}
+    )
+
+
+@clinician_required
+def alert_detail(
+    request: AuthenticatedHttpRequest, pk: int, form: AlertAcknowledgeForm | None = None
+) -> HttpResponse:
+    """One alert, and while it is open the form that acknowledges it."""
+    alert = get_object_or_404(Alert.objects.for_user(request.user).for_inbox(), pk=pk)
+    context = {"alert": alert, "form": form or AlertAcknowledgeForm()}
+    return render(request, "treatments/alert_detail.html", context)
 
 
 @clinician_required
 @require_POST
 def alert_acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(Alert.objects.for_user(request.user), pk=pk)
-    form = AlertAcknowledgeForm(request.POST, auto_id=f"id_%s_{alert.pk}")
+    form = AlertAcknowledgeForm(request.POST)
     if not form.is_valid():
-        return _inbox(request, bound=(alert.pk, form))
+        return alert_detail(request, pk, form=form)
     if acknowledge_alert(alert=alert, user=request.user, note=form.cleaned_data["note"]):
         messages.success(request, "Alert acknowledged.")
     else:

@@ -28,6 +28,7 @@ from treatments.forms import ConfirmForm
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, InjectorDay
 from treatments.services import BookingError, set_appointment_status, undo_appointment_status
+from treatments.views import pk_url
 
 VIEWS = ("day", "week")
 # What the desk may set from the calendar; cancelling asks for a reason on its own page.
@@ -56,7 +57,7 @@ class CalendarDay:
 
 @staff_required
 def calendar_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    clinician = _clinician_param(request.GET.get("clinician", ""))
+    clinician = User.objects.clinician_from_param(request.GET.get("clinician", ""))
     asked = date_param(request.GET.get("date"))
     location = Location.objects.from_param(request.GET.get("location")) or _default_location(
         request.user, clinician, asked
@@ -154,15 +155,13 @@ def _fill(days: list[CalendarDay], appointments, clinician: User | None, zone, m
 
 class VisitMarkup:
     """Each appointment's markup, built in Python: the template engine took a second and a
-    half (and reversed six URLs) per busy week. Every URL is reversed once with a placeholder,
+    half (and reversed six URLs) per busy week. Every URL is reversed once a page (pk_url),
     every text escaped; the markup is the one the calendar always had."""
-
-    PLACEHOLDER = 999_999_999
 
     def __init__(self, request, *, view: str, clinician: User | None, today: datetime.date):
         self.today = today
-        self.urls = {
-            name: reverse(name, args=[self.PLACEHOLDER]).split(str(self.PLACEHOLDER))
+        self.url = {
+            name: pk_url(name)
             for name in (
                 "patients:detail",
                 "treatments:appointment_status",
@@ -178,10 +177,6 @@ class VisitMarkup:
         )
         if clinician is not None:
             self.hidden += f'\n    <input type="hidden" name="clinician" value="{clinician.pk}">'
-
-    def url(self, name: str, pk: int) -> str:
-        before, after = self.urls[name]
-        return f"{before}{pk}{after}"
 
     def visit(self, row: dict, local: datetime.datetime) -> CalendarVisit:
         pk, status = row["pk"], row["status"]
@@ -210,7 +205,7 @@ class VisitMarkup:
         actions = ""
         if status == Appointment.Status.BOOKED:
             actions = (
-                f'<form method="post" action="{self.url("treatments:appointment_status", pk)}">'
+                f'<form method="post" action="{self.url["treatments:appointment_status"](pk)}">'
                 f"\n    {self.hidden}"
                 '\n    <button type="submit" name="status" value="arrived" '
                 f'class="btn btn-sm btn-success">Check in{hidden_name}</button>'
@@ -218,16 +213,16 @@ class VisitMarkup:
                 f'class="btn btn-sm btn-outline-danger">No-show{hidden_name}</button>'
                 "\n  </form>"
                 '\n  <a class="btn btn-sm btn-outline-secondary" '
-                f'href="{self.url("treatments:appointment_reschedule", pk)}">'
+                f'href="{self.url["treatments:appointment_reschedule"](pk)}">'
                 f"Reschedule{hidden_name}</a>"
                 '\n  <a class="btn btn-sm btn-outline-secondary" '
-                f'href="{self.url("treatments:appointment_cancel", pk)}">Cancel{hidden_name}</a>'
+                f'href="{self.url["treatments:appointment_cancel"](pk)}">Cancel{hidden_name}</a>'
                 "\n  "
             )
         elif status in Appointment.UNDOABLE and local.date() == self.today:
             undone = "check-in" if status == Appointment.Status.ARRIVED else "no-show"
             actions = (
-                f'<form method="post" action="{self.url("treatments:appointment_undo", pk)}">'
+                f'<form method="post" action="{self.url["treatments:appointment_undo"](pk)}">'
                 f"\n    {self.hidden}"
                 '\n    <button type="submit" class="btn btn-sm btn-outline-secondary">'
                 f"Undo {undone}{hidden_name}</button>"
@@ -238,12 +233,12 @@ class VisitMarkup:
             f'\n  {struck[0]}<time datetime="{local.isoformat()}">{local:%H:%M}</time>{struck[1]}'
             '\n</div>\n<div class="appointment-main">'
             f'\n  {struck[0]}<a class="appointment-patient" '
-            f'href="{self.url("patients:detail", row["patient_id"])}">{name}</a>{struck[1]}'
+            f'href="{self.url["patients:detail"](row["patient_id"])}">{name}</a>{struck[1]}'
             f'\n  <div class="small text-body-secondary">{about} · {escape(clinician)}</div>'
             f'\n  <div class="appointment-badges">\n    {badges}\n  </div>'
             '\n</div>\n<div class="appointment-actions">'
             f"\n  {actions}"
-            f'<a class="btn btn-sm btn-link" href="{self.url("treatments:appointment_ics", pk)}">'
+            f'<a class="btn btn-sm btn-link" href="{self.url["treatments:appointment_ics"](pk)}">'
             f'.ics<span class="visually-hidden"> calendar file for {name}</span></a>'
             "\n</div>\n"
         )
@@ -267,12 +262,6 @@ def _zone_names(day: datetime.date, zone: zoneinfo.ZoneInfo) -> str:
 def _calendar_url(**params) -> str:
     query = urlencode({name: value for name, value in params.items() if value not in ("", None)})
     return f"{reverse('treatments:calendar')}?{query}" if query else reverse("treatments:calendar")
-
-
-def _clinician_param(value: str) -> User | None:
-    if not value.isdigit():
-        return None
-    return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
 
 
 def _default_location(user, clinician, day) -> Location | None:

@@ -1,21 +1,21 @@
-"""What the front desk sees of the outbox: failed and skipped reminders, and resending."""
+"""What the front desk sees of the outbox: failed and skipped reminders, those sent for a visit
+cancelled while they were handed over, and resending."""
 
 import datetime
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
+from clinic.paging import page_of
 from treatments.models import Reminder
 from treatments.services.reminders import resend_reminder
 from treatments.views import pk_url
 
 RECENT_DAYS = 30
-PAGE_SIZE = 50
 REMINDER_ROW = (
     "kind",
     "channel",
@@ -30,17 +30,19 @@ REMINDER_ROW = (
 
 @staff_required
 def reminder_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Failed and skipped reminders of the last RECENT_DAYS, newest first, a page at a time
-    (on the partial index reminder_problem_idx)."""
+    """Reminders needing attention (failed, skipped, sent for a visit cancelled during the
+    hand-over) of the last RECENT_DAYS, newest first, a page at a time (on the partial index
+    reminder_problem_idx)."""
     since = timezone.now() - datetime.timedelta(days=RECENT_DAYS)
     problems = (
         Reminder.objects.for_user(request.user)
-        .filter(status__in=(Reminder.Status.FAILED, Reminder.Status.SKIPPED), due_at__gte=since)
+        .needing_attention()
+        .filter(due_at__gte=since)
         .select_related("patient")
         .only(*REMINDER_ROW)
         .order_by("-due_at", "-pk")
     )
-    page = Paginator(problems, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, problems)
     detail, resend = pk_url("patients:detail"), pk_url("treatments:reminder_resend")
     for reminder in page.object_list:
         reminder.patient_url, reminder.resend_url = detail(reminder.patient_id), resend(reminder.pk)

@@ -2,20 +2,19 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import date_param, safe_next_url
+from clinic.forms import date_param, id_param, safe_next_url
 from clinic.models import Location, User
+from clinic.paging import page_of
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
-from treatments.models import Appointment, CallOutcome
+from treatments.models import Appointment
 from treatments.services.schedule import (
     DUE_BUCKETS,
     BookingError,
@@ -156,9 +155,9 @@ def appointment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The working list, or (`?list=lost`) the patients lost to follow-up; a page at a time."""
     location = Location.objects.from_param(request.GET.get("location"))
-    clinician = _clinician_param(request.GET.get("clinician"))
-    asked = request.GET.get("weeks", "")
-    weeks = int(asked) if asked.isdigit() and 0 < int(asked) <= 26 else None
+    clinician = User.objects.clinician_from_param(request.GET.get("clinician"))
+    weeks = id_param(request.GET.get("weeks"))
+    weeks = weeks if weeks and weeks <= 26 else None
     overdue = request.GET.get("overdue")
     overdue = overdue if overdue in DUE_BUCKETS else None
     lost = request.GET.get("list") == "lost"
@@ -173,7 +172,7 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     # One query for the ordered ids (the count is their number), one for a page's rows.
     ids = list(patients.values_list("pk", flat=True))
-    page = Paginator(ids, DUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, ids)
     entries = due_entries(list(page.object_list), today=today)
     context = {
         "entries": _with_urls(entries),
@@ -188,22 +187,8 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "buckets": [(key, label) for key, (label, _, _) in DUE_BUCKETS.items()],
         "lost": lost,
         "lost_after_days": settings.DUE_LIST_LOST_AFTER_DAYS,
-        "outcome_options": OUTCOME_OPTIONS,  # rendered once, not once a row
     }
     return render(request, "treatments/due_list.html", context)
-
-
-DUE_PAGE_SIZE = 50
-OUTCOME_OPTIONS = format_html_join(
-    "", '<option value="{}">{}</option>', CallOutcome.Outcome.choices
-)
-
-
-def _clinician_param(value: str | None) -> User | None:
-    """The clinician a query string names by id; None for anything else."""
-    if not (value or "").isdigit():
-        return None
-    return User.objects.filter(pk=value, role=User.Role.CLINICIAN).first()
 
 
 def _with_urls(entries: list) -> list:
@@ -219,16 +204,17 @@ def _with_urls(entries: list) -> list:
 
 
 @staff_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def call_outcome_create(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
+    """A call to a patient on the due list, on its own page (the list has a link per row, no
+    form); saved, back to the list as it was (`next`)."""
     patient = _patient(request.user, patient_pk)
-    form = CallOutcomeForm(request.POST)
+    asked = request.POST.get("next") if request.method == "POST" else request.GET.get("next")
+    back = safe_next_url(request, asked, reverse("treatments:due_list"))
+    form = CallOutcomeForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         record_call_outcome(patient=patient, by=request.user, **form.cleaned_data)
         messages.success(request, f"Call outcome saved for {patient.full_name}.")
-    else:
-        errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
-        messages.error(request, f"Not saved: {errors}")
-    return redirect(
-        safe_next_url(request, request.POST.get("next"), reverse("treatments:due_list"))
-    )
+        return redirect(back)
+    context = {"patient": patient, "form": form, "next": back}
+    return render(request, "treatments/call_outcome_form.html", context)
