@@ -5,9 +5,9 @@ import datetime
 from typing import Self
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
-from patients.models import Channel, Patient, PatientOwnedQuerySet
+from patients.models import Channel, ContactConsent, Patient, PatientOwnedQuerySet
 
 
 class ReminderQuerySet(PatientOwnedQuerySet):
@@ -16,6 +16,21 @@ class ReminderQuerySet(PatientOwnedQuerySet):
 
     def open(self) -> Self:
         return self.filter(status__in=(Reminder.Status.PENDING, Reminder.Status.CLAIMED))
+
+    def for_sending(self) -> Self:
+        """The rows with what a send checks and writes, in one query: the patient, location,
+        visit and course, and the patient's latest consent on the row's channel
+        (`consent_granted`: None if never asked)."""
+        consent = ContactConsent.objects.filter(
+            patient=OuterRef("patient_id"), channel=OuterRef("channel")
+        ).order_by("-recorded_at", "-pk")
+        return (
+            self.select_related(
+                "patient", "patient__location", "course", "appointment", "appointment__location"
+            )
+            .order_by()
+            .annotate(consent_granted=Subquery(consent.values("granted")[:1]))
+        )
 
 
 class Reminder(models.Model):
