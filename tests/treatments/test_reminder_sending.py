@@ -15,6 +15,7 @@ from django.utils.html import escape
 
 from patients.services import record_consent
 from tests.conftest import local
+from tests.treatments.test_reminder_workers import make_visits
 from treatments import channels
 from treatments.models import Reminder
 from treatments.services import set_appointment_status
@@ -423,3 +424,130 @@ def test_after_an_error_the_next_message_opens_a_new_connection(smtp_sink, monke
     channels.send_email(message(3))
     assert len(smtp_sink.peers) == 2
     assert len(set(smtp_sink.peers)) == 2
+
+
+# --- what a batch reads at each row's turn, and where it stops ----------------------------------
+
+
+@pytest.fixture
+def three_claimed(db, settings):
+    """Three due email reminders (three patients consenting to email), claimed in one batch,
+    outside any quiet hours."""
+    settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = 24, 0
+    reminders = make_visits(3)
+    claims = dispatch_due_reminders()
+    assert [pk for pk, _ in claims] == [r.pk for r in reminders]
+    return reminders, claims
+
+
+def test_a_consent_revoked_while_the_batch_runs_is_seen_at_that_rows_turn(
+    three_claimed, monkeypatch
+):
+    # Given a batch of three, and the second patient revoking email consent while the first
+    # message is being handed over (after the batch began, before the second row's turn)
+    (first, second, third), claims = three_claimed
+    real_send = channels.send
+
+    def revoke_meanwhile(channel, message):
+        if message.key == first.idempotency_key:
+            record_consent(
+                patient=second.patient,
+                channel="email",
+                granted=False,
+                source="stop_link",
+                recorded_by=None,
+            )
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", revoke_meanwhile)
+
+    # When the batch runs
+    results = send_reminders(claims)
+
+    # Then the second row is skipped for the consent it had at its turn; the others go
+    assert results == {str(first.pk): "sent", str(second.pk): "skipped", str(third.pk): "sent"}
+    assert message_ids() == [
+        f"<{first.idempotency_key}@cadence>",
+        f"<{third.idempotency_key}@cadence>",
+    ]
+    second.refresh_from_db()
+    assert (second.status, second.skip_reason) == ("skipped", "No consent to Email messages.")
+
+
+def test_a_consent_granted_again_after_a_revocation_is_the_one_that_counts(three_claimed):
+    # Given the first patient revoked email consent and then granted it again
+    (first, _, _), claims = three_claimed
+    for granted in (False, True):
+        record_consent(
+            patient=first.patient,
+            channel="email",
+            granted=granted,
+            source="phone",
+            recorded_by=None,
+        )
+
+    # When the batch runs, the latest record decides
+    assert set(send_reminders(claims).values()) == {"sent"}
+
+
+def test_a_relay_that_fails_on_one_row_retries_that_row_and_sends_the_rest(
+    three_claimed, monkeypatch
+):
+    # Given a relay that times out on the second message of the batch
+    (first, second, third), claims = three_claimed
+    real_send = channels.send
+
+    def flaky(channel, message):
+        if message.key == second.idempotency_key:
+            raise channels.TransientSendError("timed out")
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", flaky)
+
+    # When the batch runs
+    results = send_reminders(claims)
+
+    # Then the rows before and after it are recorded sent, and it is back in the outbox later
+    assert results == {str(first.pk): "sent", str(second.pk): "retry", str(third.pk): "sent"}
+    rows = {r.pk: r for r in Reminder.objects.filter(pk__in=[first.pk, second.pk, third.pk])}
+    assert (rows[first.pk].status, rows[third.pk].status) == ("sent", "sent")
+    assert (rows[second.pk].status, rows[second.pk].claim_token) == ("pending", "")
+    assert rows[second.pk].due_at > timezone.now()
+    later = dispatch_due_reminders(now=timezone.now() + datetime.timedelta(minutes=2))
+    assert [pk for pk, _ in later] == [second.pk]
+
+
+class WorkerKilled(BaseException):
+    """What a worker's death looks like from inside the batch: nothing after it runs."""
+
+
+def test_a_batch_that_dies_on_a_row_leaves_the_sent_recorded_and_the_rest_retryable(
+    three_claimed, monkeypatch, settings
+):
+    # Given the worker dies while handing over the second message of the batch
+    (first, second, third), claims = three_claimed
+    real_send = channels.send
+
+    def die_on_second(channel, message):
+        if message.key == second.idempotency_key:
+            raise WorkerKilled
+        return real_send(channel, message)
+
+    monkeypatch.setattr(channels, "send", die_on_second)
+    with pytest.raises(WorkerKilled):
+        send_reminders(claims)
+
+    # Then the first is recorded sent; the second is started (its lease guards it) and the
+    # third still only claimed (the queue timeout guards it)
+    rows = {r.pk: r for r in Reminder.objects.filter(pk__in=[first.pk, second.pk, third.pk])}
+    assert rows[first.pk].status == "sent"
+    assert (rows[second.pk].status, rows[second.pk].started_at is not None) == ("claimed", True)
+    assert (rows[third.pk].status, rows[third.pk].started_at) == ("claimed", None)
+
+    # And once both have run out, the dispatcher claims those two again, never the sent one
+    monkeypatch.setattr(channels, "send", real_send)
+    wait = max(settings.REMINDER_LEASE_SECONDS, settings.REMINDER_QUEUE_TIMEOUT_SECONDS) + 1
+    later = dispatch_due_reminders(now=timezone.now() + datetime.timedelta(seconds=wait))
+    assert sorted(pk for pk, _ in later) == [second.pk, third.pk]
+    assert set(send_reminders(later).values()) == {"sent"}
+    assert message_ids() == [f"<{r.idempotency_key}@cadence>" for r in (first, second, third)]

@@ -5,9 +5,9 @@ import datetime
 from typing import Self
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
-from patients.models import Channel, Patient, PatientOwnedQuerySet
+from patients.models import Channel, ContactConsent, Patient, PatientOwnedQuerySet
 
 # Noted on a row whose send had already started when its reminder was cancelled: the send
 # finishes it (sent, with this note), or skips it if it had not handed the message over yet.
@@ -30,6 +30,21 @@ class ReminderQuerySet(PatientOwnedQuerySet):
 
     def needing_attention(self) -> Self:
         return self.filter(NEEDS_ATTENTION)
+
+    def for_sending(self) -> Self:
+        """The rows with what a send checks and writes, in one query: the patient, location,
+        visit and course, and the patient's latest consent on the row's channel
+        (`consent_granted`: None if never asked)."""
+        consent = ContactConsent.objects.filter(
+            patient=OuterRef("patient_id"), channel=OuterRef("channel")
+        ).order_by("-recorded_at", "-pk")
+        return (
+            self.select_related(
+                "patient", "patient__location", "course", "appointment", "appointment__location"
+            )
+            .order_by()
+            .annotate(consent_granted=Subquery(consent.values("granted")[:1]))
+        )
 
 
 class Reminder(models.Model):

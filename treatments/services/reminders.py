@@ -384,7 +384,7 @@ def send_reminder(
     3. Hand the message over; record it sent, or retry / fail by the error's kind.
     """
     now = now or timezone.now()
-    reminder = _start(reminder_id, claim_token)
+    reminder = _start(reminder_id, claim_token, now)
     if reminder is None:
         return "not-mine"
     reason = _why_skip(reminder, now)
@@ -422,16 +422,16 @@ def send_reminder(
     return "claim-lost-recorded" if late else "claim-lost"
 
 
-def _start(reminder_id: int, claim_token: str) -> Reminder | None:
+def _start(reminder_id: int, claim_token: str, now: datetime.datetime) -> Reminder | None:
     """Start this row's send (its lease runs from now), if it is still claimed with this token
-    and nobody started it; then read it with what the checks and the message need."""
+    and nobody started it; then read it with everything the checks and the message need, in
+    one query (`for_sending`)."""
     claimed = Reminder.objects.filter(
         pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token
     )
     if not claimed.filter(started_at__isnull=True).update(started_at=timezone.now()):
         return None
-    related = ("patient", "patient__location", "course", "appointment", "appointment__location")
-    return claimed.select_related(*related).first()
+    return next(iter(claimed.for_sending()[:1]), None)
 
 
 def _send_failed(
@@ -510,7 +510,7 @@ def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
         course is not None and course.status != TreatmentCourse.Status.ACTIVE
     ):
         return "The course is paused or stopped."
-    if not patient.consents_to(reminder.channel):
+    if not reminder.consent_granted:  # type: ignore[attr-defined]  # for_sending
         return f"No consent to {reminder.get_channel_display()} messages."
     if not patient.address_for(reminder.channel):
         return f"No {'email address' if reminder.channel == Channel.EMAIL else 'phone number'}."
