@@ -48,16 +48,19 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if connection.vendor == "postgresql" and not queryset.query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
-                    [queryset.model._meta.db_table],
-                )
-                estimate = int(cursor.fetchone()[0])
-            if estimate >= self.ESTIMATE_FROM:
-                return estimate
-        return super().count
+        if connection.vendor != "postgresql" or queryset.query.where:
+            return super().count
+        # One round trip: the estimate, or the exact count of a table still small (the
+        # scalar subquery runs only when its branch is taken).
+        table = connection.ops.quote_name(queryset.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT CASE WHEN reltuples >= %s THEN reltuples::bigint "
+                f"ELSE (SELECT count(*) FROM {table}) END "
+                "FROM pg_class WHERE oid = %s::regclass",
+                [self.ESTIMATE_FROM, table],
+            )
+            return int(cursor.fetchone()[0])
 
 
 class LeanChangeList(ChangeList):
