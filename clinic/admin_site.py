@@ -4,6 +4,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -48,7 +49,11 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if connection.vendor != "postgresql" or queryset.query.where:
+        if (
+            connection.vendor != "postgresql"
+            or not isinstance(queryset, QuerySet)
+            or queryset.query.where
+        ):
             return super().count
         # One round trip: the estimate, or the exact count of a table still small (the
         # scalar subquery runs only when its branch is taken).
@@ -96,8 +101,8 @@ class CadenceModelAdmin(admin.ModelAdmin):
             model = self.model
             for name in path.split(LOOKUP_SEP)[:-1]:
                 model = model._meta.get_field(name).related_model
-            names = {field.name for field in model._meta.concrete_fields}
-            if "phone" in names and f"{path}phone" not in self.list_display:
+            fields = {field.name for field in model._meta.concrete_fields}
+            if "phone" in fields and f"{path}phone" not in self.list_display:
                 phones.append(f"{path}phone")
         return phones
 
