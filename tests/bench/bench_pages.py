@@ -46,6 +46,7 @@ PAGES = [
         "/treatments/due/?location={location}&weeks=4",
         "page",
     ),
+    ("due list, lost to follow-up", "staff", "/treatments/due/?list=lost", "page"),
     (
         "week calendar, busiest",
         "staff",
@@ -59,12 +60,26 @@ PAGES = [
         "page",
     ),
     ("failed/skipped reminders", "staff", "/treatments/reminders/", "page"),
+    ("alerts inbox", "staff", "/treatments/alerts/", "page"),
+    ("registry, first page", "staff", "/patients/", "page"),
     ("registry search", "search", "/patients/", "page"),
+    ("patient record", "staff", "/patients/{chart_patient}/", "page"),
+    ("patient details form", "staff", "/patients/{chart_patient}/edit/", "page"),
     ("patient chart, 6 sessions", "staff", "/treatments/patients/{chart_patient}/chart/", "page"),
+    ("session record", "staff", "/treatments/sessions/{session}/", "page"),
+    ("new session form", "staff", "/treatments/patients/{chart_patient}/sessions/new/", "page"),
+    ("booking: slot picker", "staff", "/treatments/patients/{unbooked_patient}/book/", "page"),
+    ("lot recall (report)", "staff", "/treatments/lots/?lot={lot}", "page"),
+    ("audit trail of a patient", "admin", "/audit/patients/{chart_patient}/", "page"),
     ("portal home", "patient", "/portal/", "page"),
     ("portal diary month", "patient", "/portal/diary/", "page"),
+    ("portal diary day", "patient", "/portal/diary/{diary_day}/", "page"),
+    ("portal treatment", "patient", "/portal/treatment/", "page"),
+    ("portal contact", "patient", "/portal/contact/", "page"),
+    ("portal questionnaires", "patient", "/portal/questionnaires/", "page"),
+    ("portal who opened my record", "patient", "/audit/mine/", "page"),
     ("admin Appointment changelist", "admin", "/admin/treatments/appointment/", "admin"),
-    ("admin Reminder changelist", "admin", "/admin/treatments/reminder/", "admin"),
+    ("admin TreatmentSession changelist", "admin", "/admin/treatments/treatmentsession/", "admin"),
     ("admin Patient changelist", "admin", "/admin/patients/patient/", "admin"),
 ]
 BARE_URL = "/bench/bare/"  # tests/bench/urls.py, measured right before every page
@@ -86,14 +101,16 @@ def free_port() -> int:
 
 
 def pick_objects(search: str | None) -> dict:
-    """The busiest location, its busiest week and day, a patient with 6 sessions, a portal
-    patient with a booked visit, a clinician, a clinic admin and a name fragment."""
+    """The busiest location, its busiest week and day, a patient with 6 sessions and their
+    latest signed session, a portal patient with a booked visit and their latest diary day, a
+    patient of the busiest location with nothing booked, the lot used most, a clinician, a
+    clinic admin and a name fragment."""
     from django.db import connection
     from django.db.models import Count
 
     from clinic.models import User
     from patients.models import Patient
-    from treatments.models import TreatmentSession
+    from treatments.models import Appointment, TreatmentSession, VialLot
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -136,7 +153,37 @@ def pick_objects(search: str | None) -> dict:
     if search is None:
         middle = Patient.objects.order_by("pk")[Patient.objects.count() // 2]
         search = middle.last_name[1:5]
+    session = (
+        TreatmentSession.objects.signed()
+        .filter(patient=six["patient"])
+        .order_by("-administered_at")
+        .first()
+    )
+    # Someone the desk would book next: active, at the busiest location, nothing booked.
+    unbooked = (
+        Patient.objects.filter(location=location, status=Patient.Status.ACTIVE)
+        .exclude(appointments__in=Appointment.objects.active())
+        .order_by("pk")
+        .first()
+    )
+    # The lot used most (a recall lists every use of it: the report's worst case).
+    lot = (
+        VialLot.objects.annotate(n_uses=Count("uses"))
+        .order_by("-n_uses", "pk")
+        .values("lot_number", "n_uses")
+        .first()
+    )
+    diary = portal.diary_entries.order_by("-date").first()
+    if not (session and unbooked and lot and diary):
+        raise SystemExit(
+            "The database lacks a signed session, an unbooked patient, a lot or a diary."
+        )
     return {
+        "session": session.pk,
+        "unbooked_patient": unbooked.pk,
+        "lot": lot["lot_number"],
+        "lot_uses": lot["n_uses"],
+        "diary_day": diary.date.isoformat(),
         "location": location,
         "day": day.isoformat(),
         "day_visits": day_visits,
@@ -325,6 +372,7 @@ def main() -> int:
     )
     parser.add_argument("--search", default=None, help="name fragment (default: from the data)")
     parser.add_argument("--only", default="", help="measure only pages whose name has this")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cadence-bench-pages-"))
@@ -380,14 +428,16 @@ def main() -> int:
         }
         log("collectstatic (as make run does: the manifest storage needs it with DEBUG off) ...")
         call_command("collectstatic", interactive=False, verbosity=0)
-        port = free_port()
+        port = args.port or free_port()
         env = {**os.environ, "ROOT_URLCONF": "tests.bench.urls"}
         log(f"starting gunicorn (2 workers) on 127.0.0.1:{port} ...")
         server = start_gunicorn(port, env, tmp / "gunicorn.log")
         log(
             f"location {picked['location']}: week of {picked['week']} ({picked['week_visits']} "
             f"visits), day {picked['day']} ({picked['day_visits']}); chart of patient "
-            f"{picked['chart_patient']}; search fragment {picked['search']!r}"
+            f"{picked['chart_patient']} (session {picked['session']}); booking for patient "
+            f"{picked['unbooked_patient']}; lot {picked['lot']} ({picked['lot_uses']} uses); "
+            f"search fragment {picked['search']!r}"
         )
         results = []
         for name, who, url, kind in PAGES:

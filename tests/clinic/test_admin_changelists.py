@@ -9,8 +9,11 @@ import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from clinic.admin_site import EstimatedCountPaginator
 from clinic.models import Location, User
 from patients.models import ContactConsent
 from tests.conftest import SESSION_TIME, fresh_vials, make_patient, make_user, session_input
@@ -257,3 +260,77 @@ def test_every_changelist_keeps_a_constant_query_count(
 
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) >= rows
+
+
+def _appointments_page(client, clinic_admin, one_of_every_kind, rows, query=""):
+    world = {
+        "location": one_of_every_kind["patient"].location,
+        "clin": one_of_every_kind["session"].injector,
+        "desk": one_of_every_kind["user"],
+    }
+    _appointments(rows, world)
+    client.force_login(clinic_admin)
+    return reverse("admin:treatments_appointment_changelist") + query
+
+
+def test_the_appointments_changelist_loads_no_phone_number_it_does_not_show(
+    client, clinic_admin, one_of_every_kind
+):
+    # Given appointments of patients with phone numbers, at a location with one
+    url = _appointments_page(client, clinic_admin, one_of_every_kind, 5)
+
+    # When the admin lists them
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+
+    # Then the rows' query reads neither phone (loading one parses it), and the rows show
+    rows = [
+        q["sql"] for q in queries.captured_queries if 'FROM "treatments_appointment"' in q["sql"]
+    ]
+    page = [sql for sql in rows if "COUNT(" not in sql]
+    assert page
+    assert all('"patients_patient"."phone"' not in sql for sql in page)
+    assert all('"clinic_location"."phone"' not in sql for sql in page)
+    assert len(response.context["cl"].result_list) >= 5
+    assert str(response.context["cl"].result_list[0].patient) in response.content.decode()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the estimate is PostgreSQL's pg_class.reltuples",
+)
+def test_a_whole_big_table_is_estimated_and_a_filtered_list_counted(
+    client, clinic_admin, one_of_every_kind, monkeypatch
+):
+    # Given appointments, analysed, then three more; and "big" meaning from 1 row here
+    url = _appointments_page(client, clinic_admin, one_of_every_kind, 6)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE treatments_appointment")
+    analysed = Appointment.objects.count()
+    _appointments(
+        3,
+        {
+            "location": one_of_every_kind["patient"].location,
+            "clin": one_of_every_kind["session"].injector,
+            "desk": one_of_every_kind["user"],
+        },
+    )
+    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_FROM", 1)
+
+    # When the admin lists them all, and then one status
+    everything = client.get(url)
+    fulfilled = client.get(url + "?status__exact=fulfilled")
+
+    # Then the whole table's count is the estimate ANALYZE left (not the rows added since);
+    # the filtered list is counted exactly
+    assert everything.context["cl"].result_count == analysed
+    assert fulfilled.context["cl"].result_count == (
+        Appointment.objects.filter(status="fulfilled").count()
+    )
+    assert fulfilled.context["cl"].result_count == 6 + 3  # rows added after ANALYZE too
+
+
+def test_a_whole_small_table_is_counted_exactly(client, clinic_admin, one_of_every_kind):
+    url = _appointments_page(client, clinic_admin, one_of_every_kind, 4)
+    response = client.get(url)
+    assert response.context["cl"].result_count == Appointment.objects.count()

@@ -278,3 +278,37 @@ def test_a_link_built_once_a_page_is_the_link_reverse_gives_for_every_id(name):
     link = pk_url(name)
     for pk in (1, 7, 2147483647, 2147483648, 10**15):
         assert link(pk) == reverse(name, args=[pk])
+
+
+# --- the lot recall, a page at a time ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sessions", [1, 5])
+def test_the_lot_recall_pages_a_lot_in_wide_use_in_as_many_queries(
+    client, clinic_admin, clinician, location, sessions, monkeypatch, django_assert_max_num_queries
+):
+    # Given a lot used in `sessions` sessions of as many patients, and pages of 2
+    monkeypatch.setattr("treatments.views.sessions.RECALL_PAGE_SIZE", 2)
+    for number in range(sessions):
+        patient = make_patient(number, location=location)
+        record_session(patient=patient, injector=clinician, data=session_input(location))
+    client.force_login(clinic_admin)
+    url = reverse("treatments:lot_recall")
+
+    # When the admin opens the recall of the lot, and its last page
+    # session, user, count, page (session, patient, location, injector, lot joined), the lot
+    # picker, the session's sliding expiry (3), the audit trail's one INSERT
+    with django_assert_max_num_queries(9):
+        first = client.get(url, {"lot": "c1234ab"})
+    last_page = (sessions + 1) // 2
+    last = client.get(url, {"lot": "c1234ab", "page": last_page})
+
+    # Then every use is counted, and the pages together list each session once, oldest first
+    assert first.context["page_obj"].paginator.count == sessions
+    assert f"<strong>{sessions}</strong> session" in first.content.decode()
+    assert len(first.context["uses"]) == min(sessions, 2)
+    pages = first.context["page_obj"].paginator
+    listed = [use.session_id for number in pages.page_range for use in pages.page(number)]
+    assert len(listed) == len(set(listed)) == sessions
+    assert pages.num_pages == last_page
+    assert list(last.context["uses"]) == list(pages.page(last_page))

@@ -5,6 +5,7 @@ the patient's rows (PostgreSQL; SQLite's IMMEDIATE transactions serialize writer
 check for overlaps, then write; the database refuses an overlap that slips past (migration
 treatments 0004). A lost race is a BookingError, which the views show as a form error."""
 
+import bisect
 import datetime
 import zoneinfo
 from collections.abc import Iterable
@@ -108,17 +109,18 @@ def available_slots(
     end_date = start_date + datetime.timedelta(days=days)
     busy = _busy(location.zone, injectors, start_date, end_date, ignore)
     slots: list[Slot] = []
+    taken: dict[int, int] = {}  # slots found so far, by clinician id
     for offset in range(days):
         day = start_date + datetime.timedelta(days=offset)
         for person in sorted(injectors.get(day.weekday(), []), key=lambda u: u.pk):
-            taken = sum(1 for slot in slots if slot.clinician == person)
-            free = [
-                slot
-                for block in hours.get(day.weekday(), [])
-                for slot in _grid(person, location, day, block)
-                if slot.starts_at > now and not _overlaps(slot, busy.get(person.pk, []))
-            ]
-            slots += free[: per_clinician - taken] if per_clinician else free
+            appointments = busy.get(person.pk, _NOT_BUSY)
+            for block in hours.get(day.weekday(), []):
+                for slot in _grid(person, location, day, block):
+                    if per_clinician and taken.get(person.pk, 0) >= per_clinician:
+                        break
+                    if slot.starts_at > now and not appointments.overlaps(slot):
+                        slots.append(slot)
+                        taken[person.pk] = taken.get(person.pk, 0) + 1
     return sorted(slots, key=lambda slot: (slot.starts_at, slot.clinician.pk))
 
 
@@ -133,8 +135,30 @@ def _injectors(location: Location, clinician: User | None) -> dict[int, list[Use
     return injectors
 
 
-def _busy(zone, injectors, start_date, end_date, ignore) -> dict[int, list[tuple]]:
-    """(start, end) of each injector's active appointments in the range, by clinician id."""
+class _Busy:
+    """One clinician's active appointments, sorted by start: whether a slot overlaps one is
+    a binary search, not a walk of them all (a busy location's three weeks hold hundreds of
+    appointments for thousands of candidate slots)."""
+
+    def __init__(self, intervals: Iterable[tuple]):
+        ordered = sorted(intervals)
+        self.starts = [start for start, _ in ordered]
+        # the latest end among the appointments up to each one (they may overlap each other)
+        self.latest_ends: list[datetime.datetime] = []
+        for _, end in ordered:
+            self.latest_ends.append(max(end, self.latest_ends[-1]) if self.latest_ends else end)
+
+    def overlaps(self, slot: Slot) -> bool:
+        """Some appointment starts before the slot ends and ends after it starts."""
+        before = bisect.bisect_left(self.starts, slot.ends_at)
+        return before > 0 and self.latest_ends[before - 1] > slot.starts_at
+
+
+_NOT_BUSY = _Busy([])
+
+
+def _busy(zone, injectors, start_date, end_date, ignore) -> dict[int, _Busy]:
+    """Each injector's active appointments in the range, by clinician id."""
     busy = (
         Appointment.objects.active()
         .filter(clinician__in={c for cs in injectors.values() for c in cs})
@@ -148,7 +172,7 @@ def _busy(zone, injectors, start_date, end_date, ignore) -> dict[int, list[tuple
     by_clinician: dict[int, list[tuple]] = {}
     for clinician_id, starts, ends in busy:
         by_clinician.setdefault(clinician_id, []).append((starts, ends))
-    return by_clinician
+    return {clinician_id: _Busy(times) for clinician_id, times in by_clinician.items()}
 
 
 def _grid(person: User, location: Location, day: datetime.date, block: OpeningHours):
@@ -159,10 +183,6 @@ def _grid(person: User, location: Location, day: datetime.date, block: OpeningHo
     while start + step <= close:
         yield Slot(person, location, start, start + step)
         start += step
-
-
-def _overlaps(slot: Slot, busy: Iterable[tuple]) -> bool:
-    return any(s < slot.ends_at and e > slot.starts_at for s, e in busy)
 
 
 def _check_slot(

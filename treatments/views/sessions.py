@@ -4,6 +4,7 @@ import datetime
 import uuid
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -398,10 +399,13 @@ def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
             VialUse.objects.filter(lot__lot_number=lot_number)
             .exclude(session__status=TreatmentSession.Status.SUPERSEDED)  # amended away
             .select_related("lot", "session__patient", "session__location", "session__injector")
-            .order_by("session__administered_at")
+            .order_by("session__administered_at", "pk")
         )
-    return render(
-        request,
-        "treatments/lot_recall.html",
-        {"lot_number": lot_number, "uses": uses, "lots": VialLot.objects.order_by("-expiry")[:200]},
-    )
+    # A page at a time: a lot in wide use is tens of thousands of sessions at a network.
+    page = Paginator(uses, RECALL_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"lot_number": lot_number, "uses": page.object_list, "page_obj": page}
+    context["lots"] = VialLot.objects.order_by("-expiry")[:200]
+    return render(request, "treatments/lot_recall.html", context)
+
+
+RECALL_PAGE_SIZE = 100
