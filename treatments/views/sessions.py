@@ -4,7 +4,6 @@ import datetime
 import uuid
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from clinic.access import AuthenticatedHttpRequest, clinician_required, recall_required
 from clinic.db_routers import reading_from_replica
 from clinic.models import Location
+from clinic.paging import page_of
 from patients import outcomes
 from patients.models import Patient
 from treatments import protocol, rules
@@ -402,7 +402,7 @@ def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
             .order_by("session__administered_at", "pk")
         )
     # A page at a time: a lot in wide use is tens of thousands of sessions at a network.
-    page = Paginator(uses, RECALL_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, uses, RECALL_PAGE_SIZE)
     context = {"lot_number": lot_number, "uses": page.object_list, "page_obj": page}
     context["lots"] = VialLot.objects.order_by("-expiry")[:200]
     return render(request, "treatments/lot_recall.html", context)
