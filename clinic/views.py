@@ -1,7 +1,9 @@
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxLengthValidator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -49,9 +51,23 @@ def keep_alive(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+class LoginForm(AuthenticationForm):
+    """Django's login form, whose username also refuses more characters than an account name
+    can have: Django sets the field's max_length after the field is built, without its
+    validator, so an overlong name reached the failed-login record (a server error on
+    PostgreSQL). Such a name is a form error, and no account's attempt is counted."""
+
+    def __init__(self, request: HttpRequest | None = None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
+
+
 class LoginView(auth_views.LoginView):
     """Django's login. A patient's login is complete here, so the account's failed attempts
     are forgotten; a staff login is complete only after the second factor (mfa_verify)."""
+
+    authentication_form = LoginForm
 
     def form_valid(self, form):
         response = super().form_valid(form)

@@ -184,3 +184,16 @@ def test_the_lockout_log_does_not_name_the_account(client, db, settings, caplog)
 
     assert "lock" in caplog.text.lower()
     assert "hannah" not in caplog.text.lower()
+
+
+def test_an_overlong_username_is_a_form_error_and_no_failed_attempt(client, clinician):
+    # Given a login name longer than any account's (the failed-login record holds 255)
+    name = "c" * 300
+
+    # When someone tries it
+    response = attempt(client, name, "wrong-guess")
+
+    # Then the form says so, and nothing is recorded against an account
+    assert response.status_code == 200
+    assert "at most 150 characters" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
