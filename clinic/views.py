@@ -59,8 +59,8 @@ class LoginForm(AuthenticationForm):
 
     def __init__(self, request: HttpRequest | None = None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
-        username = self.fields["username"]
-        username.validators.append(MaxLengthValidator(username.max_length))
+        limit = self.username_field.max_length or 254  # as Django's form sets the field's
+        self.fields["username"].validators.append(MaxLengthValidator(limit))
 
 
 class LoginView(auth_views.LoginView):
