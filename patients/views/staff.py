@@ -19,6 +19,9 @@ from treatments.models import TreatmentSession
 # stay out of URLs (and so out of access logs and browser history).
 SEARCH_SESSION_KEY = "patient_search"
 PAGE_SIZE = 25
+# A search is counted and paged up to this many matches (20 pages); past it the list asks for
+# another word. The whole registry, without a search, is counted in full.
+SEARCH_COUNT_LIMIT = 500
 # What a row of the list shows: not the phone number (loading it parses it) nor the address.
 LIST_COLUMNS = (
     "mrn",
@@ -48,7 +51,9 @@ def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         .only(*LIST_COLUMNS)
     )
     context = {
-        "page": page_of(request, patients, PAGE_SIZE),
+        "page": page_of(
+            request, patients, PAGE_SIZE, count_limit=SEARCH_COUNT_LIMIT if query else None
+        ),
         "query": query,
         "search_form": PatientSearchForm(initial={"q": query}),
     }

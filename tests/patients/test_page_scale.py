@@ -93,6 +93,56 @@ def test_a_registry_search_needs_as_many_queries_for_40_matches_as_for_3(
     assert len(response.context["page"]) == min(rows, 25)
 
 
+def test_a_search_matching_more_than_its_limit_is_counted_to_the_limit_and_says_so(
+    desk_client, location, clinician, monkeypatch, django_assert_max_num_queries
+):
+    # Given 12 patients named Morgan, and a search counted to 10 at most, 4 a page
+    monkeypatch.setattr("patients.views.staff.SEARCH_COUNT_LIMIT", 10)
+    monkeypatch.setattr("patients.views.staff.PAGE_SIZE", 4)
+    many_patients(12, location, clinician)
+    desk_client.post(reverse("patients:list"), {"q": "morgan"})
+
+    # When the front desk opens the results, and a page past the limit
+    with django_assert_max_num_queries(8):
+        response = desk_client.get(reverse("patients:list"))
+    past = desk_client.get(reverse("patients:list"), {"page": 99})
+
+    # Then the list says there are more and asks for another word; its pages end at the
+    # limit, the first ten by name
+    text = response.content.decode()
+    assert "More than 10 patients match “morgan”" in text
+    assert "Add a word" in text
+    paginator = response.context["page"].paginator
+    assert (paginator.count, paginator.num_pages, paginator.capped) == (10, 3, True)
+    listed = [p.pk for n in paginator.page_range for p in paginator.page(n)]
+    by_name = Patient.objects.filter(last_name__icontains="morgan").order_by(
+        "last_name", "first_name", "pk"
+    )
+    assert listed == list(by_name.values_list("pk", flat=True)[:10])
+    assert len(past.context["page"]) == 2
+
+
+def test_the_whole_registry_and_a_search_within_the_limit_are_counted_in_full(
+    desk_client, location, clinician, monkeypatch
+):
+    # Given 12 patients named Morgan, one other, and a search counted to 12 at most
+    monkeypatch.setattr("patients.views.staff.SEARCH_COUNT_LIMIT", 12)
+    many_patients(12, location, clinician)
+    make_patient(999, last_name="Unrelated")
+
+    # When the front desk lists everyone, then searches
+    everyone = desk_client.get(reverse("patients:list"))
+    desk_client.post(reverse("patients:list"), {"q": "morgan"})
+    search = desk_client.get(reverse("patients:list"))
+
+    # Then both are exact counts, with no "more than"
+    assert everyone.context["page"].paginator.count == 13
+    assert search.context["page"].paginator.count == 12
+    assert not search.context["page"].paginator.capped
+    assert "12 patients matching “morgan”" in search.content.decode()
+    assert "More than" not in everyone.content.decode() + search.content.decode()
+
+
 @pytest.mark.parametrize("rows", SIZES)
 def test_the_portal_home_needs_as_many_queries_for_40_past_visits_as_for_3(
     patient_client, patient_a, clinician, rows, django_assert_max_num_queries
