@@ -49,8 +49,9 @@ def pytest_configure(config):
 # --- the database's guards -----------------------------------------------------------------
 # Between transactional tests (a live server, a real worker) Django empties every table: on
 # PostgreSQL by TRUNCATE, which row triggers do not see; on SQLite by DELETE, which the
-# triggers refusing to delete a signed record (named guard_*) would stop. The data is thrown
-# away, so lift them first; the post_migrate signal that flush sends puts them back.
+# triggers refusing to delete a signed record (named guard_*) would stop, and the triggers
+# deriving the missed visits (derive_*) would refill as it goes. The data is thrown away, so
+# lift them first; the post_migrate signal that flush sends puts them back.
 
 
 def _flush_lifting_guards():
@@ -67,7 +68,7 @@ def _flush_lifting_guards():
             with db.cursor() as cursor:
                 guards = cursor.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-                    "AND name LIKE 'guard\\_%' ESCAPE '\\'"
+                    "AND (name LIKE 'guard\\_%' ESCAPE '\\' OR name LIKE 'derive\\_%' ESCAPE '\\')"
                 ).fetchall()
                 for (name,) in guards:
                     cursor.execute(f'DROP TRIGGER "{name}"')

@@ -17,8 +17,16 @@ from audit.models import ChangeEvent
 from audit.triggers import HISTORY_TABLES
 from clinic.models import Location, User
 from patients.models import DiaryEntry, Patient
+from tests.treatments.test_due_states import derived as derived_due_states
+from tests.treatments.test_due_states import kept as kept_due_states
 from treatments import protocol
-from treatments.models import Appointment, Reminder, TreatmentCourse, TreatmentSession
+from treatments.models import (
+    Appointment,
+    DueState,
+    Reminder,
+    TreatmentCourse,
+    TreatmentSession,
+)
 from treatments.services.reminders import plan_visit_reminders
 from treatments.services.sessions import check_session
 
@@ -91,6 +99,20 @@ def test_seeding_records_no_history_and_leaves_the_audit_triggers_on(seeded):
     patient.address = "1 New Street"
     patient.save()
     assert ChangeEvent.objects.filter(table_name="patients_patient").count() == 1
+
+
+@postgres_only
+def test_the_due_states_are_derived_once_and_their_triggers_left_on(seeded):
+    expected = derived_due_states()
+    assert sum(1 for state in expected.values() if state[-1]) > 0  # missed visits among them
+    assert kept_due_states() == expected
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tgenabled FROM pg_trigger WHERE tgname LIKE 'derive%%'")
+        assert cursor.fetchall() == [("O",)]
+    # and a no-show recorded afterwards is derived by them
+    visit = Appointment.objects.filter(status="fulfilled").order_by("-starts_at").first()
+    Appointment.objects.filter(pk=visit.pk).update(status="noshow")
+    assert DueState.objects.get(patient_id=visit.patient_id).missed_at == visit.starts_at
 
 
 @postgres_only

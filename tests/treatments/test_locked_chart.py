@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from tests.conftest import session_input
 from treatments import protocol
-from treatments.models import InjectionSite, TreatmentCourse, TreatmentSession, VialUse
+from treatments.models import (
+    DueState,
+    InjectionSite,
+    TreatmentCourse,
+    TreatmentSession,
+    VialUse,
+)
 from treatments.rules import ACKNOWLEDGEABLE, SiteEntry
 from treatments.services import RuleViolation, amend_session, record_session, sign_session
 
@@ -268,15 +274,25 @@ def test_no_table_the_rules_accept_breaks_the_database_nor_the_reverse(
         transaction.set_rollback(True)
 
 
-def _guards() -> set[str]:
+def _triggers() -> set[str]:
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         else:
-            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
-        names = {row[0] for row in cursor.fetchall() if row[0].startswith("guard_")}
+            cursor.execute(
+                "SELECT tgname || ' on ' || tgrelid::regclass FROM pg_trigger "
+                "WHERE NOT tgisinternal"
+            )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _guards() -> set[str]:
     chart = ("guard_session", "guard_site", "guard_injectionsite", "guard_vialuse")
-    return {name for name in names if name.startswith(chart)}
+    return {name for name in _triggers() if name.startswith(chart)}
+
+
+def _due_state_triggers() -> set[str]:
+    return {name for name in _triggers() if name.startswith("derive_due")}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -286,10 +302,15 @@ def test_the_guards_survive_migrations_that_rebuild_the_tables(patient_a, clinic
     expected = _guards()
     engine = {"sqlite": 12, "postgresql": 3}[connection.vendor]
     assert len(expected) == engine
+    derived = _due_state_triggers()  # the due states' triggers (0017) come back too
+    assert len(derived) == 15
     call_command("migrate", "treatments", "0011_session_once_a_day", verbosity=0)
     assert not _guards()
+    assert not _due_state_triggers()
     call_command("migrate", verbosity=0)
     assert _guards() == expected
+    assert _due_state_triggers() == derived
+    assert DueState.objects.filter(patient=patient_a, active=True).exists()  # derived again
     draft = record_session(patient=patient_a, injector=clinician, data=session_input(location))
     signed = sign_session(session=draft, user=clinician, acknowledged=[])
     refused(lambda: TreatmentSession.objects.filter(pk=signed.pk).update(notes="x"))

@@ -353,6 +353,48 @@ class Appointment(models.Model):
         return status in self.TRANSITIONS[self.status]
 
 
+class DueStateQuerySet(models.QuerySet):
+    def workable(self) -> Self:
+        """Patients the front desk may have to call (WORKABLE, the partial index's rows)."""
+        return self.filter(WORKABLE)
+
+
+# No refusal since the last session, and a visit to move or none booked while active.
+WORKABLE = Q(declined=False) & (Q(change_requested=True) | Q(active=True, booked=False))
+
+
+class DueState(models.Model):
+    """Where a patient stands for the due list, one row per patient, kept by the database
+    itself: triggers on patients, courses, appointments, sessions and calls re-derive the
+    patient's row on every write that could change it, whatever makes the write (migration
+    0017, which holds the derivation). The due list reads these rows through a partial index
+    instead of evaluating every patient's visits, sessions and calls on each request."""
+
+    patient = models.OneToOneField(
+        Patient, on_delete=models.DO_NOTHING, primary_key=True, related_name="due_state"
+    )
+    active = models.BooleanField(help_text="The patient's status is active.")
+    booked = models.BooleanField(help_text="A visit is booked or under way.")
+    change_requested = models.BooleanField(help_text="They asked to move a booked visit.")
+    declined = models.BooleanField(
+        help_text="Their latest call declined, on or after the last session (or with none)."
+    )
+    next_due_on = models.DateField(null=True, help_text="The active course's next session.")
+    missed_at = models.DateTimeField(
+        null=True, help_text="Their latest no-show's start, when no session was given since."
+    )
+
+    objects = DueStateQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_due_on"], condition=WORKABLE, name="due_workable_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"due {self.next_due_on}"
+
+
 class AppointmentEvent(models.Model):
     """What happened to an appointment: booked, moved, checked in, cancelled, ..."""
 

@@ -17,7 +17,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import (
     Case,
     CharField,
-    Exists,
     ExpressionWrapper,
     F,
     FilteredRelation,
@@ -28,7 +27,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
@@ -39,6 +37,7 @@ from treatments.models import (
     Appointment,
     AppointmentEvent,
     CallOutcome,
+    DueState,
     InjectorDay,
     OpeningHours,
     TreatmentCourse,
@@ -537,65 +536,41 @@ def due_patients(
     clinician: User | None = None,
     overdue: str | None = None,
     lost: bool = False,
-) -> QuerySet[Patient]:
-    """The front desk's worklist as one query of patients in due-date order: page its ids,
-    then `due_entries` reads the rows of one page.
+) -> QuerySet[DueState]:
+    """The front desk's worklist as one query in due-date order, of DueState rows (whose pk is
+    the patient's): page its ids, then `due_entries` reads the rows of one page.
 
     Patients with an active course whose next session is due within `weeks` ("overdue" from
     OVERDUE_AFTER_DAYS), plus patients whose last appointment was a no-show; none who already
     hold an active booking, and none who declined after their last session. Patients who
     asked to move a booked visit are on it too ("change"). More than DUE_LIST_LOST_AFTER_DAYS
     past due, a patient leaves it for the lost-to-follow-up list (`lost=True`) until booked.
-    `overdue` is a key of DUE_BUCKETS. Every filter runs in SQL, on an index where it is
-    selective (migration treatments 0013)."""
+    `overdue` is a key of DUE_BUCKETS. What does not depend on the day is kept per patient by
+    the database (DueState, migration treatments 0017); the day's cut-offs apply here, to the
+    workable rows of its partial index."""
     weeks = settings.DUE_LIST_WEEKS if weeks is None else weeks
     horizon = today + datetime.timedelta(weeks=weeks)
-    missed = Appointment.objects.missed().values("patient_id")
-    changes = Appointment.objects.change_requested().values("patient_id")
-    booked = Appointment.objects.active().filter(patient=OuterRef("pk"))
-    calls = CallOutcome.objects.filter(patient=OuterRef("pk")).order_by("-recorded_at", "-pk")
-    patients = (
-        _with_course(Patient.objects.all())
-        .filter(
-            Q(pk__in=changes)
-            | (
-                Q(status=Patient.Status.ACTIVE)
-                & ~Exists(booked)
-                & (Q(next_due_on__lte=horizon) | Q(pk__in=missed))
-            )
-        )
-        .alias(
-            last_outcome=Subquery(calls.values("outcome")[:1]),
-            last_called_at=Subquery(calls.values("recorded_at")[:1]),
-        )
-        .alias(last_call_on=TruncDate("last_called_at", tzinfo=datetime.UTC))
-        .alias(
-            declined=Case(
-                When(
-                    Q(last_outcome=CallOutcome.Outcome.DECLINED)
-                    & (Q(last_session_on__isnull=True) | Q(last_call_on__gte=F("last_session_on"))),
-                    then=True,
-                ),
-                default=False,
-            ),
-        )
-        .filter(declined=False)
+    states = DueState.objects.workable().filter(
+        Q(change_requested=True) | Q(next_due_on__lte=horizon) | Q(missed_at__isnull=False)
     )
     lost_before = today - datetime.timedelta(days=settings.DUE_LIST_LOST_AFTER_DAYS)
-    is_lost = Q(next_due_on__lt=lost_before) & ~Q(pk__in=changes)
-    patients = patients.filter(is_lost) if lost else patients.exclude(is_lost)
+    is_lost = Q(next_due_on__lt=lost_before, change_requested=False)
+    states = states.filter(is_lost) if lost else states.exclude(is_lost)
     if location is not None:
-        patients = patients.filter(location=location)
+        states = states.filter(patient__location=location)
     if clinician is not None:
-        patients = patients.filter(primary_clinician=clinician)
+        states = states.filter(patient__primary_clinician=clinician)
     if overdue in DUE_BUCKETS:
         _, least, most = DUE_BUCKETS[overdue]
         if least is not None:
-            patients = patients.filter(Q(next_due_on__lte=today - datetime.timedelta(days=least)))
+            states = states.filter(next_due_on__lte=today - datetime.timedelta(days=least))
         if most is not None:
-            patients = patients.filter(Q(next_due_on__gte=today - datetime.timedelta(days=most)))
-    return patients.order_by(
-        F("next_due_on").asc(nulls_first=True), "last_name", "first_name", "pk"
+            states = states.filter(next_due_on__gte=today - datetime.timedelta(days=most))
+    return states.order_by(
+        F("next_due_on").asc(nulls_first=True),
+        "patient__last_name",
+        "patient__first_name",
+        "patient_id",
     )
 
 
@@ -615,7 +590,6 @@ def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntr
     """The due-list rows of these patients (a page of `due_patients`), in the same order: two
     queries however many. Patients load with the few fields a row shows (so the audit trail
     notes each one, docs/audit.md), the phone as its stored text, parsed once for display."""
-    missed = Appointment.objects.missed().filter(patient=OuterRef("pk"))
     changes = Appointment.objects.change_requested().filter(patient=OuterRef("pk"))
     overdue_from = today - datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
     rows = (
@@ -626,7 +600,7 @@ def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntr
             change_request=Subquery(changes.values("change_request")[:1]),
             reason=Case(
                 When(change_pk__isnull=False, then=Value("change")),
-                When(Exists(missed), then=Value("noshow")),
+                When(due_state__missed_at__isnull=False, then=Value("noshow")),
                 When(last_session_on__lte=overdue_from, then=Value("overdue")),
                 default=Value("due"),
             ),
