@@ -22,8 +22,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from audit.trail import note_patients
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import date_param
 from clinic.models import Location, User
+from clinic.params import date_param
 from treatments.forms import ConfirmForm
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, InjectorDay

@@ -9,9 +9,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import date_param, id_param, safe_next_url
+from clinic.forms import safe_next_url
 from clinic.models import Location, User
 from clinic.paging import page_of
+from clinic.params import date_param, id_param
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
 from treatments.models import Appointment
