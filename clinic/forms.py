@@ -1,9 +1,11 @@
 """Input checks every app's forms and views share (plausible dates and safe `next` targets),
-and the second factor's forms."""
+and the login and second-factor forms."""
 
 import datetime
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -45,6 +47,18 @@ def safe_next_url(request: HttpRequest, value: str | None, default: str) -> str:
     ):
         return value
     return default
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, whose username also refuses more characters than an account name
+    can have: Django sets the field's max_length after the field is built, without its
+    validator, so an overlong name reached the failed-login record (a server error on
+    PostgreSQL). Such a name is a form error, and no account's attempt is counted."""
+
+    def __init__(self, request: HttpRequest | None = None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        limit = self.username_field.max_length or 254  # as Django's form sets the field's
+        self.fields["username"].validators.append(MaxLengthValidator(limit))
 
 
 class SecondFactorForm(forms.Form):
