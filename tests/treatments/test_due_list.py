@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from audit.models import AccessEvent
 from clinic.models import Location, User
-from tests.conftest import local, make_patient, make_user, next_weekday
+from tests.conftest import local, make_patient, make_reminders, make_user, next_weekday
 from treatments.models import Appointment, CallOutcome, Reminder, TreatmentCourse
 from treatments.models.reminders import CANCELLED_WHILE_SENDING
 from treatments.services import book_appointment, record_call_outcome
@@ -309,17 +309,11 @@ def test_the_reminders_list_keeps_a_constant_query_count(
 
 
 def test_the_reminders_list_shows_fifty_a_page(pinned, client, front_desk, location):
-    patient = make_patient(1, location=location)
-    Reminder.objects.bulk_create(
-        Reminder(
-            patient=patient,
-            subject_key=f"test:{n}",
-            kind="rebook_noshow",
-            channel="email",
-            due_at=NOW - datetime.timedelta(hours=n),
-            status="failed",
-        )
-        for n in range(60)
+    make_reminders(
+        [make_patient(1, location=location)] * 60,
+        due_at=NOW,
+        each_earlier_by=datetime.timedelta(hours=1),
+        status="failed",
     )
     client.force_login(front_desk)
     second = client.get(reverse("treatments:reminder_list"), {"page": "2"})
