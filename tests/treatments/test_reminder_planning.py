@@ -42,6 +42,23 @@ CONSENTS = [
     {},
     {"email": True, "sms": False},
 ]
+
+
+def give_consents(patient, n: int) -> None:
+    """The n-th of CONSENTS (cycled), recorded 10 days before NOW; a revoked channel was
+    granted 30 days before NOW, so the latest record is the one that must count."""
+    for channel, granted in CONSENTS[n % len(CONSENTS)].items():
+        history = [(30, True), (10, False)] if granted is False else [(10, granted)]
+        for days_ago, answer in history:
+            ContactConsent.objects.create(
+                patient=patient,
+                channel=channel,
+                granted=answer,
+                source="written",
+                recorded_at=NOW - datetime.timedelta(days=days_ago),
+            )
+
+
 # (location, local start, sequence, status): booked visits ahead, and others that get nothing.
 VISITS = [
     ("New York", (2027, 3, 22, 10, 0), 0, "booked"),  # both reminders ahead
@@ -87,22 +104,7 @@ def visits(db, time_machine):
     for n, (place, (y, mo, d, h, mi), sequence, status) in enumerate(VISITS):
         location, clinician = places[place]
         patient = make_patient(100 + n)
-        for channel, granted in CONSENTS[n % len(CONSENTS)].items():
-            if granted is False:  # granted first, revoked later
-                ContactConsent.objects.create(
-                    patient=patient,
-                    channel=channel,
-                    granted=True,
-                    source="written",
-                    recorded_at=NOW - datetime.timedelta(days=30),
-                )
-            ContactConsent.objects.create(
-                patient=patient,
-                channel=channel,
-                granted=granted,
-                source="written",
-                recorded_at=NOW - datetime.timedelta(days=10),
-            )
+        give_consents(patient, n)
         starts_at = datetime.datetime(y, mo, d, h, mi, tzinfo=zoneinfo.ZoneInfo(location.time_zone))
         made.append(
             Appointment.objects.create(
@@ -385,14 +387,7 @@ def courses(db, time_machine):
     made = []
     for n, (place, last_session_on, status) in enumerate(COURSES):
         patient = make_patient(300 + n, location=places[place] if place else None)
-        for channel, granted in CONSENTS[n % len(CONSENTS)].items():
-            ContactConsent.objects.create(
-                patient=patient,
-                channel=channel,
-                granted=granted,
-                source="written",
-                recorded_at=NOW - datetime.timedelta(days=10),
-            )
+        give_consents(patient, n)
         course = TreatmentCourse.objects.create(
             patient=patient,
             started_on=datetime.date(2026, 6, 1),
