@@ -44,19 +44,23 @@ CONSENTS = [
 ]
 
 
+def record_consent_at(patient, channel: str, granted: bool, *, days_ago: int) -> None:
+    ContactConsent.objects.create(
+        patient=patient,
+        channel=channel,
+        granted=granted,
+        source="written",
+        recorded_at=NOW - datetime.timedelta(days=days_ago),
+    )
+
+
 def give_consents(patient, n: int) -> None:
     """The n-th of CONSENTS (cycled), recorded 10 days before NOW; a revoked channel was
     granted 30 days before NOW, so the latest record is the one that must count."""
     for channel, granted in CONSENTS[n % len(CONSENTS)].items():
-        history = [(30, True), (10, False)] if granted is False else [(10, granted)]
-        for days_ago, answer in history:
-            ContactConsent.objects.create(
-                patient=patient,
-                channel=channel,
-                granted=answer,
-                source="written",
-                recorded_at=NOW - datetime.timedelta(days=days_ago),
-            )
+        if granted is False:
+            record_consent_at(patient, channel, True, days_ago=30)
+        record_consent_at(patient, channel, granted, days_ago=10)
 
 
 # (location, local start, sequence, status): booked visits ahead, and others that get nothing.
@@ -317,13 +321,7 @@ def test_the_latest_consent_is_read_as_the_patient_reads_it(patient_a, history):
     try:
         with transaction.atomic():
             for channel, granted, days in history:
-                ContactConsent.objects.create(
-                    patient=patient_a,
-                    channel=channel,
-                    granted=granted,
-                    source="written",
-                    recorded_at=NOW - datetime.timedelta(days=days),
-                )
+                record_consent_at(patient_a, channel, granted, days_ago=days)
             latest = _latest_consents({patient_a.pk})
             patient = type(patient_a).objects.get(pk=patient_a.pk)
             for channel in ("email", "sms"):
