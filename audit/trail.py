@@ -27,6 +27,8 @@ from django.db.models.signals import post_init
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.params import id_param
+
 log = logging.getLogger(__name__)
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "WITH")
@@ -113,9 +115,8 @@ def client_address(request) -> str | None:
 
 def record_id(kwargs: dict) -> int | None:
     for name in ("pk", "patient_pk", "object_id"):
-        value = kwargs.get(name)
-        if value is not None and str(value).isdigit() and len(str(value)) < 19:
-            return int(value)
+        if (value := id_param(kwargs.get(name))) is not None:
+            return value
     return None
 
 

@@ -1,39 +1,15 @@
 """Input checks every app's forms and views share (plausible dates and safe `next` targets),
-and the second factor's forms.
-
-Dates of year 1 or 9999 parse, but a day's or a week's arithmetic on them overflows (an
-OverflowError, a server error); no clinic date is outside these years.
-"""
+and the login and second-factor forms."""
 
 import datetime
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
-EARLIEST_DATE = datetime.date(1900, 1, 1)
-LATEST_DATE = datetime.date(2999, 12, 31)
-
-
-def is_plausible_date(day: datetime.date) -> bool:
-    return EARLIEST_DATE <= day <= LATEST_DATE
-
-
-def date_param(value: str | None) -> datetime.date | None:
-    """A date from a query string or a path (YYYY-MM-DD), or None when it is not one or is
-    outside EARLIEST_DATE..LATEST_DATE, so that arithmetic on it never overflows."""
-    try:
-        day = datetime.date.fromisoformat(value or "")
-    except ValueError:
-        return None
-    return day if is_plausible_date(day) else None
-
-
-def id_param(value: object) -> int | None:
-    """A row id from a query string or a form (ASCII digits that fit a bigint), else None:
-    `str.isdigit` alone lets "²" and a 5,000-digit number through to the database."""
-    text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+from clinic.params import EARLIEST_DATE, LATEST_DATE, is_plausible_date
 
 
 def validate_plausible_date(value: datetime.date | datetime.datetime) -> None:
@@ -71,6 +47,18 @@ def safe_next_url(request: HttpRequest, value: str | None, default: str) -> str:
     ):
         return value
     return default
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form, whose username also refuses more characters than an account name
+    can have: Django sets the field's max_length after the field is built, without its
+    validator, so an overlong name reached the failed-login record (a server error on
+    PostgreSQL). Such a name is a form error, and no account's attempt is counted."""
+
+    def __init__(self, request: HttpRequest | None = None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        limit = self.username_field.max_length or 254  # as Django's form sets the field's
+        self.fields["username"].validators.append(MaxLengthValidator(limit))
 
 
 class SecondFactorForm(forms.Form):

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 
-from clinic.forms import id_param
+from clinic.params import id_param
 
 
 def validate_time_zone(value: str) -> None:

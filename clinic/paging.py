@@ -16,14 +16,15 @@ class CappedPaginator(Paginator):
     of a big table reads every match (on PostgreSQL the planner then prefers to read the whole
     table); counting at most limit + 1 of them stops early. `capped` says there were more."""
 
+    object_list: QuerySet
+
     def __init__(self, object_list: QuerySet, per_page: int, *, limit: int):
         super().__init__(object_list, per_page)
-        self.rows = object_list
         self.limit = limit
 
     @cached_property
     def _counted(self) -> int:
-        return self.rows.order_by()[: self.limit + 1].count()
+        return self.object_list.order_by()[: self.limit + 1].count()
 
     @cached_property
     def count(self) -> int:

@@ -1,9 +1,7 @@
 from django.contrib.auth import REDIRECT_FIELD_NAME, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
-from django.core.validators import MaxLengthValidator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from clinic import lockout, mfa
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import EnrolmentForm, SecondFactorForm, safe_next_url
+from clinic.forms import EnrolmentForm, LoginForm, SecondFactorForm, safe_next_url
 from clinic.middleware import second_factor_exempt
 from clinic.models import User
 
@@ -49,18 +47,6 @@ def keep_alive(request: HttpRequest) -> HttpResponse:
     """ "Stay logged in" on the idle warning (static/js/idle.js): any request refreshes the
     session (SESSION_SAVE_EVERY_REQUEST); this one does nothing else."""
     return HttpResponse(status=204)
-
-
-class LoginForm(AuthenticationForm):
-    """Django's login form, whose username also refuses more characters than an account name
-    can have: Django sets the field's max_length after the field is built, without its
-    validator, so an overlong name reached the failed-login record (a server error on
-    PostgreSQL). Such a name is a form error, and no account's attempt is counted."""
-
-    def __init__(self, request: HttpRequest | None = None, *args, **kwargs):
-        super().__init__(request, *args, **kwargs)
-        limit = self.username_field.max_length or 254  # as Django's form sets the field's
-        self.fields["username"].validators.append(MaxLengthValidator(limit))
 
 
 class LoginView(auth_views.LoginView):

@@ -210,6 +210,30 @@ def make_patient(number: int, **fields) -> Patient:
     return Patient.objects.create(**(defaults | fields))
 
 
+def make_reminders(
+    patients: list[Patient],
+    *,
+    due_at: datetime.datetime,
+    each_earlier_by: datetime.timedelta = datetime.timedelta(0),
+    **fields,
+) -> list:
+    """An email reminder for each of `patients` (one patient may stand several times), the
+    n-th due `each_earlier_by` n times before `due_at`; `fields` (a status, a kind) apply to
+    every row."""
+    from treatments.models import Reminder
+
+    return Reminder.objects.bulk_create(
+        Reminder(
+            patient=patient,
+            subject_key=f"test:{n}",
+            channel="email",
+            due_at=due_at - n * each_earlier_by,
+            **({"kind": "rebook_noshow"} | fields),
+        )
+        for n, patient in enumerate(patients)
+    )
+
+
 @pytest.fixture
 def patient_a(db, location, clinician):
     user = make_user("patienta", User.Role.PATIENT, first_name="Alice", last_name="Morgan")

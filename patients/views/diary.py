@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from clinic.access import AuthenticatedHttpRequest, patient_required
-from clinic.forms import date_param
+from clinic.params import date_param
 from patients import outcomes
 from patients.forms import DiaryEntryForm, Hit6Form, MidasForm, diary_date_error
 from patients.models import Patient, QuestionnaireResponse

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.urls import resolve
 
 from audit.models import AccessEvent
+from audit.trail import record_id
 from patients.models import ContactConsent, Patient
 from tests.access_matrix import AUDITED, EXPECTED
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
@@ -151,3 +152,9 @@ def test_opening_an_audited_route_leaves_a_row_naming_user_patient_and_route(
     assert row.address == "203.0.113.7"
     assert row.method == method.upper()
     assert row.role == (user.role if user else "")
+
+
+@pytest.mark.parametrize("object_id", ["²", "1²", "9" * 5000, "abc"])
+def test_an_admin_object_id_that_is_not_a_row_id_is_recorded_as_none(object_id):
+    assert record_id({"object_id": object_id}) is None
+    assert record_id({"object_id": "12"}) == 12

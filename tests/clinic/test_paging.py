@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import make_patient
-from treatments.models import Reminder, TreatmentCourse
+from tests.conftest import make_patient, make_reminders
+from treatments.models import TreatmentCourse
 
 HOSTILE_PAGES = {
     # what ?page= says: the page shown (1: the first, -1: the last)
@@ -27,18 +27,11 @@ HOSTILE_PAGES = {
 
 
 def failed_reminders(count: int) -> None:
-    patient = make_patient(1)
-    now = timezone.now()
-    Reminder.objects.bulk_create(
-        Reminder(
-            patient=patient,
-            subject_key=f"test:{n}",
-            kind="rebook_noshow",
-            channel="email",
-            due_at=now - datetime.timedelta(hours=n),
-            status="failed",
-        )
-        for n in range(count)
+    make_reminders(
+        [make_patient(1)] * count,
+        due_at=timezone.now(),
+        each_earlier_by=datetime.timedelta(hours=1),
+        status="failed",
     )
 
 

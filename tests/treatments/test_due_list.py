@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from audit.models import AccessEvent
 from clinic.models import Location, User
-from tests.conftest import local, make_patient, make_user, next_weekday
+from tests.conftest import local, make_patient, make_reminders, make_user, next_weekday
 from treatments.models import Appointment, CallOutcome, DueState, Reminder, TreatmentCourse
 from treatments.models.reminders import CANCELLED_WHILE_SENDING
 from treatments.services import book_appointment, record_call_outcome
@@ -334,17 +334,11 @@ def test_the_reminders_list_keeps_a_constant_query_count(
 
 
 def test_the_reminders_list_shows_fifty_a_page(pinned, client, front_desk, location):
-    patient = make_patient(1, location=location)
-    Reminder.objects.bulk_create(
-        Reminder(
-            patient=patient,
-            subject_key=f"test:{n}",
-            kind="rebook_noshow",
-            channel="email",
-            due_at=NOW - datetime.timedelta(hours=n),
-            status="failed",
-        )
-        for n in range(60)
+    make_reminders(
+        [make_patient(1, location=location)] * 60,
+        due_at=NOW,
+        each_earlier_by=datetime.timedelta(hours=1),
+        status="failed",
     )
     client.force_login(front_desk)
     second = client.get(reverse("treatments:reminder_list"), {"page": "2"})
@@ -469,3 +463,33 @@ def test_the_reminders_list_reads_its_partial_index_at_scale(pinned, client, fro
     plan = _plan(response.context["page_obj"].object_list)
     assert "reminder_problem_idx" in plan, plan
     assert "Seq Scan on treatments_reminder" not in plan, plan
+
+
+@pytest.mark.parametrize("weeks", ["²", "-1", "0", "27", "9" * 5000, ""])
+def test_weeks_ahead_out_of_range_or_not_a_number_falls_back_to_the_default(
+    pinned, client, front_desk, location, settings, weeks
+):
+    settings.DUE_LIST_WEEKS = 3
+    soon = past_due(1, -20, location=location)  # due in 20 days
+    past_due(2, -30, location=location)  # due in 30 days
+    client.force_login(front_desk)
+
+    page = client.get(reverse("treatments:due_list"), {"weeks": weeks})
+
+    assert page.status_code == 200
+    assert page.context["weeks"] is None
+    assert mrns(page.context["entries"]) == [soon.mrn]
+
+
+@pytest.mark.parametrize(("weeks", "due"), [("1", 0), ("5", 2), ("26", 2)])
+def test_weeks_ahead_from_one_to_twenty_six_bound_the_list(
+    pinned, client, front_desk, location, weeks, due
+):
+    past_due(1, -20, location=location)  # due in 20 days
+    past_due(2, -30, location=location)  # due in 30 days
+    client.force_login(front_desk)
+
+    page = client.get(reverse("treatments:due_list"), {"weeks": weeks})
+
+    assert page.context["weeks"] == int(weeks)
+    assert len(page.context["entries"]) == due

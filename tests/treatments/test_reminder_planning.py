@@ -42,6 +42,27 @@ CONSENTS = [
     {},
     {"email": True, "sms": False},
 ]
+
+
+def record_consent_at(patient, channel: str, granted: bool, *, days_ago: int) -> None:
+    ContactConsent.objects.create(
+        patient=patient,
+        channel=channel,
+        granted=granted,
+        source="written",
+        recorded_at=NOW - datetime.timedelta(days=days_ago),
+    )
+
+
+def give_consents(patient, n: int) -> None:
+    """The n-th of CONSENTS (cycled), recorded 10 days before NOW; a revoked channel was
+    granted 30 days before NOW, so the latest record is the one that must count."""
+    for channel, granted in CONSENTS[n % len(CONSENTS)].items():
+        if granted is False:
+            record_consent_at(patient, channel, True, days_ago=30)
+        record_consent_at(patient, channel, granted, days_ago=10)
+
+
 # (location, local start, sequence, status): booked visits ahead, and others that get nothing.
 VISITS = [
     ("New York", (2027, 3, 22, 10, 0), 0, "booked"),  # both reminders ahead
@@ -87,22 +108,7 @@ def visits(db, time_machine):
     for n, (place, (y, mo, d, h, mi), sequence, status) in enumerate(VISITS):
         location, clinician = places[place]
         patient = make_patient(100 + n)
-        for channel, granted in CONSENTS[n % len(CONSENTS)].items():
-            if granted is False:  # granted first, revoked later
-                ContactConsent.objects.create(
-                    patient=patient,
-                    channel=channel,
-                    granted=True,
-                    source="written",
-                    recorded_at=NOW - datetime.timedelta(days=30),
-                )
-            ContactConsent.objects.create(
-                patient=patient,
-                channel=channel,
-                granted=granted,
-                source="written",
-                recorded_at=NOW - datetime.timedelta(days=10),
-            )
+        give_consents(patient, n)
         starts_at = datetime.datetime(y, mo, d, h, mi, tzinfo=zoneinfo.ZoneInfo(location.time_zone))
         made.append(
             Appointment.objects.create(
@@ -315,13 +321,7 @@ def test_the_latest_consent_is_read_as_the_patient_reads_it(patient_a, history):
     try:
         with transaction.atomic():
             for channel, granted, days in history:
-                ContactConsent.objects.create(
-                    patient=patient_a,
-                    channel=channel,
-                    granted=granted,
-                    source="written",
-                    recorded_at=NOW - datetime.timedelta(days=days),
-                )
+                record_consent_at(patient_a, channel, granted, days_ago=days)
             latest = _latest_consents({patient_a.pk})
             patient = type(patient_a).objects.get(pk=patient_a.pk)
             for channel in ("email", "sms"):
@@ -385,14 +385,7 @@ def courses(db, time_machine):
     made = []
     for n, (place, last_session_on, status) in enumerate(COURSES):
         patient = make_patient(300 + n, location=places[place] if place else None)
-        for channel, granted in CONSENTS[n % len(CONSENTS)].items():
-            ContactConsent.objects.create(
-                patient=patient,
-                channel=channel,
-                granted=granted,
-                source="written",
-                recorded_at=NOW - datetime.timedelta(days=10),
-            )
+        give_consents(patient, n)
         course = TreatmentCourse.objects.create(
             patient=patient,
             started_on=datetime.date(2026, 6, 1),

@@ -46,6 +46,24 @@ def visit(booked_appointment, time_machine, settings, tmp_path):
     return booked_appointment
 
 
+@pytest.fixture
+def before_send(monkeypatch):
+    """`before_send(act)`: from then on channels.send calls `act()` before it hands a message
+    over (with `reminder`, only before that reminder's message); what act raises, the send
+    raises instead of sending. `monkeypatch.undo()` puts the real send back."""
+    real_send = channels.send
+
+    def patch(act, *, reminder=None):
+        def send(channel, message):
+            if reminder is None or message.key == reminder.idempotency_key:
+                act()
+            return real_send(channel, message)
+
+        monkeypatch.setattr(channels, "send", send)
+
+    return patch
+
+
 @pytest.fixture(autouse=True)
 def fresh_email_connection():
     channels.close_email_connection()
@@ -75,21 +93,18 @@ def message_ids() -> list[str]:
 
 
 def test_a_batch_sends_each_claim_on_its_own_and_a_bad_one_stops_nothing(
-    visit, monkeypatch, caplog
+    visit, before_send, monkeypatch, caplog
 ):
     # Given two claimed reminders; the second one's send breaks unexpectedly; and in the
     # batch also a wrong token and an id with no row
     week, tomorrow = reminders_of(visit)
     token = claim(week)
     claim(tomorrow, "u" * 32)
-    real_send = channels.send
 
-    def send(channel, message):
-        if message.key == tomorrow.idempotency_key:
-            raise RuntimeError("a bug in one send")
-        return real_send(channel, message)
+    def break_down():
+        raise RuntimeError("a bug in one send")
 
-    monkeypatch.setattr(channels, "send", send)
+    before_send(break_down, reminder=tomorrow)
     batch = [[tomorrow.pk, "u" * 32], [week.pk, "w" * 32], [999_999, token], [week.pk, token]]
 
     # When the batch task runs (its claims as they come out of JSON: lists)
@@ -107,31 +122,23 @@ def test_a_batch_sends_each_claim_on_its_own_and_a_bad_one_stops_nothing(
     assert f"Sending reminder {tomorrow.pk} failed unexpectedly" in caplog.text
 
     # And the same batch delivered again (a redelivery after a crash) sends nothing more
-    monkeypatch.setattr(channels, "send", real_send)
+    monkeypatch.undo()
     assert set(send_reminders(batch).values()) == {"not-mine"}
     assert len(mail.outbox) == 1
 
 
-def test_each_row_of_a_batch_starts_its_lease_when_its_turn_comes(visit, time_machine):
+def test_each_row_of_a_batch_starts_its_lease_when_its_turn_comes(visit, before_send, time_machine):
     # Given two claims in one batch and a relay that takes 90 s per message
     week, tomorrow = reminders_of(visit)
     token = claim(week)
     claim(tomorrow, token)
-    real_send = channels.send
+    before_send(lambda: time_machine.shift(datetime.timedelta(seconds=90)))
 
-    def slow_send(channel, message):
-        time_machine.shift(datetime.timedelta(seconds=90))
-        return real_send(channel, message)
-
-    channels_send, channels.send = channels.send, slow_send
-    try:
-        # When the batch runs
-        assert list(send_reminders([(week.pk, token), (tomorrow.pk, token)]).values()) == [
-            "sent",
-            "sent",
-        ]
-    finally:
-        channels.send = channels_send
+    # When the batch runs
+    assert list(send_reminders([(week.pk, token), (tomorrow.pk, token)]).values()) == [
+        "sent",
+        "sent",
+    ]
 
     # Then the second row started when its turn came, not when the batch did
     week.refresh_from_db()
@@ -143,18 +150,16 @@ def test_each_row_of_a_batch_starts_its_lease_when_its_turn_comes(visit, time_ma
 
 
 def test_a_visit_cancelled_while_its_email_is_handed_over_is_recorded_sent_with_a_note(
-    visit, front_desk, monkeypatch
+    visit, front_desk, before_send
 ):
     # Given a send in progress, and the front desk cancelling the visit during the hand-over
     week, _ = reminders_of(visit)
     token = claim(week)
-    real_send = channels.send
 
-    def cancel_meanwhile(channel, message):
+    def cancel():
         set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
-        return real_send(channel, message)
 
-    monkeypatch.setattr(channels, "send", cancel_meanwhile)
+    before_send(cancel)
 
     # When the send finishes
     outcome = send_reminder(reminder_id=week.pk, claim_token=token)
@@ -172,18 +177,16 @@ def test_a_visit_cancelled_while_its_email_is_handed_over_is_recorded_sent_with_
 
 
 def test_the_reminders_page_shows_a_message_sent_for_a_visit_cancelled_during_its_hand_over(
-    visit, front_desk, monkeypatch, client
+    visit, front_desk, before_send, client
 ):
     # Given a message handed over while the front desk cancelled its visit
     week, tomorrow = reminders_of(visit)
     token = claim(week)
-    real_send = channels.send
 
-    def cancel_meanwhile(channel, message):
+    def cancel():
         set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
-        return real_send(channel, message)
 
-    monkeypatch.setattr(channels, "send", cancel_meanwhile)
+    before_send(cancel)
     assert send_reminder(reminder_id=week.pk, claim_token=token) == "sent"
     # and a message sent as usual, whatever its note says
     Reminder.objects.filter(pk=tomorrow.pk).update(status="sent", sent_at=timezone.now())
@@ -234,16 +237,16 @@ def test_a_started_send_cancelled_before_its_hand_over_is_skipped(visit, front_d
 
 
 def test_a_cancelled_send_that_fails_transiently_ends_cancelled_not_pending(
-    visit, front_desk, monkeypatch
+    visit, front_desk, before_send
 ):
     week, _ = reminders_of(visit)
     token = claim(week)
 
-    def cancel_then_time_out(channel, message):
+    def cancel_then_time_out():
         set_appointment_status(appointment=visit, status="cancelled", by=front_desk, reason="Ill")
         raise channels.TransientSendError("timed out")
 
-    monkeypatch.setattr(channels, "send", cancel_then_time_out)
+    before_send(cancel_then_time_out)
     assert send_reminder(reminder_id=week.pk, claim_token=token) == "retry"
     week.refresh_from_db()
     assert (week.status, week.claim_token, week.started_at) == ("cancelled", "", None)
@@ -253,22 +256,20 @@ def test_a_cancelled_send_that_fails_transiently_ends_cancelled_not_pending(
 # --- a send that outlives its claim -------------------------------------------------------------
 
 
-def test_a_send_whose_claim_was_taken_back_never_reports_sent(visit, settings, monkeypatch):
+def test_a_send_whose_claim_was_taken_back_never_reports_sent(visit, settings, before_send):
     # Given a relay slower than the lease: while it holds the message, the dispatcher takes
     # the claim back and another worker starts the same row
     settings.REMINDER_LEASE_SECONDS = 60
     week, _ = reminders_of(visit)
     token = claim(week)
-    real_send = channels.send
     other = {}
 
-    def slow_relay(channel, message):
+    def slow_relay():
         later = timezone.now() + datetime.timedelta(seconds=61)
         [(pk, other["token"])] = [c for c in dispatch_due_reminders(now=later) if c[0] == week.pk]
         Reminder.objects.filter(pk=pk).update(started_at=later)  # the other send started
-        return real_send(channel, message)
 
-    monkeypatch.setattr(channels, "send", slow_relay)
+    before_send(slow_relay)
     Reminder.objects.filter(pk=week.pk).update(due_at=timezone.now())
 
     # When the slow send's hand-over returns
@@ -281,21 +282,19 @@ def test_a_send_whose_claim_was_taken_back_never_reports_sent(visit, settings, m
 
 
 def test_a_late_hand_over_is_recorded_sent_when_nobody_else_is_sending(
-    visit, settings, monkeypatch
+    visit, settings, before_send
 ):
     # Given the claim was taken back (pending again) while the relay held the message
     settings.REMINDER_LEASE_SECONDS = 60
     week, _ = reminders_of(visit)
     token = claim(week)
-    real_send = channels.send
 
-    def slow_relay(channel, message):
+    def slow_relay():
         later = timezone.now() + datetime.timedelta(seconds=61)
         Reminder.objects.filter(pk=week.pk).update(due_at=later + datetime.timedelta(hours=1))
         dispatch_due_reminders(now=later)  # takes the claim back; not yet due again
-        return real_send(channel, message)
 
-    monkeypatch.setattr(channels, "send", slow_relay)
+    before_send(slow_relay)
     outcome = send_reminder(reminder_id=week.pk, claim_token=token)
 
     # Then the message handed over is recorded as sent, and the task says what happened
@@ -441,25 +440,22 @@ def three_claimed(db, settings):
 
 
 def test_a_consent_revoked_while_the_batch_runs_is_seen_at_that_rows_turn(
-    three_claimed, monkeypatch
+    three_claimed, before_send
 ):
     # Given a batch of three, and the second patient revoking email consent while the first
     # message is being handed over (after the batch began, before the second row's turn)
     (first, second, third), claims = three_claimed
-    real_send = channels.send
 
-    def revoke_meanwhile(channel, message):
-        if message.key == first.idempotency_key:
-            record_consent(
-                patient=second.patient,
-                channel="email",
-                granted=False,
-                source="stop_link",
-                recorded_by=None,
-            )
-        return real_send(channel, message)
+    def revoke_meanwhile():
+        record_consent(
+            patient=second.patient,
+            channel="email",
+            granted=False,
+            source="stop_link",
+            recorded_by=None,
+        )
 
-    monkeypatch.setattr(channels, "send", revoke_meanwhile)
+    before_send(revoke_meanwhile, reminder=first)
 
     # When the batch runs
     results = send_reminders(claims)
@@ -491,18 +487,15 @@ def test_a_consent_granted_again_after_a_revocation_is_the_one_that_counts(three
 
 
 def test_a_relay_that_fails_on_one_row_retries_that_row_and_sends_the_rest(
-    three_claimed, monkeypatch
+    three_claimed, before_send
 ):
     # Given a relay that times out on the second message of the batch
     (first, second, third), claims = three_claimed
-    real_send = channels.send
 
-    def flaky(channel, message):
-        if message.key == second.idempotency_key:
-            raise channels.TransientSendError("timed out")
-        return real_send(channel, message)
+    def time_out():
+        raise channels.TransientSendError("timed out")
 
-    monkeypatch.setattr(channels, "send", flaky)
+    before_send(time_out, reminder=second)
 
     # When the batch runs
     results = send_reminders(claims)
@@ -522,18 +515,15 @@ class WorkerKilled(BaseException):
 
 
 def test_a_batch_that_dies_on_a_row_leaves_the_sent_recorded_and_the_rest_retryable(
-    three_claimed, monkeypatch, settings
+    three_claimed, before_send, monkeypatch, settings
 ):
     # Given the worker dies while handing over the second message of the batch
     (first, second, third), claims = three_claimed
-    real_send = channels.send
 
-    def die_on_second(channel, message):
-        if message.key == second.idempotency_key:
-            raise WorkerKilled
-        return real_send(channel, message)
+    def die():
+        raise WorkerKilled
 
-    monkeypatch.setattr(channels, "send", die_on_second)
+    before_send(die, reminder=second)
     with pytest.raises(WorkerKilled):
         send_reminders(claims)
 
@@ -545,7 +535,7 @@ def test_a_batch_that_dies_on_a_row_leaves_the_sent_recorded_and_the_rest_retrya
     assert (rows[third.pk].status, rows[third.pk].started_at) == ("claimed", None)
 
     # And once both have run out, the dispatcher claims those two again, never the sent one
-    monkeypatch.setattr(channels, "send", real_send)
+    monkeypatch.undo()
     wait = max(settings.REMINDER_LEASE_SECONDS, settings.REMINDER_QUEUE_TIMEOUT_SECONDS) + 1
     later = dispatch_due_reminders(now=timezone.now() + datetime.timedelta(seconds=wait))
     assert sorted(pk for pk, _ in later) == [second.pk, third.pk]

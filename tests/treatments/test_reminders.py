@@ -16,6 +16,7 @@ from tests.conftest import (
     fresh_vials,
     local,
     make_patient,
+    make_reminders,
     next_weekday,
     session_input,
     visit_day,
@@ -278,18 +279,8 @@ def test_an_expired_claim_is_taken_back(booked_appointment):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_claim_each_row_exactly_once(schedule, clinician, front_desk):
-    now = timezone.now()
     patients = [make_patient(200 + n) for n in range(300)]
-    Reminder.objects.bulk_create(
-        Reminder(
-            patient=p,
-            subject_key=f"test:{p.pk}",
-            kind="due_not_booked",
-            channel="email",
-            due_at=now,
-        )
-        for p in patients
-    )
+    make_reminders(patients, due_at=timezone.now(), kind="due_not_booked")
     counts, barrier = [], threading.Barrier(2)
 
     def run():

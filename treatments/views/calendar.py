@@ -22,8 +22,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from audit.trail import note_patients
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import date_param
 from clinic.models import Location, User
+from clinic.params import date_param, id_param
 from treatments.forms import ConfirmForm
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, InjectorDay
@@ -353,7 +353,7 @@ def _ask_first(request, appointment, question: str, fields: dict) -> HttpRespons
         return None
     clinician, view = request.POST.get("clinician", ""), request.POST.get("view", "")
     fields = fields | {"view": view if view in VIEWS else "", "clinician": clinician}
-    if not clinician.isdigit():
+    if id_param(clinician) is None:
         del fields["clinician"]
     context = {
         "appointment": appointment,
@@ -373,7 +373,7 @@ def _back_to(request, appointment: Appointment) -> str:
     view = request.POST.get("view", "")
     return _calendar_url(
         location=appointment.location_id,
-        clinician=clinician if clinician.isdigit() else "",
+        clinician=clinician if id_param(clinician) is not None else "",
         view=view if view in VIEWS else "day",
         date=appointment.local_starts_at.date(),
     )

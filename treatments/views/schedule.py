@@ -9,9 +9,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from clinic.access import AuthenticatedHttpRequest, staff_required
-from clinic.forms import date_param, id_param, safe_next_url
+from clinic.forms import safe_next_url
 from clinic.models import Location, User
 from clinic.paging import page_of
+from clinic.params import date_param, int_param
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
 from treatments.models import Appointment
@@ -156,8 +157,7 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The working list, or (`?list=lost`) the patients lost to follow-up; a page at a time."""
     location = Location.objects.from_param(request.GET.get("location"))
     clinician = User.objects.clinician_from_param(request.GET.get("clinician"))
-    weeks = id_param(request.GET.get("weeks"))
-    weeks = weeks if weeks and weeks <= 26 else None
+    weeks = int_param(request.GET.get("weeks"), least=1, most=26)  # else the default
     overdue = request.GET.get("overdue")
     overdue = overdue if overdue in DUE_BUCKETS else None
     lost = request.GET.get("list") == "lost"
