@@ -469,7 +469,7 @@ def test_the_reminders_list_reads_its_partial_index_at_scale(pinned, client, fro
 def test_weeks_ahead_out_of_range_or_not_a_number_falls_back_to_the_default(
     pinned, client, front_desk, location, settings, weeks
 ):
-    settings.DUE_LIST_WEEKS = 3
+    settings.DUE_LIST_WEEKS = 4
     soon = past_due(1, -20, location=location)  # due in 20 days
     past_due(2, -30, location=location)  # due in 30 days
     client.force_login(front_desk)
@@ -477,8 +477,10 @@ def test_weeks_ahead_out_of_range_or_not_a_number_falls_back_to_the_default(
     page = client.get(reverse("treatments:due_list"), {"weeks": weeks})
 
     assert page.status_code == 200
-    assert page.context["weeks"] is None
     assert mrns(page.context["entries"]) == [soon.mrn]
+    # the page says and offers the setting's weeks (it said 3, whatever the setting)
+    assert "Patients due within 4 weeks" in page.content.decode()
+    assert 'name="weeks" min="1" max="26" value="4"' in page.content.decode()
 
 
 @pytest.mark.parametrize(("weeks", "due"), [("1", 0), ("5", 2), ("26", 2)])

@@ -152,12 +152,15 @@ def appointment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     )
 
 
+MAX_DUE_WEEKS = 26  # the furthest ahead the due list looks
+
+
 @staff_required
 def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The working list, or (`?list=lost`) the patients lost to follow-up; a page at a time."""
     location = Location.objects.from_param(request.GET.get("location"))
     clinician = User.objects.clinician_from_param(request.GET.get("clinician"))
-    weeks = int_param(request.GET.get("weeks"), least=1, most=26)  # else the default
+    weeks = int_param(request.GET.get("weeks"), least=1, most=MAX_DUE_WEEKS)
     overdue = request.GET.get("overdue")
     overdue = overdue if overdue in DUE_BUCKETS else None
     lost = request.GET.get("list") == "lost"
@@ -182,7 +185,8 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "locations": Location.objects.order_by("name"),
         "clinician": clinician,
         "clinicians": User.objects.filter(role=User.Role.CLINICIAN).order_by("last_name"),
-        "weeks": weeks,
+        "weeks": weeks or settings.DUE_LIST_WEEKS,
+        "max_weeks": MAX_DUE_WEEKS,
         "overdue": overdue,
         "buckets": [(key, label) for key, (label, _, _) in DUE_BUCKETS.items()],
         "lost": lost,
