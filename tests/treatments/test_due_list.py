@@ -20,7 +20,7 @@ from treatments.services.schedule import due_list, due_patients
 NOW = datetime.datetime(2026, 9, 16, 15, 0, tzinfo=datetime.UTC)  # Wed 11:00 in New York
 TODAY = datetime.date(2026, 9, 16)
 DUE_PAGE_QUERIES = (
-    13  # session (3), user, locations (2), clinicians (2), bounds, count, rows, calls
+    14  # session (3), user, locations (2), clinicians (2), bounds, count, ids, rows, calls
 )
 REMINDER_PAGE_QUERIES = 8
 

@@ -173,9 +173,9 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         overdue=overdue,
         lost=lost,
     )
-    # One query for the ordered ids (the count is their number), one for a page's rows.
-    ids = list(patients.values_list("pk", flat=True))
-    page = page_of(request, ids)
+    # The count and a page of ordered ids (two queries on the due states' partial index),
+    # then the page's rows.
+    page = page_of(request, patients.values_list("pk", flat=True))
     entries = due_entries(list(page.object_list), today=today)
     context = {
         "entries": _with_urls(entries),
