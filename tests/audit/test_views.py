@@ -2,12 +2,14 @@
 opened their record; who made a change comes from the request."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AccessEvent, ChangeEvent
 from patients.models import Patient
@@ -171,3 +173,42 @@ def test_a_refused_page_records_no_look(client, front_desk, patient_b):
     client.force_login(front_desk)
     assert client.get(reverse("patients:intake", args=[patient_b.pk])).status_code == 403
     assert not AccessEvent.objects.filter(view="patients:intake").exists()
+
+
+def test_the_admins_trail_pages_every_look_newest_first(
+    client, clinic_admin, front_desk, patient_b, django_assert_max_num_queries
+):
+    # Given 51 looks at patient B by the front desk, a minute apart, all before now
+    now = timezone.now()
+    seeded = AccessEvent.objects.bulk_create(
+        AccessEvent(
+            at=now - datetime.timedelta(hours=1, minutes=n),
+            patient_id=patient_b.pk,
+            user=front_desk,
+            role="front_desk",
+            view="patients:detail",
+            record_id=patient_b.pk,
+            method="GET",
+        )
+        for n in range(51)
+    )
+    client.force_login(clinic_admin)
+    url = reverse("audit:patient", args=[patient_b.pk])
+
+    # When the admin opens the trail (the look it records is the newest), then its 2nd page
+    # session, user, patient, count, page (users joined), changes, the sliding expiry (3),
+    # the audit trail's one INSERT
+    with django_assert_max_num_queries(10):
+        first = client.get(url)
+    second = client.get(url, {"page": 2})
+
+    # Then the first page holds the 50 newest looks of the 51, the second the rest: each
+    # look reachable, newest first
+    assert first.context["page_obj"].paginator.count == 51
+    listed = [event.pk for _, _, _, event in first.context["accesses"]]
+    assert listed == [event.pk for event in seeded[:50]]
+    assert 'rel="next"' in first.content.decode()
+    assert [event.pk for _, _, _, event in second.context["accesses"]] == [
+        seeded[49].pk,
+        seeded[50].pk,
+    ]

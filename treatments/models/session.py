@@ -166,6 +166,11 @@ class TreatmentSession(models.Model):
         indexes = [
             models.Index(fields=["patient", "-administered_at"], name="session_patient_date_idx"),
             models.Index(fields=["-administered_at", "-id"], name="session_order_idx"),  # admin
+            # The few versions an amendment superseded, which lot recall leaves out: read
+            # whole on this small index, never by a scan of every session.
+            models.Index(
+                fields=["id"], condition=Q(status="superseded"), name="session_superseded_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -354,7 +359,11 @@ class VialUse(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["lot"], name="vialuse_lot_idx")]
+        indexes = [
+            models.Index(fields=["lot"], name="vialuse_lot_idx"),
+            # Lot recall: a lot's uses in this order, counted and paged on the index alone
+            models.Index(fields=["lot", "session"], name="vialuse_recall_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["session", "lot"], name="one_row_per_session_lot"),
             models.CheckConstraint(
