@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("treatments", "0016_reminder_problem_idx_sent_after_cancel")]
+    dependencies = [("treatments", "0017_due_states")]
 
     operations = [
         migrations.AddIndex(
