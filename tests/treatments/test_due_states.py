@@ -23,7 +23,18 @@ from treatments.services import record_call_outcome, record_session, set_appoint
 
 DAY = datetime.timedelta(days=1)
 DUE_STATES = importlib.import_module("treatments.migrations.0017_due_states")
-FIELDS = ("active", "booked", "change_requested", "declined", "next_due_on", "missed_at")
+FIELDS = (
+    "active",
+    "booked",
+    "change_requested",
+    "declined",
+    "next_due_on",
+    "missed_at",
+    "last_name",
+    "first_name",
+    "location_id",
+    "primary_clinician_id",
+)
 
 
 def kept() -> dict[int, tuple]:
@@ -53,6 +64,10 @@ def derived() -> dict[int, tuple]:
             declined,
             course.next_due_on if course else None,
             missed["at"],
+            patient.last_name,
+            patient.first_name,
+            patient.location_id,
+            patient.primary_clinician_id,
         )
     return states
 
@@ -111,7 +126,9 @@ def patients(location, clinician):
 
 def test_a_new_patient_has_a_state_and_a_deleted_one_takes_it_along(location):
     patient = make_patient(1, location=location)
-    assert assert_kept() == {patient.pk: (True, False, False, False, None, None)}
+    assert assert_kept() == {
+        patient.pk: (True, False, False, False, None, None, "Family1", "Given1", location.pk, None)
+    }
     patient.delete()
     assert not DueState.objects.exists()
 
@@ -194,9 +211,12 @@ def test_every_way_of_writing_keeps_the_states_true(patients, clinician, front_d
     TreatmentCourse.objects.filter(patient=first).update(status="stopped", status_reason="Stopped")
     assert assert_kept()[first.pk][4] is None
 
-    # the patient's status
+    # the patient's status, name, location and clinician
     type(first).objects.filter(pk=first.pk).update(status="discharged")
     assert assert_kept()[first.pk][0] is False
+    first.last_name, first.location, first.primary_clinician = "Renamed", None, None
+    first.save()
+    assert assert_kept()[first.pk][6:] == ("Renamed", "Given1", None, None)
 
     # calls: a refusal after the last session, then a later call that is not one
     declined = record_call_outcome(patient=second, outcome="declined", by=front_desk, note="No")

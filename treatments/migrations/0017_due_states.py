@@ -6,7 +6,8 @@ no session since, none with a visit booked or a refusal since their last session
 who asked to move a visit. Derived on each request, that evaluated all 100,000 patients'
 visits, sessions and calls (about 0.6-1.1 s at network scale). Now one DueState row per patient
 holds what does not depend on the day (active, booked, asked to move, declined, next due date,
-missed visit), and the list reads the workable rows through a partial index.
+missed visit, and the patient's name, location and clinician the list is ordered and filtered
+by), and the list reads the workable rows through a partial index, without the registry.
 
 Every write that could change a patient's row re-derives it, by triggers, not the services,
 so that QuerySet.update(), bulk_create and raw SQL keep it true too: a patient inserted or its
@@ -23,6 +24,7 @@ which treatments/apps.py drops before every migrate and creates after it, as it 
 locked chart's: a trigger that names another table breaks SQLite's rebuild of that table."""
 
 import django.db.models.deletion
+from django.conf import settings
 from django.db import migrations, models
 
 PATIENT = "patients_patient"
@@ -46,7 +48,10 @@ ENGINE = {
 }
 
 
-STATE_COLUMNS = "active, booked, change_requested, declined, next_due_on, missed_at"
+STATE_COLUMNS = (
+    "active, booked, change_requested, declined, next_due_on, missed_at, "
+    "last_name, first_name, location_id, primary_clinician_id"
+)
 FRESH = ", ".join(f"fresh.{column}" for column in STATE_COLUMNS.split(", "))
 
 
@@ -67,7 +72,8 @@ def _state_of(vendor: str, patient: str | None) -> str:
       (SELECT max(a.starts_at) FROM {APPOINTMENT} a
        WHERE a.patient_id = p.id AND a.status = 'noshow' AND a.starts_at > COALESCE(
          (SELECT max(s.administered_at) FROM {SESSION} s WHERE s.patient_id = p.id),
-         {sql["floor"]}))
+         {sql["floor"]})),
+      p.last_name, p.first_name, p.location_id, p.primary_clinician_id
     FROM {PATIENT} p
     LEFT JOIN {COURSE} course ON course.patient_id = p.id AND course.status = 'active'
     {where}"""
@@ -83,7 +89,11 @@ def derive(vendor: str, patient: str | None = None) -> str:
 # whose change matters on UPDATE, and which rows matter at all on INSERT and DELETE ({row}:
 # NEW or OLD; a cancelled or fulfilled visit changes no one's state as it comes or goes).
 WATCHED = {
-    PATIENT: ("id", ("status",), ""),
+    PATIENT: (
+        "id",
+        ("status", "last_name", "first_name", "location_id", "primary_clinician_id"),
+        "",
+    ),
     COURSE: ("patient_id", ("status", "last_session_on", "interval_days", "patient_id"), ""),
     APPOINTMENT: (
         "patient_id",
@@ -226,8 +236,10 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("clinic", "0004_portal"),
         ("patients", "0005_trigram_search"),
         ("treatments", "0016_reminder_problem_idx_sent_after_cancel"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -268,6 +280,28 @@ class Migration(migrations.Migration):
                     models.DateTimeField(
                         help_text="Their latest no-show's start, when no session was given since.",
                         null=True,
+                    ),
+                ),
+                ("last_name", models.CharField(max_length=80)),
+                ("first_name", models.CharField(max_length=80)),
+                (
+                    "location",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="clinic.location",
+                    ),
+                ),
+                (
+                    "primary_clinician",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
                     ),
                 ),
             ],

@@ -383,6 +383,19 @@ class DueState(models.Model):
     missed_at = models.DateTimeField(
         null=True, help_text="Their latest no-show's start, when no session was given since."
     )
+    # The patient's, copied: the list is filtered and ordered without reading the registry.
+    last_name = models.CharField(max_length=80)
+    first_name = models.CharField(max_length=80)
+    location = models.ForeignKey(
+        Location, on_delete=models.DO_NOTHING, null=True, db_constraint=False, related_name="+"
+    )
+    primary_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        db_constraint=False,
+        related_name="+",
+    )
 
     objects = DueStateQuerySet.as_manager()
 

@@ -557,9 +557,9 @@ def due_patients(
     is_lost = Q(next_due_on__lt=lost_before, change_requested=False)
     states = states.filter(is_lost) if lost else states.exclude(is_lost)
     if location is not None:
-        states = states.filter(patient__location=location)
+        states = states.filter(location=location)
     if clinician is not None:
-        states = states.filter(patient__primary_clinician=clinician)
+        states = states.filter(primary_clinician=clinician)
     if overdue in DUE_BUCKETS:
         _, least, most = DUE_BUCKETS[overdue]
         if least is not None:
@@ -567,10 +567,7 @@ def due_patients(
         if most is not None:
             states = states.filter(next_due_on__gte=today - datetime.timedelta(days=most))
     return states.order_by(
-        F("next_due_on").asc(nulls_first=True),
-        "patient__last_name",
-        "patient__first_name",
-        "patient_id",
+        F("next_due_on").asc(nulls_first=True), "last_name", "first_name", "patient_id"
     )
 
 
