@@ -318,7 +318,19 @@ class Migration(migrations.Migration):
                         ),
                         fields=["next_due_on"],
                         name="due_workable_idx",
-                    )
+                    ),
+                    models.Index(
+                        condition=models.Q(
+                            ("declined", False),
+                            models.Q(
+                                ("change_requested", True),
+                                models.Q(("active", True), ("booked", False)),
+                                _connector="OR",
+                            ),
+                        ),
+                        fields=["location", "next_due_on"],
+                        name="due_location_idx",
+                    ),
                 ],
             },
         ),

@@ -402,6 +402,10 @@ class DueState(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["next_due_on"], condition=WORKABLE, name="due_workable_idx"),
+            # a location's list (a front desk's usual view) without the other locations' rows
+            models.Index(
+                fields=["location", "next_due_on"], condition=WORKABLE, name="due_location_idx"
+            ),
         ]
 
     def __str__(self) -> str:
