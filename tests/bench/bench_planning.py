@@ -12,7 +12,8 @@ PostgreSQL:
    turns (no clinician or patient is ever double-booked: the exclusion constraints stay on).
 3. One at a time: `plan_visit_reminders` for a --sample of the visits, as a booking would.
 4. In bulk: `replan_all_visit_reminders` for all of them (the sample's rows exist already);
-   then again on the planned data (it must insert nothing); then once more on an emptied outbox
+   then again on the planned data (it must insert nothing); with --one-connection-run, once
+   more on an emptied outbox on one connection; then once more on an emptied outbox
    with the row triggers off (session_replication_role = replica), which prices the foreign
    keys' deferred checks. Peak RSS is this process's (resource.getrusage); the server's CPU
    is every backend's on the throwaway database (the planning threads' included).
@@ -53,8 +54,8 @@ def process_cpu(pid: int) -> float:
 class BackendCpu:
     """The CPU seconds of every PostgreSQL backend on this database (but its own) while the
     `with` block runs, to tell the work from the waiting on a shared machine. The planning
-    threads' backends come and go, so a thread samples /proc every 20 ms: what a backend uses
-    in its last 20 ms before it exits is missed."""
+    threads' backends come and go, so a thread samples /proc every 0.1 s: what a backend uses
+    in its last 0.1 s before it exits is missed."""
 
     def __init__(self):
         self.start: dict[int, float] = {}
@@ -82,7 +83,7 @@ class BackendCpu:
             with connection.cursor() as cursor:
                 self.sample(cursor, first=True)
                 self.started.set()
-                while not self.stop.wait(0.02):
+                while not self.stop.wait(0.1):
                     self.sample(cursor)
                 self.sample(cursor)
         finally:
@@ -283,6 +284,11 @@ def main() -> int:
         help="connections planning at once (default REMINDER_PLANNING_CONNECTIONS, 2)",
     )
     parser.add_argument(
+        "--one-connection-run",
+        action="store_true",
+        help="then plan again into an emptied outbox on one connection, for the ratio",
+    )
+    parser.add_argument(
         "--no-trigger-run", action="store_true", help="skip the run with row triggers off"
     )
     args = parser.parse_args()
@@ -372,6 +378,22 @@ def main() -> int:
                 cpu_text(second_here, second_server),
             ),
         ]
+
+        if args.one_connection_run:
+            log("planning into an empty outbox on one connection ...")
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE treatments_reminder")
+            alone, alone_here, alone_server = timed_bulk(args.batch, 1)
+            rows += [
+                ("one connection: inserted", f"{alone.inserted:,}"),
+                ("one connection: wall time", f"{alone.seconds:.1f} s"),
+                ("one connection: CPU here / in PostgreSQL", cpu_text(alone_here, alone_server)),
+                ("one connection: load average after", f"{os.getloadavg()[0]:.2f}"),
+                (
+                    f"{first.connections} connections / one: wall time",
+                    f"{first.seconds / alone.seconds:.2f}",
+                ),
+            ]
 
         if not args.no_trigger_run:
             log("planning into an empty outbox with row triggers off ...")

@@ -125,8 +125,11 @@ def _batches(ahead, batch_size: int) -> Iterator[tuple[int, int, int]]:
     paging: each batch starts where the last ended), one query each."""
     last = 0
     while True:
+        # Aggregated over the slice itself, which reads only the batch's rows by the primary
+        # key (`pk__in` the slice hash-joined it to a scan of every appointment: 0.25 s a
+        # batch at 1M appointments).
         page = ahead.filter(pk__gt=last).order_by("pk").values("pk")[:batch_size]
-        batch = Appointment.objects.filter(pk__in=page).aggregate(count=Count("pk"), last=Max("pk"))
+        batch = page.aggregate(count=Count("pk"), last=Max("pk"))
         if not batch["count"]:
             return
         yield last, batch["last"], batch["count"]
