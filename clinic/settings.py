@@ -482,6 +482,13 @@ REMINDER_SEND_BATCH = env_int("REMINDER_SEND_BATCH", 20)
 REMINDER_SYNCHRONOUS_COMMIT = env_bool("REMINDER_SYNCHRONOUS_COMMIT")
 # A channel's timeout plus this margin must stay below the lease (treatments/checks.py).
 REMINDER_SEND_MARGIN_SECONDS = env_int("REMINDER_SEND_MARGIN_SECONDS", 60)
+# Re-planning every visit's reminders (manage.py plan_reminders) plans its batches on this many
+# database connections at once: PostgreSQL plans each batch in one backend, so two use both
+# cores of a small server. SQLite has one writer: always one there.
+REMINDER_PLANNING_CONNECTIONS = env_int(
+    "REMINDER_PLANNING_CONNECTIONS",
+    2 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 1,
+)
 # The SMS provider: a dotted path to a backend class; the file backend writes to var/sms/.
 SMS_BACKEND = env_str("SMS_BACKEND", "treatments.channels.FileSmsBackend")
 SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms")))

@@ -12,9 +12,11 @@ PostgreSQL:
    turns (no clinician or patient is ever double-booked: the exclusion constraints stay on).
 3. One at a time: `plan_visit_reminders` for a --sample of the visits, as a booking would.
 4. In bulk: `replan_all_visit_reminders` for all of them (the sample's rows exist already);
-   then again on the planned data (it must insert nothing); then once more on an emptied outbox
+   then again on the planned data (it must insert nothing); with --one-connection-run, once
+   more on an emptied outbox on one connection; then once more on an emptied outbox
    with the row triggers off (session_replication_role = replica), which prices the foreign
-   keys' deferred checks. Peak RSS is this process's (resource.getrusage).
+   keys' deferred checks. Peak RSS is this process's (resource.getrusage); the server's CPU
+   is every backend's on the throwaway database (the planning threads' included).
 """
 
 import argparse
@@ -23,6 +25,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,26 +45,83 @@ ZONES = [
 SLOTS_PER_DAY = 16  # 09:00-17:00 local, 30 minutes each
 
 
-def cpu_seconds(backend: int) -> tuple[float, float]:
-    """CPU seconds used so far by this process and by its PostgreSQL backend (same machine:
-    /proc), to tell the work from the waiting on a shared machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    try:
-        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
-        server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        server = float("nan")  # a server on another machine
-    return usage.ru_utime + usage.ru_stime, server
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process on this machine (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_bulk(batch: int, backend: int):
-    """One bulk run, with the CPU seconds it took here and in the server."""
+class BackendCpu:
+    """The CPU seconds of every PostgreSQL backend on this database (but its own) while the
+    `with` block runs, to tell the work from the waiting on a shared machine. The planning
+    threads' backends come and go, so a thread samples /proc every 0.1 s: what a backend uses
+    in its last 0.1 s before it exits is missed."""
+
+    def __init__(self):
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stop = threading.Event()
+
+    def sample(self, cursor, first: bool = False) -> None:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        for (pid,) in cursor.fetchall():
+            try:
+                cpu = process_cpu(pid)
+            except OSError:  # exited, or a server on another machine
+                continue
+            if pid not in self.start:
+                self.start[pid] = cpu if first else 0.0
+            self.last[pid] = cpu
+
+    def watch(self) -> None:
+        from django.db import connection
+
+        try:
+            with connection.cursor() as cursor:
+                self.sample(cursor, first=True)
+                self.started.set()
+                while not self.stop.wait(0.1):
+                    self.sample(cursor)
+                self.sample(cursor)
+        finally:
+            self.started.set()
+            connection.close()
+
+    def __enter__(self):
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self.watch)
+        self.thread.start()
+        self.started.wait()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def per_backend(self) -> list[float]:
+        return sorted((self.last[pid] - self.start[pid] for pid in self.last), reverse=True)
+
+
+def timed_bulk(batch: int, connections: int | None):
+    """One bulk run, with the CPU seconds it took here and in the server's backends (the
+    busiest first)."""
     from treatments.services.reminder_planning import replan_all_visit_reminders
 
-    here, server = cpu_seconds(backend)
-    result = replan_all_visit_reminders(batch_size=batch)
-    here_after, server_after = cpu_seconds(backend)
-    return result, here_after - here, server_after - server
+    here = resource.getrusage(resource.RUSAGE_SELF)
+    with BackendCpu() as server:
+        result = replan_all_visit_reminders(batch_size=batch, connections=connections)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    here_cpu = after.ru_utime + after.ru_stime - here.ru_utime - here.ru_stime
+    return result, here_cpu, server.per_backend
+
+
+def cpu_text(here: float, backends: list[float]) -> str:
+    each = " + ".join(f"{seconds:.1f}" for seconds in backends if seconds >= 0.05)
+    return f"{here:.1f} s / {sum(backends):.1f} s ({each})"
 
 
 def peak_rss_mb() -> float:
@@ -218,6 +278,17 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=20_000, help="visits per transaction")
     parser.add_argument("--sample", type=int, default=2000, help="planned one at a time")
     parser.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        help="connections planning at once (default REMINDER_PLANNING_CONNECTIONS, 2)",
+    )
+    parser.add_argument(
+        "--one-connection-run",
+        action="store_true",
+        help="then plan again into an emptied outbox on one connection, for the ratio",
+    )
+    parser.add_argument(
         "--no-trigger-run", action="store_true", help="skip the run with row triggers off"
     )
     args = parser.parse_args()
@@ -277,12 +348,9 @@ def main() -> int:
         ]
         rss_before = peak_rss_mb()
 
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (backend,) = cursor.fetchone()
         log("planning everything in bulk ...")
         load = os.getloadavg()[0]
-        first, first_here, first_server = timed_bulk(args.batch, backend)
+        first, first_here, first_server = timed_bulk(args.batch, args.connections)
         bulk_rate = first.appointments / first.seconds
         rows += [
             ("bulk: visits / batches", f"{first.appointments:,} / {first.batches:,}"),
@@ -291,11 +359,9 @@ def main() -> int:
                 f"{first.inserted:,} ({first.rows - first.inserted:,})",
             ),
             ("bulk: wall time", f"{first.seconds:.1f} s"),
-            (
-                "bulk: CPU here / in PostgreSQL",
-                f"{first_here:.1f} s / {first_server:.1f} s "
-                f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)",
-            ),
+            ("bulk: connections", f"{first.connections}"),
+            ("bulk: CPU here / in PostgreSQL (each backend)", cpu_text(first_here, first_server)),
+            ("bulk: load average before / after", f"{load:.2f} / {os.getloadavg()[0]:.2f}"),
             ("bulk: visits/s", f"{bulk_rate:,.0f}"),
             ("bulk: reminders/s", f"{first.inserted / first.seconds:,.0f}"),
             ("bulk / one at a time (loading included)", f"{bulk_rate / one_rate:,.0f}x"),
@@ -303,31 +369,50 @@ def main() -> int:
         ]
 
         log("planning everything again (nothing to insert) ...")
-        second, second_here, second_server = timed_bulk(args.batch, backend)
+        second, second_here, second_server = timed_bulk(args.batch, args.connections)
         rows += [
             ("second bulk run: inserted", f"{second.inserted:,} of {second.rows:,}"),
             ("second bulk run: wall time", f"{second.seconds:.1f} s"),
             (
                 "second bulk run: CPU here / in PostgreSQL",
-                f"{second_here:.1f} s / {second_server:.1f} s",
+                cpu_text(second_here, second_server),
             ),
         ]
+
+        if args.one_connection_run:
+            log("planning into an empty outbox on one connection ...")
+            with connection.cursor() as cursor:
+                cursor.execute("TRUNCATE treatments_reminder")
+            alone, alone_here, alone_server = timed_bulk(args.batch, 1)
+            rows += [
+                ("one connection: inserted", f"{alone.inserted:,}"),
+                ("one connection: wall time", f"{alone.seconds:.1f} s"),
+                ("one connection: CPU here / in PostgreSQL", cpu_text(alone_here, alone_server)),
+                ("one connection: load average after", f"{os.getloadavg()[0]:.2f}"),
+                (
+                    f"{first.connections} connections / one: wall time",
+                    f"{first.seconds / alone.seconds:.2f}",
+                ),
+            ]
 
         if not args.no_trigger_run:
             log("planning into an empty outbox with row triggers off ...")
             total = Reminder.objects.count()
             with connection.cursor() as cursor:
                 cursor.execute("TRUNCATE treatments_reminder")
+                # For the planning threads' new connections too.
+                cursor.execute(f"ALTER DATABASE {database} SET session_replication_role = replica")
                 cursor.execute("SET session_replication_role = replica")
-            third, third_here, third_server = timed_bulk(args.batch, backend)
+            third, third_here, third_server = timed_bulk(args.batch, args.connections)
             with connection.cursor() as cursor:
+                cursor.execute(f"ALTER DATABASE {database} RESET session_replication_role")
                 cursor.execute("SET session_replication_role = DEFAULT")
             rows += [
                 ("bulk without row triggers: inserted", f"{third.inserted:,} (before: {total:,})"),
                 ("bulk without row triggers: wall time", f"{third.seconds:.1f} s"),
                 (
                     "bulk without row triggers: CPU here / in PostgreSQL",
-                    f"{third_here:.1f} s / {third_server:.1f} s",
+                    cpu_text(third_here, third_server),
                 ),
                 (
                     "row triggers' cost (FK checks)",
@@ -336,7 +421,7 @@ def main() -> int:
                 ),
                 (
                     "row triggers' cost in PostgreSQL CPU",
-                    f"{first_server - third_server:.1f} s",
+                    f"{sum(first_server) - sum(third_server):.1f} s",
                 ),
             ]
         rows.append(("peak RSS of the whole run", f"{peak_rss_mb():.0f} MB"))

@@ -7,7 +7,7 @@ import zoneinfo
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +16,9 @@ from clinic.models import Location
 from patients.models import ContactConsent
 from tests.conftest import make_patient, make_user
 from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.services import reminder_planning
 from treatments.services.reminder_planning import (
+    PlanningFailed,
     _latest_consents,
     replan_all_due_reminders,
     replan_all_visit_reminders,
@@ -294,9 +296,108 @@ def test_the_command_plans_and_prints_its_counts(visits):
     assert f"{2 * ahead} new reminders, 0 already there" in out.getvalue()
 
 
-def test_the_command_refuses_an_empty_batch(db):
+def test_inside_a_transaction_planning_stays_on_its_own_connection(visits):
+    # Given the caller's transaction (this test's), whose rows no other connection can see
+    plan_one_at_a_time(visits)
+    one_at_a_time = snapshot()
+    Reminder.objects.all().delete()
+
+    # When planning is asked to use two connections
+    result = replan_all_visit_reminders(now=NOW, batch_size=2, connections=2)
+
+    # Then it plans every visit on this one
+    assert result.connections == 1
+    assert snapshot() == one_at_a_time
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planning_on_two_connections_writes_the_rows_booking_one_visit_at_a_time_writes(visits):
+    # Given the reminders planned one visit at a time, then thrown away; no transaction around
+    plan_one_at_a_time(visits)
+    one_at_a_time = snapshot()
+    Reminder.objects.all().delete()
+
+    # When every visit is planned in bulk on two connections, two visits per batch
+    result = replan_all_visit_reminders(now=NOW, batch_size=2, connections=2)
+
+    # Then the rows are the same, each once (on SQLite, one connection plans them all)
+    ahead = [v for v in visits if v.status == "booked" and v.starts_at > NOW]
+    assert result.connections == (2 if connection.vendor == "postgresql" else 1)
+    assert snapshot() == one_at_a_time
+    assert Reminder.objects.count() == 2 * len(ahead) == result.inserted == result.rows
+    assert (result.appointments, result.batches) == (len(ahead), -(-len(ahead) // 2))
+
+    # And planning again on two connections writes nothing
+    again = replan_all_visit_reminders(now=NOW, batch_size=2, connections=2)
+    assert (again.inserted, again.rows) == (0, 2 * len(ahead))
+    assert snapshot() == one_at_a_time
+
+
+def fail_the_batch_of(visit, monkeypatch) -> None:
+    """Make planning the batch that holds `visit` fail, as a lost connection would."""
+    plan = reminder_planning._plan_visits
+
+    def failing(after, last, **kwargs):
+        if after < visit.pk <= last:
+            raise DatabaseError("the connection was lost")
+        return plan(after, last, **kwargs)
+
+    monkeypatch.setattr(reminder_planning, "_plan_visits", failing)
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_batch_is_rolled_back_alone_and_reported(visits, monkeypatch, connections):
+    # Given the planning of the second batch of three visits fails
+    ahead = sorted(
+        (v for v in visits if v.status == "booked" and v.starts_at > NOW), key=lambda v: v.pk
+    )
+    fail_the_batch_of(ahead[4], monkeypatch)
+
+    # When every visit is planned in bulk
+    with pytest.raises(PlanningFailed) as raised:
+        replan_all_visit_reminders(now=NOW, batch_size=3, connections=connections)
+
+    # Then the failure names that batch's ids and the last id handed out
+    result = raised.value.result
+    assert result.failed == [(ahead[2].pk, ahead[5].pk, "DatabaseError: the connection was lost")]
+    assert result.stopped_after is not None
+    assert result.stopped_after >= ahead[5].pk
+    assert f"({ahead[2].pk}, {ahead[5].pk}]" in str(raised.value)
+    # And its visits have no rows; every other visit handed out has both, and the counts
+    # say so; no visit after the last one handed out was tried
+    planned = set(Reminder.objects.values_list("appointment_id", flat=True))
+    done = {v.pk for v in ahead[:3] + ahead[6:] if v.pk <= result.stopped_after}
+    assert planned == done
+    assert (result.appointments, result.inserted) == (len(done), 2 * len(done))
+
+    # And planning again once the fault is gone plans the rest, as booking would
+    monkeypatch.undo()
+    replan_all_visit_reminders(now=NOW, batch_size=3, connections=connections)
+    bulk = snapshot()
+    Reminder.objects.all().delete()
+    plan_one_at_a_time(visits)
+    assert bulk == snapshot()
+
+
+def test_the_command_reports_a_failing_batch_and_fails(visits, monkeypatch):
+    ahead = sorted(
+        (v for v in visits if v.status == "booked" and v.starts_at > NOW), key=lambda v: v.pk
+    )
+    fail_the_batch_of(ahead[0], monkeypatch)
+    out, err = io.StringIO(), io.StringIO()
+
+    with pytest.raises(CommandError, match="run the command again"):
+        call_command("plan_reminders", "--batch-size", "4", stdout=out, stderr=err)
+
+    assert "Planned 0 booked visits in 0 batches" in out.getvalue()
+    assert f"Visits with ids in (0, {ahead[3].pk}] not planned: DatabaseError" in err.getvalue()
+
+
+@pytest.mark.parametrize("option", ["--batch-size", "--connections"])
+def test_the_command_refuses_fewer_than_one(db, option):
     with pytest.raises(CommandError, match="at least 1"):
-        call_command("plan_reminders", "--batch-size", "0")
+        call_command("plan_reminders", option, "0")
 
 
 class _Undo(Exception):

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from treatments.services.reminder_planning import (
+    PlanningFailed,
     replan_all_due_reminders,
     replan_all_visit_reminders,
 )
@@ -19,6 +20,13 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=20_000, help="visits per transaction (20,000)"
         )
         parser.add_argument(
+            "--connections",
+            type=int,
+            default=None,
+            help="database connections planning batches at once (REMINDER_PLANNING_CONNECTIONS; "
+            "always 1 on SQLite)",
+        )
+        parser.add_argument(
             "--replace-pending",
             action="store_true",
             help="first delete the visits' reminders not yet sent nor claimed (pending, or "
@@ -28,22 +36,38 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
-        result = replan_all_visit_reminders(
-            batch_size=options["batch_size"], replace_pending=options["replace_pending"]
-        )
-        rate = result.appointments / result.seconds if result.seconds else 0
-        replaced = (
-            f" ({result.replaced:,} unsent ones replaced)" if options["replace_pending"] else ""
-        )
-        self.stdout.write(
-            f"Planned {result.appointments:,} booked visits in {result.batches:,} batches: "
-            f"{result.inserted:,} new reminders{replaced}, "
-            f"{result.rows - result.inserted:,} already there; "
-            f"{result.seconds:.1f} s ({rate:,.0f} visits/s)."
-        )
+        if options["connections"] is not None and options["connections"] < 1:
+            raise CommandError("--connections must be at least 1.")
+        try:
+            result = replan_all_visit_reminders(
+                batch_size=options["batch_size"],
+                replace_pending=options["replace_pending"],
+                connections=options["connections"],
+            )
+        except PlanningFailed as failure:
+            self._report(failure.result, options)
+            for after, last, error in failure.result.failed:
+                self.stderr.write(f"Visits with ids in ({after}, {last}] not planned: {error}")
+            raise CommandError(
+                f"{failure} The other batches are committed; run the command again to plan "
+                "what is missing (rows already there are kept)."
+            ) from failure
+        self._report(result, options)
         due = replan_all_due_reminders()
         self.stdout.write(
             f'Planned {due.courses:,} active courses\' "due, not booked" reminders: '
             f"{due.inserted:,} new, {due.rows - due.inserted:,} already there; "
             f"{due.seconds:.1f} s."
+        )
+
+    def _report(self, result, options) -> None:
+        rate = result.appointments / result.seconds if result.seconds else 0
+        replaced = (
+            f" ({result.replaced:,} unsent ones replaced)" if options["replace_pending"] else ""
+        )
+        self.stdout.write(
+            f"Planned {result.appointments:,} booked visits in {result.batches:,} batches "
+            f"on {result.connections} connection(s): {result.inserted:,} new reminders{replaced}, "
+            f"{result.rows - result.inserted:,} already there; "
+            f"{result.seconds:.1f} s ({rate:,.0f} visits/s)."
         )
