@@ -320,8 +320,12 @@ class CeleryProcess:
     """A `celery worker` or `celery beat` subprocess, in its own process group (so that a
     test can SIGKILL it whole), with its output collected."""
 
+    started: "list[CeleryProcess]" = []  # this test's, for wait_until to show when it fails
+
     def __init__(self, argv: list[str], env: dict[str, str], ready_marker: str):
+        self.argv = argv
         self.output: list[str] = []
+        CeleryProcess.started.append(self)
         self.ready_marker = ready_marker
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.clock", "celery", "--app", "clinic", *argv],
@@ -426,6 +430,7 @@ class CeleryCluster:
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
+        CeleryProcess.started.clear()
 
 
 # Celery's "Task treatments.tasks.send_reminders_task[<id>] succeeded in 0.01s: {'12': 'sent'}"
@@ -519,7 +524,12 @@ def wait_until(predicate, timeout: float = 30, interval: float = 0.1):
         if result:
             return result
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+    outputs = "".join(
+        f"\n--- celery {' '.join(process.argv[:1])} (exit {process.process.poll()}), "
+        f"its last lines:\n" + "".join(process.output[-40:])
+        for process in CeleryProcess.started
+    )
+    raise AssertionError(f"condition not met within {timeout} s{outputs}")
 
 
 # --- injection sessions ------------------------------------------------------------------------
