@@ -137,3 +137,54 @@ def test_twenty_requests_at_once_for_one_patient_book_one_visit(schedule, clinic
     told = [status for status, where in results if status == 200 or where == move]
     assert len(booked) == 1, results
     assert len(told) == 19, results
+
+
+def test_a_booking_sent_again_shows_the_booking_it_made(schedule, clinician, front_desk, client):
+    # Given a booking just made (the first of a double click, or a form sent again)
+    patient = make_patient(1, location=schedule)
+    give_totp_device(front_desk)
+    client.force_login(front_desk)
+    url = reverse("treatments:book", args=[patient.pk])
+    slot = {"slot": f"{clinician.pk}|{local(next_weekday(2), 15, 30).isoformat()}"}
+    first = client.post(url, slot)
+
+    # When the same booking arrives again
+    again = client.post(url, slot, follow=True)
+
+    # Then it lands where the first did and says the visit is booked, once
+    assert again.redirect_chain[0][0] == first["Location"]
+    assert "Booked: " in again.content.decode()
+    assert Appointment.objects.filter(patient=patient).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_once_for_the_same_slot_both_show_the_one_booking(
+    schedule, clinician, front_desk
+):
+    patient = make_patient(1, location=schedule)
+    slot = {"slot": f"{clinician.pk}|{local(next_weekday(2), 15, 30).isoformat()}"}
+    barrier = threading.Barrier(2)
+    results = []
+    give_totp_device(front_desk)
+
+    def book_it():
+        client = Client()
+        client.force_login(front_desk)
+        barrier.wait()
+        try:
+            response = client.post(reverse("treatments:book", args=[patient.pk]), slot)
+            results.append((response.status_code, response["Location"]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book_it) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    [visit] = Appointment.objects.filter(patient=patient)
+    calendar = f"{reverse('treatments:calendar')}?location={schedule.pk}"
+    assert [status for status, _ in results] == [302, 302]
+    assert all(where.startswith(calendar) for _, where in results), results
+    assert visit.starts_at == local(next_weekday(2), 15, 30)
