@@ -20,7 +20,7 @@ run: install
 	mkdir -p var/mail var/sms
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	test -f var/.demo-seeded || ($(BIN)/python manage.py seed_demo && touch var/.demo-seeded)
+	$(BIN)/python manage.py seed_demo --if-empty
 	@echo ""
 	@echo "Cadence: http://127.0.0.1:$(PORT)/  (password for every demo login: cadence-demo)"
 	@echo "  dr.osei (clinician), desk.kim (front desk), admin (clinic admin), patient01 (patient)"

@@ -4,6 +4,7 @@ from typing import ClassVar
 import phonenumbers
 from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -86,6 +87,9 @@ class User(AbstractUser):
         return self.role in self.STAFF_ROLES
 
 
+SLOT_MINUTES = (5, 120)  # the shortest and longest appointment slot a location may set
+
+
 class LocationQuerySet(models.QuerySet):
     def from_param(self, value: object) -> "Location | None":
         """The location a form or query string names by id; None for anything else."""
@@ -103,13 +107,22 @@ class Location(models.Model):
         max_length=64, validators=[validate_time_zone], help_text="IANA name, e.g. Europe/London."
     )
     slot_minutes = models.PositiveSmallIntegerField(
-        default=30, help_text="Length of an appointment slot."
+        default=30,
+        validators=[MinValueValidator(SLOT_MINUTES[0]), MaxValueValidator(SLOT_MINUTES[1])],
+        help_text=f"Length of an appointment slot: {SLOT_MINUTES[0]} to {SLOT_MINUTES[1]} minutes.",
     )
 
     objects = LocationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # A slot of 0 minutes made the booking page's slot loop run forever.
+            models.CheckConstraint(
+                condition=models.Q(slot_minutes__range=SLOT_MINUTES),
+                name="location_slot_minutes_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -56,3 +56,35 @@ def test_front_desk_books_a_due_patient_and_handles_a_no_show(
     expect(ben_row).to_contain_text("No-show")
     booked_appointment.refresh_from_db()
     assert booked_appointment.status == "noshow"
+
+
+def test_a_second_click_while_a_booking_is_on_its_way_sends_nothing(
+    page, front_desk, patient_a, schedule
+):
+    # Given Alice's booking page, and bookings answered "204 No Content" by the test (the
+    # browser then stays on the page as it was when the first click went out)
+    log_in(page, "frontdesk")
+    page.goto(f"/treatments/patients/{patient_a.pk}/book/")
+    sent = []
+
+    def stop_bookings(route):
+        sent.append(route.request.post_data)
+        route.fulfill(status=204)
+
+    page.route(
+        "**/book/",
+        lambda route: stop_bookings(route) if route.request.method == "POST" else route.continue_(),
+    )
+    slot = page.locator("#slots button").nth(3)
+
+    # When the front desk clicks a slot, and again
+    slot.click(no_wait_after=True)
+    expect(page.locator("#slots button").first).to_be_disabled()
+    slot.dispatch_event("click")
+    page.get_by_role("button", name="Show slots").count()  # a round trip to the page
+
+    # Then every slot button says the page is busy and one booking went out, with its slot
+    expect(slot).to_be_disabled()
+    assert len(sent) == 1
+    assert "slot=" in sent[0]
+    assert not Appointment.objects.filter(patient=patient_a).exists()

@@ -1,3 +1,5 @@
+import io
+
 from django.apps import apps
 from django.core.management import call_command
 
@@ -49,3 +51,16 @@ def test_seed_demo_twice_leaves_the_same_rows(db):
     first = snapshot()
     call_command("seed_demo")
     assert snapshot() == first
+
+
+def test_if_empty_loads_the_demo_into_a_new_database_only(db, clinician):
+    # A database with users (here one clinician) is in use: `make run` leaves it alone
+    call_command("seed_demo", "--if-empty", stdout=io.StringIO())
+    assert list(User.objects.all()) == [clinician]
+
+    # and a new or emptied one gets the demo clinic
+    User.objects.all().delete()
+    call_command("seed_demo", "--if-empty", stdout=io.StringIO())
+    assert (
+        User.objects.filter(username__in=["dr.osei", "desk.kim", "admin", "patient01"]).count() == 4
+    )

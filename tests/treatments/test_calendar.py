@@ -77,8 +77,11 @@ def test_the_day_view_lists_that_days_appointments_at_the_location_in_time_order
     tuesday = MONDAY + datetime.timedelta(days=1)
     add_appointment(patient_a, clinician, location, local(tuesday, 14))
     add_appointment(patient_b, clinician, location, local(tuesday, 9, 30))
-    add_appointment(patient_a, clinician, location, local(MONDAY, 11))  # another day
-    add_appointment(patient_b, clinician, other_location, local(tuesday, 16, 0, "Europe/London"))
+    # (one next injection visit per patient: the others are a past one and a review)
+    add_appointment(patient_a, clinician, location, local(MONDAY, 11), status="fulfilled")
+    add_appointment(
+        patient_b, clinician, other_location, local(tuesday, 16, 0, "Europe/London"), kind="review"
+    )
 
     # When the front desk opens Tuesday's day view
     response = desk.get(calendar_url(location, tuesday))
@@ -113,8 +116,20 @@ def test_the_week_view_shows_monday_to_sunday_of_the_week_containing_the_date(
     # Given visits on the Monday and Sunday of a week, and on the days either side of it
     add_appointment(patient_a, clinician, location, local(MONDAY, 9))
     add_appointment(patient_b, clinician, location, local(MONDAY + datetime.timedelta(days=6), 11))
-    add_appointment(patient_a, clinician, location, local(MONDAY - datetime.timedelta(days=1), 12))
-    add_appointment(patient_b, clinician, location, local(MONDAY + datetime.timedelta(days=7), 13))
+    add_appointment(
+        patient_a,
+        clinician,
+        location,
+        local(MONDAY - datetime.timedelta(days=1), 12),
+        kind="review",
+    )
+    add_appointment(
+        patient_b,
+        clinician,
+        location,
+        local(MONDAY + datetime.timedelta(days=7), 13),
+        kind="review",
+    )
 
     # When the front desk asks for the week of its Wednesday
     response = desk.get(calendar_url(location, MONDAY + datetime.timedelta(days=2), view="week"))

@@ -165,6 +165,7 @@ def test_the_same_patient_cannot_be_in_two_places_at_once(
             location=schedule,
             starts_at=booked_appointment.starts_at,
             booked_by=front_desk,
+            kind=Appointment.Kind.REVIEW,  # a second injection is refused before the time is
         )
 
 

@@ -334,6 +334,12 @@ class Appointment(models.Model):
                 condition=Q(status__in=["booked", "arrived", "fulfilled", "cancelled", "noshow"]),
                 name="appt_status_valid",
             ),
+            # One next injection visit per patient: another is a move of that one.
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(status__in=["booked", "arrived"], kind="injection"),
+                name="appt_one_active_injection",
+            ),
         ]
         # No double booking is also enforced by the database: an exclusion constraint on
         # PostgreSQL and triggers on SQLite (migration 0004), beside the service's row locks.

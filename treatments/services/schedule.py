@@ -206,6 +206,19 @@ def _lock(clinician: User, patient: Patient) -> None:
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
 
 
+def _check_no_injection_booked(patient: Patient) -> None:
+    """One next injection visit per patient (the database has the same rule): a second
+    booking, say a repeat of one that just succeeded, names the visit to move instead."""
+    booked = Appointment.objects.active().filter(patient=patient, kind=Appointment.Kind.INJECTION)
+    current = booked.select_related("location").first()
+    if current is not None:
+        raise BookingError(
+            f"{patient} already has an injection visit booked on "
+            f"{current.local_starts_at:%a %d %b %Y %H:%M %Z}: move that one instead.",
+            "slot",
+        )
+
+
 def _check_patient_free(
     patient: Patient,
     starts_at: datetime.datetime,
@@ -285,11 +298,14 @@ def book_appointment(
     """Book a visit.
 
     1. Lock the clinician and the patient (one at a time per pair, in a fixed order).
-    2. The slot must still be free on the clinician's rota, and the patient free then too.
+    2. An injection only if none is booked for the patient (their next visit is moved instead).
+       The slot must still be free on the clinician's rota, and the patient free then too.
     3. An injection before the earliest date needs a reason, which is kept and shown.
     4. Write the appointment and its "booked" event; the database refuses any overlap.
     """
     _lock(clinician, patient)
+    if kind == Appointment.Kind.INJECTION:
+        _check_no_injection_booked(patient)
     ends_at = _check_slot(location=location, clinician=clinician, starts_at=starts_at)
     _check_patient_free(patient, starts_at, ends_at)
     _check_earliest(patient, kind, starts_at, location, early_reason, booked_by)

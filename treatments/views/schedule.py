@@ -41,11 +41,36 @@ def _patient(user, pk):
 @staff_required
 def book(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = _patient(request.user, patient_pk)
-    current = patient.appointments.active().first()
+    current = patient.appointments.active().select_related("clinician", "location").first()
+    if current is not None and request.method == "POST":
+        form = SlotChoiceForm(request.POST)
+        if form.is_valid() and _is_booked_as_asked(current, form.cleaned_data["slot"]):
+            return _booked(request, current)  # a repeat of the booking that made it
     if current is not None:
         messages.info(request, "This patient already has a visit booked: move it instead.")
         return redirect("treatments:appointment_reschedule", pk=current.pk)
     return _slot_page(request, patient=patient, appointment=None)
+
+
+def _is_booked_as_asked(appointment: Appointment | None, slot) -> bool:
+    """The visit is the slot a booking asked for (a double click's second request, or a
+    form sent again, finds the booking its first one made)."""
+    clinician, starts_at = slot
+    return (
+        appointment is not None
+        and appointment.clinician_id == clinician.pk
+        and appointment.starts_at == starts_at
+    )
+
+
+def _booked(request, appointment: Appointment) -> HttpResponse:
+    when = appointment.local_starts_at
+    messages.success(
+        request,
+        f"Booked: {when:%a %d %b %Y %H:%M %Z} with {appointment.clinician} "
+        f"at {appointment.location}.",
+    )
+    return redirect(_calendar_url(appointment))
 
 
 @staff_required
@@ -71,16 +96,13 @@ def _slot_page(request, *, patient, appointment):
     form = SlotChoiceForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
-            appointment = _book_or_move(request, form, patient, appointment, location)
+            return _booked(request, _book_or_move(request, form, patient, appointment, location))
         except BookingError as error:
+            # Two requests for one booking at once: the second waited for the first's lock
+            current = None if appointment else patient.appointments.active().first()
+            if _is_booked_as_asked(current, form.cleaned_data["slot"]):
+                return _booked(request, current)
             form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
-            when = appointment.local_starts_at
-            messages.success(
-                request,
-                f"Booked: {when:%a %d %b %Y %H:%M %Z} with {appointment.clinician} at {location}.",
-            )
-            return redirect(_calendar_url(appointment))
     with timezone.override(location.zone):  # slot times show in the location's zone
         context = _slot_context(request, patient, appointment, location)
         return render(request, "treatments/book.html", context | {"form": form})
