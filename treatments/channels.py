@@ -9,14 +9,19 @@ which the system check in treatments/checks.py keeps well inside the reminder le
 
 import contextlib
 import datetime
+import functools
+import re
 import smtplib
 import uuid
 from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import sanitize_address
 from django.utils.module_loading import import_string
 
 
@@ -69,14 +74,14 @@ def send_email(message: Message) -> str:
     try:
         connection, reused = email_connection()
         try:
-            accepted = connection.send_messages([email])
+            accepted = _hand_over(connection, email)
         except smtplib.SMTPServerDisconnected:
             if not reused:
                 raise
             # The relay closed the idle connection (before this message): one fresh try.
             close_email_connection()
             connection, _ = email_connection()
-            accepted = connection.send_messages([email])
+            accepted = _hand_over(connection, email)
     except smtplib.SMTPRecipientsRefused as error:
         close_email_connection()
         raise PermanentSendError(f"Address refused: {error.recipients}") from error
@@ -90,6 +95,73 @@ def send_email(message: Message) -> str:
         close_email_connection()
         raise TransientSendError("The email backend accepted nothing.")
     return message_id
+
+
+def _hand_over(connection, email: EmailMessage) -> int:
+    """The backend's send, or on an open SMTP connection the same bytes built directly when
+    the message is plain (`plain_bytes`): the email package's MIME building and address
+    parsing were a third of a send's CPU."""
+    built = plain_bytes(email) if type(connection) is SmtpBackend else None
+    if built is None or connection.connection is None:
+        return connection.send_messages([email])
+    sender, recipients, data = built
+    connection.connection.sendmail(sender, recipients, data)
+    return 1
+
+
+# An address the email package leaves as it is; anything else goes through it.
+PLAIN_ADDRESS = re.compile(r"[\w%+-]+(\.[\w%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\Z", re.ASCII)
+PLAIN_HEADER = re.compile(r"[ -~]+\Z")  # printable ASCII: no line break, nothing to encode
+
+
+@functools.lru_cache(maxsize=16)
+def _sanitized(address: str, encoding: str) -> str:
+    return sanitize_address(address, encoding)
+
+
+def plain_bytes(email: EmailMessage) -> tuple[str, list[str], bytes] | None:
+    """(envelope sender, recipients, the message's bytes) exactly as Django's SMTP backend
+    would send them, for a plain message: UTF-8, text/plain, one plain ASCII recipient,
+    header lines that need no encoding or folding, an ASCII body without long lines (7bit).
+    None for anything else, which Django then builds itself."""
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    if (
+        encoding.lower() != "utf-8"
+        or email.content_subtype != "plain"
+        or email.attachments
+        or email.cc
+        or email.bcc
+        or email.reply_to
+        or len(email.to) != 1
+        or not PLAIN_ADDRESS.match(email.to[0])
+        or set(email.extra_headers) != {"Message-ID"}
+        or not email.body.isascii()
+        or "\r" in email.body
+        or any(len(line) > 998 for line in email.body.split("\n"))
+    ):
+        return None
+    sender = _sanitized(email.from_email, encoding)
+    headers = [
+        ("Subject", email.subject),
+        ("From", sender),
+        ("To", email.to[0]),
+        ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
+        ("Message-ID", email.extra_headers["Message-ID"]),
+    ]
+    lines = [f"{name}: {value}" for name, value in headers]
+    if any(
+        not PLAIN_HEADER.match(value) or value != " ".join(value.split()) or len(line) > 78
+        for (_, value), line in zip(headers, lines, strict=True)
+    ):
+        return None
+    head = [
+        'Content-Type: text/plain; charset="utf-8"',
+        "MIME-Version: 1.0",
+        "Content-Transfer-Encoding: 7bit",
+        *lines,
+    ]
+    data = "\r\n".join(head) + "\r\n\r\n" + email.body.replace("\n", "\r\n")
+    return sender, [email.to[0]], data.encode("ascii")
 
 
 # This process's open email connection and the settings it was opened with (a test that

@@ -7,11 +7,18 @@ import logging
 import socket
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.core import mail
 from django.core.checks import run_checks
+from django.core.mail import BadHeaderError, EmailMessage
+from django.core.mail.message import sanitize_address
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from hypothesis import event, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from patients.services import record_consent
 from tests.conftest import local
@@ -22,6 +29,7 @@ from treatments.services import set_appointment_status
 from treatments.services.reminders import (
     CANCELLED_WHILE_SENDING,
     dispatch_due_reminders,
+    render_message,
     send_reminder,
     send_reminders,
 )
@@ -408,14 +416,15 @@ def test_a_connection_the_relay_dropped_is_reopened(smtp_sink):
 
 
 def test_after_an_error_the_next_message_opens_a_new_connection(smtp_sink, monkeypatch):
-    from django.core.mail.backends.smtp import EmailBackend
+    import smtplib
 
     channels.send_email(message(1))
 
-    def time_out(self, messages):
+    def time_out(self, *args, **kwargs):
         raise TimeoutError("timed out")
 
-    monkeypatch.setattr(EmailBackend, "send_messages", time_out)
+    # the relay times out during the hand-over (under either way of building the message)
+    monkeypatch.setattr(smtplib.SMTP, "sendmail", time_out)
     with pytest.raises(channels.TransientSendError):
         channels.send_email(message(2))
     monkeypatch.undo()
@@ -541,3 +550,44 @@ def test_a_batch_that_dies_on_a_row_leaves_the_sent_recorded_and_the_rest_retrya
     assert sorted(pk for pk, _ in later) == [second.pk, third.pk]
     assert set(send_reminders(later).values()) == {"sent"}
     assert message_ids() == [f"<{r.idempotency_key}@cadence>" for r in (first, second, third)]
+
+
+# --- the message's bytes --------------------------------------------------------------------------
+
+HEADER_TEXT = st.text(alphabet=st.sampled_from("Ab z09:,.-'()"), max_size=90) | st.text(
+    alphabet=st.sampled_from("Ab z09:,.-'()\t\né"), max_size=90
+)
+ADDRESS = st.from_regex(r"[a-z0-9._%+-]{1,12}@[a-z0-9.-]{1,12}", fullmatch=True) | st.from_regex(
+    r"[a-z0-9._%+é-]{1,12}@[a-z0-9.é-]{1,12}", fullmatch=True
+)
+AN_INSTANT = datetime.datetime(2026, 12, 7, 3, 30, tzinfo=datetime.UTC)
+
+
+@given(subject=HEADER_TEXT, body=HEADER_TEXT, to=ADDRESS, line=st.integers(0, 1100))
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_a_plain_message_is_sent_as_the_very_bytes_django_would_build(subject, body, to, line):
+    # Given any message (a long body line sometimes), at one instant (the Date header)
+    body += "x" * line + "\n"
+    email = EmailMessage(subject, body, to=[to], headers={"Message-ID": "<reminder-1@cadence>"})
+    with time_machine.travel(AN_INSTANT, tick=False):
+        built = channels.plain_bytes(email)
+        try:
+            django_bytes = email.message().as_bytes(linesep="\r\n")
+            recipients = [sanitize_address(to, settings.DEFAULT_CHARSET)]
+        except (BadHeaderError, ValueError):  # a line break, an invalid address: refused
+            assert built is None
+            return
+
+    event("direct build" if built is not None else "Django builds it")
+    # Then the direct build gives up (Django builds it), or gives exactly Django's bytes
+    if built is not None:
+        sender = sanitize_address(email.from_email, settings.DEFAULT_CHARSET)
+        assert built == (sender, recipients, django_bytes)
+
+
+def test_a_reminders_email_takes_the_direct_build(visit):
+    week, _ = reminders_of(visit)
+    message = render_message(Reminder.objects.filter(pk=week.pk).for_sending().get())
+    headers = {"Message-ID": "<reminder-1@cadence>"}
+    email = EmailMessage(message.subject, message.body, to=[message.to], headers=headers)
+    assert channels.plain_bytes(email) is not None

@@ -17,6 +17,7 @@ import logging
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -28,6 +29,7 @@ from treatments import channels
 from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
 from treatments.models.reminders import CANCELLED_WHILE_SENDING, ReminderQuerySet
+from treatments.services import reminder_statements as statements
 
 Kind, Status = Reminder.Kind, Reminder.Status
 logger = logging.getLogger(__name__)
@@ -356,18 +358,64 @@ def dispatch_due_reminders(
 def send_reminders(claims) -> dict[str, str]:
     """Send a batch of claims [(reminder id, claim token), ...], each on its own: each row
     starts (and is leased) when its turn comes, and one that fails does not stop the others.
-    Returns what happened to each, by reminder id."""
+    Returns what happened to each, by reminder id.
+
+    A row's last write (sent, skipped, released) is made with the next row's start, in one
+    round trip on PostgreSQL (reminder_statements.start); the last row's on its own."""
     results: dict[str, str] = {}
+    held: _Held | None = None  # the previous row's write, not made yet
     with _asynchronous_commits():
         for reminder_id, claim_token in claims:
+            previous, held = held, None
             try:
-                results[str(reminder_id)] = send_reminder(
-                    reminder_id=int(reminder_id), claim_token=str(claim_token)
+                reminder, written = statements.start(
+                    int(reminder_id),
+                    str(claim_token),
+                    timezone.now(),
+                    after=previous.write if previous else None,
                 )
+            except Exception:  # noqa: BLE001 (the rows stay claimed; the lease gives them back)
+                for key in ([previous.key] if previous else []) + [str(reminder_id)]:
+                    logger.exception("Sending reminder %s failed unexpectedly.", key)
+                    results[key] = "error"
+                continue
+            if previous:
+                results[previous.key] = _outcome(previous, written)
+            if reminder is None:
+                results[str(reminder_id)] = "not-mine"
+                continue
+            try:
+                held = _Held(str(reminder_id), *_send_started(reminder, str(claim_token)))
             except Exception:  # noqa: BLE001 (the row stays claimed; the lease gives it back)
                 logger.exception("Sending reminder %s failed unexpectedly.", reminder_id)
                 results[str(reminder_id)] = "error"
+        if held:
+            try:
+                written = statements.write(held.write)
+            except Exception:  # noqa: BLE001 (the row stays claimed; the lease gives it back)
+                logger.exception("Sending reminder %s failed unexpectedly.", held.key)
+                results[held.key] = "error"
+            else:
+                results[held.key] = _outcome(held, written)
     return results
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A row whose send is done but whose last write is not made yet: the write, and what its
+    row count means."""
+
+    key: str
+    write: statements.Write
+    then: Callable[[int], str]
+
+
+def _outcome(held: _Held, written: int | None) -> str:
+    try:
+        return held.then(written or 0)
+    except Exception:  # noqa: BLE001 (as in send_reminders)
+        logger.exception("Sending reminder %s failed unexpectedly.", held.key)
+        return "error"
 
 
 def send_reminder(
@@ -384,23 +432,31 @@ def send_reminder(
     3. Hand the message over; record it sent, or retry / fail by the error's kind.
     """
     now = now or timezone.now()
-    reminder = _start(reminder_id, claim_token, now)
+    reminder, _ = statements.start(reminder_id, claim_token, timezone.now())
     if reminder is None:
         return "not-mine"
+    write, then = _send_started(reminder, claim_token, now)
+    return then(statements.write(write))
+
+
+def _send_started(
+    reminder: Reminder, token: str, now: datetime.datetime | None = None
+) -> tuple[statements.Write, Callable[[int], str]]:
+    """Steps 2 and 3 of `send_reminder` for a started row: the write that records what
+    happened, and what the write's row count means (the outcome)."""
+    now = now or timezone.now()
     reason = _why_skip(reminder, now)
     if not reason and reminder.skip_reason.endswith(CANCELLED_WHILE_SENDING):
         reason = reminder.skip_reason
     if reason:
-        _finish(reminder, claim_token, status=Status.SKIPPED, skip_reason=reason)
-        return "skipped"
+        return _finish(reminder, token, status=Status.SKIPPED, skip_reason=reason), _is("skipped")
     zone = _zone_of(reminder.patient, reminder.appointment)
     if in_quiet_hours(now, zone):
-        _release(reminder, claim_token, due_at=out_of_quiet_hours(now, zone))
-        return "deferred"
+        return _release(reminder, token, due_at=out_of_quiet_hours(now, zone)), _is("deferred")
     try:
         provider_id = channels.send(reminder.channel, render_message(reminder))
     except channels.SendError as error:
-        return _send_failed(reminder, claim_token, error, now)
+        return _send_failed(reminder, token, error, now)
     sent = {
         "status": Status.SENT,
         "sent_at": timezone.now(),
@@ -408,66 +464,57 @@ def send_reminder(
         "attempts": reminder.attempts + 1,
         "last_error": "",
     }
-    if _finish(reminder, claim_token, **sent):
-        return "sent"
-    # The claim was taken back while the relay held the message (slower than the lease). A
-    # message handed over is recorded as sent, unless another send has started on the row.
-    nobody_sending = Q(status__in=(Status.PENDING, Status.CANCELLED)) | Q(
-        status=Status.CLAIMED, started_at__isnull=True
-    )
-    late = Reminder.objects.filter(nobody_sending, pk=reminder.pk).update(
-        **sent, claim_token=claim_token, started_at=None
-    )
-    logger.warning("Reminder %s was handed over after its claim was taken back.", reminder.pk)
-    return "claim-lost-recorded" if late else "claim-lost"
+
+    def recorded(written: int) -> str:
+        if written:
+            return "sent"
+        # The claim was taken back while the relay held the message (slower than the lease).
+        # A message handed over is recorded as sent, unless another send has started on it.
+        nobody_sending = Q(status__in=(Status.PENDING, Status.CANCELLED)) | Q(
+            status=Status.CLAIMED, started_at__isnull=True
+        )
+        late = Reminder.objects.filter(nobody_sending, pk=reminder.pk).update(
+            **sent, claim_token=token, started_at=None
+        )
+        logger.warning("Reminder %s was handed over after its claim was taken back.", reminder.pk)
+        return "claim-lost-recorded" if late else "claim-lost"
+
+    return _finish(reminder, token, **sent), recorded
 
 
-def _start(reminder_id: int, claim_token: str, now: datetime.datetime) -> Reminder | None:
-    """Start this row's send (its lease runs from now), if it is still claimed with this token
-    and nobody started it; then read it with everything the checks and the message need, in
-    one query (`for_sending`)."""
-    claimed = Reminder.objects.filter(
-        pk=reminder_id, status=Status.CLAIMED, claim_token=claim_token
-    )
-    if not claimed.filter(started_at__isnull=True).update(started_at=timezone.now()):
-        return None
-    return next(iter(claimed.for_sending()[:1]), None)
+def _is(outcome: str) -> Callable[[int], str]:
+    """An outcome whatever the write's row count (a write that finds the row no longer this
+    send's changes nothing, and nothing was handed over)."""
+    return lambda written: outcome
 
 
 def _send_failed(
     reminder: Reminder, token: str, error: channels.SendError, now: datetime.datetime
-) -> str:
+) -> tuple[statements.Write, Callable[[int], str]]:
     """Transient errors go back to the outbox with a backoff, a bounded number of times."""
     attempts, message = reminder.attempts + 1, str(error)
     if isinstance(error, channels.TransientSendError):
         if attempts < settings.REMINDER_MAX_ATTEMPTS:
             backoff = datetime.timedelta(minutes=2 ** (attempts - 1))  # 1, 2, 4, 8 minutes
-            _release(reminder, token, attempts=attempts, last_error=message, due_at=now + backoff)
-            return "retry"
+            release = _release(
+                reminder, token, attempts=attempts, last_error=message, due_at=now + backoff
+            )
+            return release, _is("retry")
         message = f"Gave up after {attempts} tries: {error}"
-    _finish(reminder, token, status=Status.FAILED, attempts=attempts, last_error=message)
-    return "failed"
-
-
-def _release(reminder: Reminder, token: str, **fields) -> None:
-    """Back to pending, unclaimed, for a later run; cancelled instead if it was cancelled
-    while this send was running."""
-    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
-    mine.update(
-        status=Case(
-            When(skip_reason__endswith=CANCELLED_WHILE_SENDING, then=Value(Status.CANCELLED)),
-            default=Value(Status.PENDING),
-        ),
-        started_at=None,
-        claim_token="",
-        **fields,
+    return _finish(reminder, token, status=Status.FAILED, attempts=attempts, last_error=message), (
+        _is("failed")
     )
 
 
-def _finish(reminder: Reminder, token: str, **fields) -> int:
+def _release(reminder: Reminder, token: str, **fields) -> statements.Write:
+    """Back to pending, unclaimed, for a later run; cancelled instead if it was cancelled
+    while this send was running. Conditional on the claim."""
+    return statements.Write(reminder.pk, token, fields, release=True)
+
+
+def _finish(reminder: Reminder, token: str, **fields) -> statements.Write:
     """Conditional on the claim: a run whose claim was taken back writes nothing (0)."""
-    mine = Reminder.objects.filter(pk=reminder.pk, status=Status.CLAIMED, claim_token=token)
-    return mine.update(**fields)
+    return statements.Write(reminder.pk, token, fields)
 
 
 @contextlib.contextmanager
