@@ -376,8 +376,10 @@ def _instant(wall: str, later: str, zone: str) -> str:
 # consent granted, else by email with email's granted, else SMS; a time already passed skipped.
 # The times are computed once per start and zone (visits share a location's slot grid), each
 # step a MATERIALIZED table: inlined, a time zone conversion would run again for every later
-# mention of its column. tests/treatments/test_reminder_planning.py compares the rows with
-# booking's, changes of offset included.
+# mention of its column. Each patient's latest consent per channel is folded into one row (sms,
+# email), so that a visit finds both in one join (two joins of the per-channel rows cost more
+# of the server's CPU: tests/bench/README.md). tests/treatments/test_reminder_planning.py
+# compares the rows with booking's, changes of offset included.
 _PLAN_VISITS = f"""
 WITH visit AS MATERIALIZED (
     SELECT a.id, a.sequence, a.patient_id, l.time_zone AS tz,
@@ -386,11 +388,17 @@ WITH visit AS MATERIALIZED (
       JOIN clinic_location AS l ON l.id = a.location_id
      WHERE a.id > %(after)s AND a.id <= %(last)s
        AND a.status = 'booked' AND a.starts_at > %(now)s
-), consent AS (
+), latest AS (
     SELECT DISTINCT ON (patient_id, channel) patient_id, channel, granted
       FROM patients_contactconsent
      WHERE patient_id IN (SELECT patient_id FROM visit)
      ORDER BY patient_id, channel, recorded_at DESC, id DESC
+), consent AS MATERIALIZED (
+    SELECT patient_id,
+           bool_or(granted) FILTER (WHERE channel = 'sms') AS sms,
+           bool_or(granted) FILTER (WHERE channel = 'email') AS email
+      FROM latest
+     GROUP BY patient_id
 ), planned AS MATERIALIZED (
     SELECT slot.tz, slot.start, plan.kind, plan.wall, plan.wall AT TIME ZONE slot.tz AS later
       FROM (SELECT DISTINCT tz, start FROM visit) AS slot
@@ -424,7 +432,7 @@ INSERT INTO treatments_reminder
      provider_message_id, created_at)
 SELECT visit.patient_id, visit.id, 'appointment:' || visit.id || ':' || visit.sequence,
        due.kind,
-       CASE WHEN due.kind = 'visit_week' OR (sms.granted IS NOT TRUE AND email.granted)
+       CASE WHEN due.kind = 'visit_week' OR (consent.sms IS NOT TRUE AND consent.email)
             THEN 'email' ELSE 'sms' END,
        due.due_at,
        CASE WHEN due.due_at <= %(now)s THEN 'skipped' ELSE 'pending' END,
@@ -432,8 +440,7 @@ SELECT visit.patient_id, visit.id, 'appointment:' || visit.id || ':' || visit.se
        NULL, 0, '', NULL, NULL, '', NULL, '', %(created)s
   FROM visit
   JOIN due ON due.tz = visit.tz AND due.start = visit.start
-  LEFT JOIN consent AS sms ON sms.patient_id = visit.patient_id AND sms.channel = 'sms'
-  LEFT JOIN consent AS email ON email.patient_id = visit.patient_id AND email.channel = 'email'
+  LEFT JOIN consent ON consent.patient_id = visit.patient_id
     ON CONFLICT (subject_key, kind, channel) DO NOTHING
 """
 
