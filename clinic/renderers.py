@@ -14,7 +14,6 @@ from typing import Any
 
 from django.forms.renderers import DjangoTemplates
 from django.utils.functional import Promise
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeData
 
 WIDGETS = "django/forms/widgets/"
@@ -29,8 +28,10 @@ def _text(value: Any) -> str:
     html.escape, without its lazy-string wrapper)."""
     if type(value) is str:
         return html.escape(value)
+    if isinstance(value, SafeData):
+        return str(value)
     if isinstance(value, str | Promise):
-        return str(conditional_escape(value))
+        return html.escape(str(value))
     raise Unknown
 
 
