@@ -378,6 +378,8 @@ MESSAGE_TAGS = {message_constants.ERROR: "danger"}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+# Django's form renderer with the common widgets written in Python (clinic/renderers.py).
+FORM_RENDERER = "clinic.renderers.WidgetRenderer"
 PHONENUMBER_DEFAULT_REGION = env_str("PHONENUMBER_DEFAULT_REGION", "GB")
 PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
 

@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from clinic.forms import ChoicesReadWholeMixin
 from clinic.models import Location, User
 from patients import outcomes
 from patients.models import (
@@ -20,7 +21,7 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(ChoicesReadWholeMixin, forms.ModelForm):
     """Demographics and contact details: what front desk and clinicians both edit."""
 
     class Meta:
@@ -48,9 +49,13 @@ class PatientForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["primary_clinician"].queryset = User.objects.filter(
-            role=User.Role.CLINICIAN, is_active=True
-        ).order_by("last_name", "first_name")
+        # what an option shows (str(user)) and the key the patient row keeps: a network has
+        # a hundred clinicians, each a whole User row otherwise
+        self.fields["primary_clinician"].queryset = (
+            User.objects.filter(role=User.Role.CLINICIAN, is_active=True)
+            .order_by("last_name", "first_name")
+            .only("first_name", "last_name", "username")
+        )
         self.fields["phone"].widget.attrs.update({"autocomplete": "tel", "inputmode": "tel"})
         self.fields["email"].widget.attrs.update({"autocomplete": "email"})
         location = self._chosen_location()

@@ -62,15 +62,21 @@ def diary_month(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "patients/diary_month.html", context)
 
 
+DAY_MARKER = "2000-01-01"  # a day reversed once for the month's links, then replaced
+
+
 def _month_grid(patient: Patient, month: datetime.date, today: datetime.date) -> list[list[dict]]:
     """The month's weeks, Monday first, each day with its entry and whether it can be filled."""
     weeks = calendar.Calendar().monthdatescalendar(month.year, month.month)
     entries = patient.diary_entries.filter(date__gte=weeks[0][0], date__lte=weeks[-1][-1])
     by_date = {entry.date: entry for entry in entries}
+    # each day's link made once a page, not reversed in the template 42 times
+    head, _, tail = reverse("portal:diary_day", args=[DAY_MARKER]).rpartition(DAY_MARKER)
     return [
         [
             {
                 "date": day,
+                "url": f"{head}{day:%Y-%m-%d}{tail}",
                 "in_month": day.month == month.month,
                 "entry": by_date.get(day),
                 "open": not diary_date_error(day, today),

@@ -371,7 +371,11 @@ def main() -> int:
         "--budget", type=float, default=60, help="seconds per page at most (then fewer requests)"
     )
     parser.add_argument("--search", default=None, help="name fragment (default: from the data)")
-    parser.add_argument("--only", default="", help="measure only pages whose name has this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only pages whose name has this (several: separated by commas)",
+    )
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     args = parser.parse_args()
 
@@ -441,7 +445,7 @@ def main() -> int:
         )
         results = []
         for name, who, url, kind in PAGES:
-            if args.only and args.only not in name:
+            if args.only and not any(part in name for part in args.only.split(",")):
                 continue
             url = url.format(**picked)
             cookies = cookies_for(sessions[who])

@@ -4,8 +4,10 @@ import zoneinfo
 
 from django import forms
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
-from clinic.forms import PlausibleDatesMixin
+from clinic.forms import ChoicesReadWholeMixin, PlausibleDatesMixin
 from clinic.models import Location
 from treatments import protocol, rules
 from treatments.models import AdverseEvent, TreatmentSession, VialLot
@@ -22,7 +24,7 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
-class SessionForm(PlausibleDatesMixin, forms.ModelForm):
+class SessionForm(ChoicesReadWholeMixin, PlausibleDatesMixin, forms.ModelForm):
     """The session's own fields. Times are entered in the location's time zone (the view
     activates it)."""
 
@@ -138,6 +140,38 @@ class SitesForm(forms.Form):
         for site in protocol.SITES.values():
             skip = self[f"skip-{site.code}"] if not site.ftp else None
             yield site, self[f"units-{site.code}"], skip
+
+    def table_rows(self) -> SafeString:
+        """The sites table's rows, written here rather than by a template loop: 31 rows of a
+        dozen variables each were a fifth of the session page's rendering."""
+        return format_html_join(
+            "\n",
+            '<tr data-site="{}" data-muscle="{}" data-side="{}" data-ftp="{}">\n'
+            '  <th scope="row"><label for="{}">{}</label></th>\n'
+            "  <td>{}{}</td>\n"
+            "  <td>{}</td>\n"
+            "</tr>",
+            (
+                (
+                    site.code,
+                    site.muscle,
+                    site.side,
+                    "true" if site.ftp else "false",
+                    units.id_for_label,
+                    units.label,
+                    units,
+                    _errors(units),
+                    "" if skip is None else format_html("{}{}", skip, _errors(skip)),
+                )
+                for site, units, skip in self.rows()
+            ),
+        )
+
+
+def _errors(field: forms.BoundField) -> SafeString:
+    return format_html_join(
+        "", '<div class="invalid-feedback d-block">{}</div>', ((e,) for e in field.errors)
+    )
 
 
 class VialForm(PlausibleDatesMixin, forms.Form):

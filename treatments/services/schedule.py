@@ -87,6 +87,9 @@ def local_datetime(
     return datetime.datetime.combine(day, time, zone)
 
 
+BUSY_DAYS = 7  # how many days of appointments available_slots reads at a time
+
+
 def available_slots(
     *,
     location: Location,
@@ -105,11 +108,19 @@ def available_slots(
     for block in location.opening_hours.all():
         hours.setdefault(block.weekday, []).append(block)
     injectors = _injectors(location, clinician)
-    end_date = start_date + datetime.timedelta(days=days)
-    busy = _busy(location.zone, injectors, start_date, end_date, ignore)
+    everyone = {person.pk for people in injectors.values() for person in people}
     slots: list[Slot] = []
     taken: dict[int, int] = {}  # slots found so far, by clinician id
+    busy: dict[int, _Busy] = {}
     for offset in range(days):
+        if offset % BUSY_DAYS == 0:
+            # The appointments are read a week at a time, and no further once every injector
+            # has their `per_clinician` slots: a busy location's three weeks are 600 rows.
+            if per_clinician and all(taken.get(pk, 0) >= per_clinician for pk in everyone):
+                break
+            first = start_date + datetime.timedelta(days=offset)
+            last = start_date + datetime.timedelta(days=min(days, offset + BUSY_DAYS))
+            busy = _busy(location.zone, injectors, first, last, ignore)
         day = start_date + datetime.timedelta(days=offset)
         for person in sorted(injectors.get(day.weekday(), []), key=lambda u: u.pk):
             appointments = busy.get(person.pk, _NOT_BUSY)

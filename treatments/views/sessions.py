@@ -50,7 +50,7 @@ from treatments.services import (
     standard_sites,
     visits_before_earliest,
 )
-from treatments.views import pk_url
+from treatments.views import lot_options, pk_url
 
 
 def _sessions(user):
@@ -236,9 +236,9 @@ def _session_context(patient, session, entry, reason, refused=()):
         # the saved record's warnings, and those of the entry the rules just refused
         "ack_rules": {f.rule for f in [*findings, *refused] if f.needs_ack},
         "alerts": (AdverseEvent.objects.filter(session=last_signed) if last_signed else []),
-        "known_lots": VialLot.objects.filter(expiry__gte=timezone.localdate()).order_by("-expiry")[
-            :50
-        ],
+        "known_lots": lot_options(
+            VialLot.objects.filter(expiry__gte=timezone.localdate()).order_by("-expiry")[:50]
+        ),
         "protocol_data": _protocol_data(),
         "discard_form": DiscardForm() if session and session.status == "draft" else None,
     }
@@ -453,7 +453,7 @@ def lot_recall(request: AuthenticatedHttpRequest) -> HttpResponse:
             use.patient_url = patient_url(use.session.patient_id)
             use.session_url = session_url(use.session_id)
         context["uses"] = uses
-    context["lots"] = VialLot.objects.order_by("-expiry")[:200]
+    context["lots"] = lot_options(VialLot.objects.order_by("-expiry")[:200])
     return render(request, "treatments/lot_recall.html", context)
 
 
