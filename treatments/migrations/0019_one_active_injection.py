@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name="appointment",
             constraint=models.UniqueConstraint(
-                condition=models.Q(("status__in", ["booked", "arrived"]), ("kind", "injection")),
+                condition=models.Q(("kind", "injection"), ("status__in", ["booked", "arrived"])),
                 fields=("patient",),
                 name="appt_one_active_injection",
             ),
