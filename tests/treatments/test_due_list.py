@@ -419,6 +419,12 @@ def test_the_due_lists_hot_queries_use_their_indexes_at_scale(
     assert "treatments_duestate" in plans[2]
     for table in ("appointment", "treatmentsession", "calloutcome", "treatmentcourse"):
         assert f"treatments_{table}" not in plans[2], plans[2]
+    # A page of the list, the location's or the lost one is a range of an index in the list's
+    # order: no sort of every due state
+    for filters in ({}, {"location": location}, {"lost": True}):
+        page = _plan(due_patients(today=TODAY, **filters).values("pk")[:50])
+        assert "due_order_idx" in page or "due_location_order_idx" in page, page
+        assert "Sort" not in page, page
     assert len(due_list(today=TODAY)) > 0
 
 
