@@ -65,9 +65,9 @@ def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, f"{template}#results" if request.htmx else template, context)
 
 
-STATUS_BADGES = {
-    Patient.Status.ACTIVE: '<span class="badge text-bg-success">Active</span>',
-    Patient.Status.DISCHARGED: '<span class="badge text-bg-secondary">Discharged</span>',
+STATUS_BADGES: dict[str, str] = {
+    Patient.Status.ACTIVE.value: '<span class="badge text-bg-success">Active</span>',
+    Patient.Status.DISCHARGED.value: '<span class="badge text-bg-secondary">Discharged</span>',
 }
 
 
@@ -91,7 +91,7 @@ def _registry_row(patient: Patient, url: str) -> SafeString:
         born.isoformat() if born else "",
         patient.location or "—",
         patient.primary_clinician or "—",
-        SafeString(STATUS_BADGES.get(patient.status, STATUS_BADGES[Patient.Status.DISCHARGED])),
+        SafeString(STATUS_BADGES.get(patient.status, STATUS_BADGES["discharged"])),
     )
 
 

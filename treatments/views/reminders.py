@@ -55,9 +55,9 @@ def reminder_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-STATUS_BADGES = {
-    Reminder.Status.FAILED: '<span class="badge text-bg-danger">Failed</span>',
-    Reminder.Status.SENT: '<span class="badge text-bg-warning">Sent, visit cancelled</span>',
+STATUS_BADGES: dict[str, str] = {
+    Reminder.Status.FAILED.value: '<span class="badge text-bg-danger">Failed</span>',
+    Reminder.Status.SENT.value: '<span class="badge text-bg-warning">Sent, visit cancelled</span>',
 }
 SKIPPED_BADGE = '<span class="badge text-bg-secondary">Skipped</span>'
 
