@@ -419,7 +419,31 @@ def test_the_due_lists_hot_queries_use_their_indexes_at_scale(
     assert "treatments_duestate" in plans[2]
     for table in ("appointment", "treatmentsession", "calloutcome", "treatmentcourse"):
         assert f"treatments_{table}" not in plans[2], plans[2]
+    # A page of the list, the location's or the lost one is a range of an index in the list's
+    # order: no sort of every due state
+    for filters in ({}, {"location": location}, {"lost": True}):
+        page = _plan(due_patients(today=TODAY, **filters).values("pk")[:50])
+        assert "due_order_idx" in page or "due_location_order_idx" in page, page
+        assert "Sort" not in page, page
     assert len(due_list(today=TODAY)) > 0
+
+
+def test_a_row_shows_names_and_call_notes_as_text_not_markup(pinned, client, front_desk, location):
+    # Given a patient whose name and latest call note hold markup
+    patient = past_due(1, 10, location=location, last_name="<i>Lee</i>")
+    CallOutcome.objects.create(
+        patient=patient, outcome="unreachable", note="<b>x</b> & y", recorded_by=front_desk
+    )
+    client.force_login(front_desk)
+
+    # When the front desk opens the due list
+    html = client.get(reverse("treatments:due_list")).content.decode()
+
+    # Then both show escaped, as text
+    assert "&lt;i&gt;Lee&lt;/i&gt;, Given1" in html
+    assert "Unreachable: &lt;b&gt;x&lt;/b&gt; &amp; y" in html
+    assert "<i>Lee" not in html
+    assert "<b>x" not in html
 
 
 def test_every_patient_on_the_page_is_in_the_audit_trail(pinned, client, front_desk, location):

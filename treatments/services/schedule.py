@@ -7,6 +7,7 @@ treatments 0004). A lost race is a BookingError, which the views show as a form 
 
 import bisect
 import datetime
+import functools
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from treatments.models import (
     TreatmentCourse,
     TreatmentSession,
 )
+from treatments.models.schedule import DUE_ORDER
 from treatments.services import reminders
 
 
@@ -593,9 +595,7 @@ def due_patients(
             states = states.filter(next_due_on__lte=today - datetime.timedelta(days=least))
         if most is not None:
             states = states.filter(next_due_on__gte=today - datetime.timedelta(days=most))
-    return states.order_by(
-        F("next_due_on").asc(nulls_first=True), "last_name", "first_name", "patient_id"
-    )
+    return states.order_by(*DUE_ORDER)  # the order of its indexes: a page reads one range
 
 
 def _with_course(patients: QuerySet[Patient]) -> QuerySet[Patient]:
@@ -657,8 +657,16 @@ def _due_entry(row: Any, call: DueCall | None, today: datetime.date) -> DueEntry
             else None
         ),
         location=row.location_name or "",
-        phone=str(PhoneNumber.from_string(row.phone_number)) if row.phone_number else "",
+        phone=display_phone(row.phone_number) if row.phone_number else "",
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def display_phone(stored: str) -> str:
+    """A stored (E.164) number as people read it (PHONENUMBER_DEFAULT_FORMAT). Parsing and
+    formatting cost about 0.13 ms a number; a desk reads the same page's numbers again and
+    again, so each process keeps the last few thousand it formatted."""
+    return str(PhoneNumber.from_string(stored))
 
 
 def _latest_calls(patient_ids: list[int]) -> dict[int, DueCall]:

@@ -3,7 +3,7 @@ from django.db.models import Count
 
 REASON = (
     "Booked twice for one patient (requests at the same moment, before the one-visit rule of "
-    "migration 0019): the earlier visit is kept, this one is cancelled."
+    "migration 0020): the earlier visit is kept, this one is cancelled."
 )
 
 
@@ -27,7 +27,7 @@ def cancel_second_bookings(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0018_lot_recall_indexes"),
+        ("treatments", "0019_due_order_indexes"),
     ]
 
     operations = [
