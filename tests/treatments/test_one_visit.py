@@ -188,3 +188,29 @@ def test_two_requests_at_once_for_the_same_slot_both_show_the_one_booking(
     assert [status for status, _ in results] == [302, 302]
     assert all(where.startswith(calendar) for _, where in results), results
     assert visit.starts_at == local(next_weekday(2), 15, 30)
+
+
+@pytest.mark.parametrize(
+    ("iso", "error"),
+    [
+        ("9999-12-31T23:59:59+00:00", "within the next two years"),
+        ("9999-12-31T23:59:59-05:00", "within the next two years"),
+        ("0001-01-01T00:00:00+00:00", "That time has passed"),
+    ],
+)
+def test_a_slot_at_either_end_of_the_calendar_is_a_form_error(
+    schedule, clinician, front_desk, client, iso, error
+):
+    # A slot value naming the first or last second the calendar holds: reading it in the
+    # location's zone, or adding a day to it, overflowed
+    patient = make_patient(1, location=schedule)
+    give_totp_device(front_desk)
+    client.force_login(front_desk)
+
+    response = client.post(
+        reverse("treatments:book", args=[patient.pk]), {"slot": f"{clinician.pk}|{iso}"}
+    )
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not Appointment.objects.exists()

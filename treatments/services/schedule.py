@@ -89,6 +89,7 @@ def local_datetime(
     return datetime.datetime.combine(day, time, zone)
 
 
+BOOKING_HORIZON = datetime.timedelta(days=731)  # how far ahead a visit may be booked
 BUSY_DAYS = 7  # how many days of appointments available_slots reads at a time
 
 
@@ -204,6 +205,12 @@ def _check_slot(
     starts_at: datetime.datetime,
     ignore: Appointment | None = None,
 ) -> datetime.datetime:
+    # (nor a date the calendar cannot hold: 9999-12-31 or 0001-01-01 in another zone)
+    ahead = starts_at - timezone.now()
+    if ahead > BOOKING_HORIZON:
+        raise BookingError("Choose a slot within the next two years.", "slot")
+    if ahead < datetime.timedelta(0):
+        raise BookingError("That time has passed: choose another slot.", "slot")
     day = starts_at.astimezone(location.zone).date()
     for slot in available_slots(
         location=location, start_date=day, days=1, clinician=clinician, ignore=ignore
