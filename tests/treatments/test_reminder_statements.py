@@ -26,9 +26,15 @@ def _awake(settings):
     settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = 24, 0
 
 
-def claimed(reminder: Reminder, token: str = TOKEN) -> Reminder:
+@pytest.fixture
+def now():
+    """The test's one reading of the clock: every instant it uses derives from it."""
+    return timezone.now()
+
+
+def claimed(reminder: Reminder, now, token: str = TOKEN) -> Reminder:
     Reminder.objects.filter(pk=reminder.pk).update(
-        status="claimed", claim_token=token, claimed_at=timezone.now(), started_at=None
+        status="claimed", claim_token=token, claimed_at=now, started_at=None
     )
     return reminder
 
@@ -60,13 +66,13 @@ def as_read(reminder: Reminder) -> dict:
 
 
 @pytest.fixture
-def varied(db):
+def varied(db, now):
     """Rows of every shape a send reads: a visit's email (consent granted), a course's "due,
     not booked" SMS (a patient with a phone and no consent record), a no-show's email (consent
     granted, then revoked), a patient with no usual location."""
     [visit] = make_visits(1)
     location = visit.appointment.location
-    due = timezone.now() - datetime.timedelta(minutes=1)
+    due = now - datetime.timedelta(minutes=1)
     course_patient = make_patient(101, location=location)
     course = TreatmentCourse.objects.create(
         patient=course_patient, started_on=datetime.date(2026, 1, 5)
@@ -97,11 +103,13 @@ def varied(db):
     return [visit, due_sms, noshow, nowhere]
 
 
-def test_the_compiled_read_gives_exactly_what_for_sending_gives(varied, django_assert_num_queries):
+def test_the_compiled_read_gives_exactly_what_for_sending_gives(
+    varied, django_assert_num_queries, now
+):
     for reminder in varied:
         # Given the row claimed; when its send starts and reads it through the compiled statement
-        claimed(reminder)
-        started, _ = statements.start(reminder.pk, TOKEN, timezone.now())
+        claimed(reminder, now)
+        started, _ = statements.start(reminder.pk, TOKEN, now)
         assert started is not None
 
         # Then every column of it and of what it joins is what for_sending() reads, loaded with
@@ -112,11 +120,11 @@ def test_the_compiled_read_gives_exactly_what_for_sending_gives(varied, django_a
         assert expected["reminder"]["started_at"] is not None
 
 
-def test_a_row_not_claimed_with_this_token_or_already_started_is_not_started(varied):
-    reminder = claimed(varied[0])
-    assert statements.start(reminder.pk, "u" * 32, timezone.now()) == (None, None)
-    assert statements.start(reminder.pk, TOKEN, timezone.now())[0] is not None
-    assert statements.start(reminder.pk, TOKEN, timezone.now()) == (None, None)
+def test_a_row_not_claimed_with_this_token_or_already_started_is_not_started(varied, now):
+    reminder = claimed(varied[0], now)
+    assert statements.start(reminder.pk, "u" * 32, now) == (None, None)
+    assert statements.start(reminder.pk, TOKEN, now)[0] is not None
+    assert statements.start(reminder.pk, TOKEN, now) == (None, None)
 
 
 @pytest.fixture
@@ -128,15 +136,14 @@ def two_claimed(db):
 
 
 def test_one_rows_write_and_the_next_rows_start_are_one_round_trip_on_postgresql(
-    two_claimed, django_assert_num_queries
+    two_claimed, django_assert_num_queries, now
 ):
     # Given the first row started, its send done, its write held
     first, second, token = two_claimed
-    statements.start(first.pk, token, timezone.now())
+    statements.start(first.pk, token, now)
     write = statements.Write(first.pk, token, {"status": "skipped", "skip_reason": "A test."})
 
     # When the second row starts with the first row's write
-    now = timezone.now()
     with django_assert_num_queries(1 if POSTGRESQL else 3):
         started, written = statements.start(second.pk, token, now, after=write)
 
@@ -148,52 +155,54 @@ def test_one_rows_write_and_the_next_rows_start_are_one_round_trip_on_postgresql
     assert (first.status, first.skip_reason) == ("skipped", "A test.")
 
 
-def test_a_write_whose_claim_was_taken_back_counts_zero_and_the_next_row_still_starts(two_claimed):
+def test_a_write_whose_claim_was_taken_back_counts_zero_and_the_next_row_still_starts(
+    two_claimed, now
+):
     # Given the first row's claim taken back (pending again) before its write
     first, second, token = two_claimed
     Reminder.objects.filter(pk=first.pk).update(status="pending", claim_token="")
     write = statements.Write(first.pk, token, {"status": "skipped", "skip_reason": "A test."})
 
-    started, written = statements.start(second.pk, token, timezone.now(), after=write)
+    started, written = statements.start(second.pk, token, now, after=write)
 
     assert (written, started is not None) == (0, True)
     first.refresh_from_db()
     assert (first.status, first.skip_reason) == ("pending", "")
 
 
-def test_the_write_is_made_and_counted_when_the_next_row_does_not_start(two_claimed):
+def test_the_write_is_made_and_counted_when_the_next_row_does_not_start(two_claimed, now):
     first, second, token = two_claimed
-    statements.start(first.pk, token, timezone.now())
-    write = statements.Write(first.pk, token, {"due_at": timezone.now()}, release=True)
+    statements.start(first.pk, token, now)
+    write = statements.Write(first.pk, token, {"due_at": now}, release=True)
 
     # the next claim's token is wrong: nothing starts, the write is still made
-    assert statements.start(second.pk, "u" * 32, timezone.now(), after=write) == (None, 1)
+    assert statements.start(second.pk, "u" * 32, now, after=write) == (None, 1)
     first.refresh_from_db()
     assert (first.status, first.claim_token, first.started_at) == ("pending", "", None)
 
 
-def test_a_release_of_a_row_cancelled_while_it_was_sent_ends_cancelled(two_claimed):
+def test_a_release_of_a_row_cancelled_while_it_was_sent_ends_cancelled(two_claimed, now):
     first, second, token = two_claimed
-    statements.start(first.pk, token, timezone.now())
+    statements.start(first.pk, token, now)
     Reminder.objects.filter(pk=first.pk).update(
         skip_reason="The visit was cancelled. It was cancelled while this message was being sent."
     )
-    write = statements.Write(first.pk, token, {"due_at": timezone.now()}, release=True)
+    write = statements.Write(first.pk, token, {"due_at": now}, release=True)
 
-    statements.start(second.pk, token, timezone.now(), after=write)
+    statements.start(second.pk, token, now, after=write)
 
     first.refresh_from_db()
     assert (first.status, first.claim_token, first.started_at) == ("cancelled", "", None)
 
 
-def test_a_write_and_a_start_on_the_same_row_are_made_in_order(two_claimed):
+def test_a_write_and_a_start_on_the_same_row_are_made_in_order(two_claimed, now):
     # Given a row started and its release held; the same claim delivered again
     first, _, token = two_claimed
-    statements.start(first.pk, token, timezone.now())
-    write = statements.Write(first.pk, token, {"due_at": timezone.now()}, release=True)
+    statements.start(first.pk, token, now)
+    write = statements.Write(first.pk, token, {"due_at": now}, release=True)
 
     # Then the release is made first, and the repeat finds nothing to start
-    assert statements.start(first.pk, token, timezone.now(), after=write) == (None, 1)
+    assert statements.start(first.pk, token, now, after=write) == (None, 1)
 
 
 def test_a_batch_costs_one_round_trip_per_row_on_postgresql(django_assert_num_queries, db):
@@ -223,7 +232,8 @@ def test_a_late_hand_over_in_a_batch_is_recorded_sent_and_the_next_row_goes(
 
     def slow_relay(channel, message):
         if message.key == first.idempotency_key:
-            later = timezone.now() + datetime.timedelta(seconds=61)
+            # the lease runs out while the relay takes the message (from the row's own start)
+            later = Reminder.objects.get(pk=first.pk).started_at + datetime.timedelta(seconds=61)
             Reminder.objects.filter(pk=first.pk).update(due_at=later + datetime.timedelta(hours=1))
             dispatch_due_reminders(now=later)
         return real_send(channel, message)
