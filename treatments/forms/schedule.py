@@ -47,6 +47,15 @@ class ConfirmForm(forms.Form):
 
 
 class CallOutcomeForm(PlausibleDatesMixin, forms.ModelForm):
+    # Radios, none checked and no blank "---------" radio: the desk picks what happened
+    # (issue 14); an unanswered outcome is a form error, never a default.
+    outcome = forms.ChoiceField(
+        label="Outcome of the call",
+        choices=CallOutcome.Outcome.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose the outcome of the call."},
+    )
+
     class Meta:
         model = CallOutcome
         fields = ["outcome", "call_back_on", "note"]
