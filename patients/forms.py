@@ -3,6 +3,7 @@ import datetime
 from django import forms
 from django.utils import timezone
 
+from clinic.formats import TypedDateError, date_pattern, typed_date
 from clinic.forms import ChoicesReadWholeMixin
 from clinic.models import Location, User
 from patients import outcomes
@@ -178,19 +179,33 @@ class PortalConsentForm(forms.Form):
 
 
 class PatientSearchForm(forms.Form):
+    """Words of a name or an MRN, or a date of birth typed as the clinic writes dates
+    (DD/MM/YYYY in the UK, clinic/formats) or as ISO. A date becomes ISO here, the form
+    Patient.objects.search reads; a text that looks like a date but is none is an error.
+    The view keeps the words as typed and reads them through this form on every page."""
+
     q = forms.CharField(
         label="Search patients",
         required=False,
         max_length=100,
         widget=forms.TextInput(
-            attrs={
-                "placeholder": "Name, MRN or date of birth (YYYY-MM-DD)",
-                "type": "search",
-                "class": "form-control",
-                "autocomplete": "off",
-            }
+            attrs={"type": "search", "class": "form-control", "autocomplete": "off"}
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs["placeholder"] = (
+            f"Name, MRN or date of birth ({date_pattern()})"
+        )
+
+    def clean_q(self) -> str:
+        text = self.cleaned_data["q"]
+        try:
+            born = typed_date(text)
+        except TypedDateError as error:
+            raise forms.ValidationError(str(error), code="date") from error
+        return born.isoformat() if born else text
 
 
 # --- the headache diary and questionnaires (portal) ----------------------------------------------

@@ -25,6 +25,7 @@ PAGE_SIZE = 25
 # A search is counted and paged up to this many matches (20 pages); past it the list asks for
 # another word. The whole registry, without a search, is counted in full.
 SEARCH_COUNT_LIMIT = 500
+SEARCH_MAX_CHARS = 101  # one more than the form allows: a longer text is an error, not cut
 # What a row of the list shows: not the phone number (loading it parses it) nor the address.
 LIST_COLUMNS = (
     "mrn",
@@ -42,14 +43,16 @@ LIST_COLUMNS = (
 @staff_required
 def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = PatientSearchForm(request.POST)
-        request.session[SEARCH_SESSION_KEY] = form.cleaned_data["q"] if form.is_valid() else ""
+        # Kept as typed: a date that is no date is shown back with what is wrong with it.
+        request.session[SEARCH_SESSION_KEY] = str(request.POST.get("q", ""))[:SEARCH_MAX_CHARS]
         if not request.htmx:
             return redirect("patients:list")
     query = request.session.get(SEARCH_SESSION_KEY, "")
+    search = PatientSearchForm({"q": query})
+    search_error = "" if search.is_valid() else " ".join(search.errors["q"])
+    found = Patient.objects.none() if search_error else Patient.objects.for_user(request.user)
     patients = (
-        Patient.objects.for_user(request.user)
-        .search(query)
+        found.search(search.cleaned_data.get("q", ""))
         .select_related("location", "primary_clinician")
         .only(*LIST_COLUMNS)
     )
@@ -59,6 +62,7 @@ def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "page": page,
         "rows": [_registry_row(patient, detail(patient.pk)) for patient in page],
         "query": query,
+        "search_error": search_error,
         "search_form": PatientSearchForm(initial={"q": query}),
     }
     template = "patients/patient_list.html"
