@@ -82,6 +82,8 @@ def other_states(
             ("post", f"/treatments/patients/{patient_a.pk}/calls/", {"outcome": "call_back"}),
             ("get", f"/treatments/patients/{patient_a.pk}/book/", None),
             ("get", "/patients/?q=Morgan", None),
+            # a search for a date that is no date: the registry with its message
+            ("post_follow", "/patients/", {"q": "31/02/1980"}),
             # the no-show button's confirmation page
             ("post", f"/treatments/appointments/{appointment.pk}/status/", {"status": "noshow"}),
         ],
@@ -110,6 +112,8 @@ def other_states(
             ("get", f"/portal/visits/{appointment.pk}/change/", None),
             ("get", f"/portal/visits/{appointment.pk}/cancel/", None),
             ("get", "/portal/treatment/", None),
+            # a calendar link: the copy button and the webcal link
+            ("post_follow", "/portal/calendar-feed/", {"action": "new"}),
             # a danger answer: the emergency message
             (
                 "post_follow",
