@@ -33,7 +33,8 @@ def test_the_feed_card_has_a_copy_button_for_the_link_and_a_live_status(client, 
 
     assert re.search(r'<input[^>]*id="feed-url"[^>]*readonly', card)
     button = re.search(r"<button[^>]*data-copy=\"feed-url\"[^>]*>([^<]*)</button>", card)
-    assert button is not None and button.group(1) == "Copy the link"
+    assert button is not None
+    assert button.group(1) == "Copy the link"
     assert 'type="button"' in button.group(0)  # never submits the stop/new form
     assert re.search(r'id="feed-copied" role="status" aria-live="polite"', card)
     assert '<script src="/static/js/copy.js" defer></script>' in card

@@ -2,8 +2,11 @@
 cancelled while they were handed over, and resending."""
 
 import datetime
+import zoneinfo
 
 from django.contrib import messages
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,6 +22,9 @@ from treatments.services.reminders import resend_reminder
 from treatments.views import pk_url
 
 RECENT_DAYS = 30
+# A reminder's times are read in its visit's location's zone, else its patient's location's
+# (as the sender reads them for quiet hours), else the server's: each row names its zone.
+REMINDER_ZONE = Coalesce(F("appointment__location__time_zone"), F("patient__location__time_zone"))
 REMINDER_ROW = (
     "kind",
     "channel",
@@ -43,6 +49,7 @@ def reminder_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         .filter(due_at__gte=since)
         .select_related("patient")
         .only(*REMINDER_ROW)
+        .annotate(zone_name=REMINDER_ZONE)
         .order_by("-due_at", "-pk")
     )
     page = page_of(request, problems)
@@ -91,11 +98,18 @@ def _row(reminder: Reminder, detail, resend) -> SafeString:
         patient.first_name,
         reminder.get_kind_display(),
         reminder.get_channel_display(),
-        date_format(timezone.localtime(reminder.due_at), "j M Y H:i T"),
+        local_time(reminder.due_at, reminder.zone_name),
         SafeString(STATUS_BADGES.get(reminder.status, SKIPPED_BADGE)),
         reminder.skip_reason or reminder.last_error,
         again,
     )
+
+
+def local_time(moment: datetime.datetime, zone_name: str | None) -> str:
+    """`moment` as the clinic reads it: in the zone named (the server's if none), with the
+    zone's abbreviation (GMT, EST), so that no time on a page is of an unnamed zone."""
+    zone = zoneinfo.ZoneInfo(zone_name) if zone_name else timezone.get_current_timezone()
+    return date_format(moment.astimezone(zone), "j M Y H:i T")
 
 
 @staff_required
