@@ -16,6 +16,7 @@ from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientS
 from patients.models import Patient
 from patients.services import record_consent
 from treatments.models import TreatmentSession
+from treatments.services.history import HISTORY_LENGTH, patient_history
 from treatments.views import pk_url
 
 # The search words live in the session, not the query string: names and dates of birth must
@@ -121,6 +122,11 @@ def patient_detail(
         "consent_history": patient.consents.all(),
         "consent_form": consent_form or ConsentForm(patient=patient),
     }
+    # Every visit and call, newest first: the latest few, or all of them (?history=all).
+    everything = request.GET.get("history") == "all"
+    context["history"], context["history_more"] = patient_history(
+        patient, limit=None if everything else HISTORY_LENGTH
+    )
     return render(request, "patients/patient_detail.html", context)
 
 
