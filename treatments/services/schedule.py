@@ -564,6 +564,12 @@ class DueEntry:
         return self.BADGES[self.reason]
 
 
+# Each location's own date (its zone's), by location id: the due list counts a patient's days
+# from the date at their usual location (a patient with none: the page's `today`), so that a
+# New York row at 00:40 UTC is still on New York's yesterday, as its front desk's wall is.
+LocalDates = dict[int, datetime.date]
+
+
 def due_patients(
     *,
     today: datetime.date,
@@ -572,6 +578,7 @@ def due_patients(
     clinician: User | None = None,
     overdue: str | None = None,
     lost: bool = False,
+    today_at: LocalDates | None = None,
 ) -> QuerySet[DueState]:
     """The front desk's worklist as one query in due-date order, of DueState rows (whose pk is
     the patient's): page its ids, then `due_entries` reads the rows of one page.
@@ -583,26 +590,55 @@ def due_patients(
     past due, a patient leaves it for the lost-to-follow-up list (`lost=True`) until booked.
     `overdue` is a key of DUE_BUCKETS. What does not depend on the day is kept per patient by
     the database (DueState, migration treatments 0017); the day's cut-offs apply here, to the
-    workable rows of its partial index."""
+    workable rows of its partial index. `today_at` gives a location's own date where it
+    differs from `today` (see LocalDates): its patients' cut-offs are counted from it."""
     weeks = settings.DUE_LIST_WEEKS if weeks is None else weeks
-    horizon = today + datetime.timedelta(weeks=weeks)
+    lost_after = datetime.timedelta(days=settings.DUE_LIST_LOST_AFTER_DAYS)
+
+    def day_conditions(day: datetime.date) -> Q:
+        horizon = day + datetime.timedelta(weeks=weeks)
+        condition = Q(change_requested=True) | Q(next_due_on__lte=horizon)
+        condition |= Q(missed_at__isnull=False)
+        is_lost = Q(next_due_on__lt=day - lost_after, change_requested=False)
+        condition &= is_lost if lost else ~is_lost
+        if overdue in DUE_BUCKETS:
+            _, least, most = DUE_BUCKETS[overdue]
+            if least is not None:
+                condition &= Q(next_due_on__lte=day - datetime.timedelta(days=least))
+            if most is not None:
+                condition &= Q(next_due_on__gte=day - datetime.timedelta(days=most))
+        return condition
+
     states = DueState.objects.workable().filter(
-        Q(change_requested=True) | Q(next_due_on__lte=horizon) | Q(missed_at__isnull=False)
+        _on_local_dates(day_conditions, today=today, today_at=today_at)
     )
-    lost_before = today - datetime.timedelta(days=settings.DUE_LIST_LOST_AFTER_DAYS)
-    is_lost = Q(next_due_on__lt=lost_before, change_requested=False)
-    states = states.filter(is_lost) if lost else states.exclude(is_lost)
     if location is not None:
         states = states.filter(location=location)
     if clinician is not None:
         states = states.filter(primary_clinician=clinician)
-    if overdue in DUE_BUCKETS:
-        _, least, most = DUE_BUCKETS[overdue]
-        if least is not None:
-            states = states.filter(next_due_on__lte=today - datetime.timedelta(days=least))
-        if most is not None:
-            states = states.filter(next_due_on__gte=today - datetime.timedelta(days=most))
     return states.order_by(*DUE_ORDER)  # the order of its indexes: a page reads one range
+
+
+def local_dates(locations: Iterable[Location]) -> LocalDates:
+    """Today at each of `locations`."""
+    return {location.pk: timezone.localdate(timezone=location.zone) for location in locations}
+
+
+def _on_local_dates(condition, *, today: datetime.date, today_at: LocalDates | None) -> Q:
+    """`condition(day)` for each location's own date (`today_at`), and `condition(today)` for
+    the patients of any other location or of none. When every location is on `today` (most
+    of the day), this is `condition(today)` alone: the query is the one it always was."""
+    elsewhere: dict[datetime.date, list[int]] = {}
+    for location_id, day in (today_at or {}).items():
+        if day != today:
+            elsewhere.setdefault(day, []).append(location_id)
+    if not elsewhere:
+        return condition(today)
+    moved = [pk for ids in elsewhere.values() for pk in ids]
+    combined = ~Q(location_id__in=moved) & condition(today)
+    for day, ids in elsewhere.items():
+        combined |= Q(location_id__in=ids) & condition(day)
+    return combined
 
 
 def _with_course(patients: QuerySet[Patient]) -> QuerySet[Patient]:
@@ -617,23 +653,25 @@ def _with_course(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     )
 
 
-def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntry]:
+def due_entries(
+    patient_ids: list[int], *, today: datetime.date, today_at: LocalDates | None = None
+) -> list[DueEntry]:
     """The due-list rows of these patients (a page of `due_patients`), in the same order: two
     queries however many. Patients load with the few fields a row shows (so the audit trail
-    notes each one, docs/audit.md), the phone as its stored text, parsed once for display."""
+    notes each one, docs/audit.md), the phone as its stored text, parsed once for display.
+    Days since the last session, and "overdue", count from the date at the patient's usual
+    location (`today_at`; `today` for a location not in it, or none)."""
     changes = Appointment.objects.change_requested().filter(patient=OuterRef("pk"))
-    overdue_from = today - datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)
     rows = (
         _with_course(Patient.objects.filter(pk__in=patient_ids))
-        .only("mrn", "first_name", "last_name")
+        .only("mrn", "first_name", "last_name", "location_id")
         .annotate(
             change_pk=Subquery(changes.values("pk")[:1]),
             change_request=Subquery(changes.values("change_request")[:1]),
             reason=Case(
                 When(change_pk__isnull=False, then=Value("change")),
                 When(due_state__missed_at__isnull=False, then=Value("noshow")),
-                When(last_session_on__lte=overdue_from, then=Value("overdue")),
-                default=Value("due"),
+                default=Value("due"),  # or "overdue": by the row's own date (_due_entry)
             ),
             location_name=F("location__name"),
             phone_number=ExpressionWrapper(F("phone"), output_field=CharField()),
@@ -641,20 +679,33 @@ def due_entries(patient_ids: list[int], *, today: datetime.date) -> list[DueEntr
     )
     by_pk = {row.pk: row for row in rows}
     latest = _latest_calls(list(by_pk))
-    return [_due_entry(by_pk[pk], latest.get(pk), today) for pk in patient_ids if pk in by_pk]
+    today_at = today_at or {}
+    return [
+        _due_entry(by_pk[pk], latest.get(pk), today_at.get(by_pk[pk].location_id, today))
+        for pk in patient_ids
+        if pk in by_pk
+    ]
 
 
 def due_list(*, today: datetime.date, **filters) -> list[DueEntry]:
     """The whole list at once (for tests and commands; the page reads a page at a time)."""
     ids = list(due_patients(today=today, **filters).values_list("pk", flat=True))
-    return due_entries(ids, today=today)
+    return due_entries(ids, today=today, today_at=filters.get("today_at"))
+
+
+def overdue_after() -> datetime.timedelta:
+    return datetime.timedelta(days=settings.OVERDUE_AFTER_DAYS)  # a setting tests may change
 
 
 def _due_entry(row: Any, call: DueCall | None, today: datetime.date) -> DueEntry:
+    """A row, on `today` (the date at the patient's location)."""
     last = row.last_session_on
+    reason = row.reason
+    if reason == "due" and last is not None and last <= today - overdue_after():
+        reason = "overdue"
     return DueEntry(
         patient=row,
-        reason=row.reason,
+        reason=reason,
         next_due_on=row.next_due_on,
         days_since_last=(today - last).days if last else None,
         last_call=call,

@@ -1,5 +1,6 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
+import datetime
 from urllib.parse import quote
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from treatments.services.schedule import (
     due_entries,
     due_patients,
     earliest_bookable_on,
+    local_dates,
     record_call_outcome,
     reschedule_appointment,
 )
@@ -191,7 +193,12 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     overdue = request.GET.get("overdue")
     overdue = overdue if overdue in DUE_BUCKETS else None
     lost = request.GET.get("list") == "lost"
-    today = timezone.localdate(timezone=location.zone if location else None)
+    # One rule, filtered or not: a patient's days count from today at their usual location
+    # (its zone's date), and the page says which date that is at each location. A patient
+    # with no usual location counts from the server's date.
+    locations = list(Location.objects.order_by("name"))
+    today = timezone.localdate()
+    today_at = local_dates([location] if location else locations)
     patients = due_patients(
         today=today,
         weeks=weeks,
@@ -199,18 +206,20 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         clinician=clinician,
         overdue=overdue,
         lost=lost,
+        today_at=today_at,
     )
     # The count and a page of ordered ids (two queries on the due states' partial index),
     # then the page's rows.
     page = page_of(request, patients.values_list("pk", flat=True))
-    entries = due_entries(list(page.object_list), today=today)
+    entries = due_entries(list(page.object_list), today=today, today_at=today_at)
     context = {
         "entries": entries,
         "rows": _due_rows(entries, back=request.get_full_path()),
         "page_obj": page,
-        "today": today,
+        "today": today_at[location.pk] if location else today,
+        "today_label": _today_label(locations, today_at, today, location),
         "location": location,
-        "locations": Location.objects.order_by("name"),
+        "locations": locations,
         "clinician": clinician,
         "clinicians": User.objects.filter(role=User.Role.CLINICIAN)
         .order_by("last_name")
@@ -223,6 +232,29 @@ def due_list_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         "lost_after_days": settings.DUE_LIST_LOST_AFTER_DAYS,
     }
     return render(request, "treatments/due_list.html", context)
+
+
+def _today_label(
+    locations: list[Location],
+    today_at: dict[int, datetime.date],
+    today: datetime.date,
+    location: Location | None,
+) -> str:
+    """The page's "Today: ...": the filtered location's date; unfiltered, the one date all
+    are on, or each date with its locations (patients with no usual location count from the
+    server's date)."""
+    if location is not None:
+        return date_format(today_at[location.pk], "D j M Y")
+    on: dict[datetime.date, list[str]] = {}
+    for place in locations:
+        on.setdefault(today_at[place.pk], []).append(place.name)
+    if set(on) <= {today}:
+        return date_format(today, "D j M Y")
+    on.setdefault(today, []).append("patients with no usual location")
+    return "; ".join(
+        f"{date_format(day, 'D j M Y')} ({', '.join(names)})"
+        for day, names in sorted(on.items(), reverse=True)
+    )
 
 
 def _due_rows(entries: list, *, back: str) -> list[SafeString]:
