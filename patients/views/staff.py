@@ -50,7 +50,7 @@ def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             return redirect("patients:list")
     query = request.session.get(SEARCH_SESSION_KEY, "")
     search = PatientSearchForm({"q": query})
-    search_error = "" if search.is_valid() else " ".join(search.errors["q"])
+    search_error = "" if search.is_valid() else " ".join(str(error) for error in search.errors["q"])
     found = Patient.objects.none() if search_error else Patient.objects.for_user(request.user)
     patients = (
         found.search(search.cleaned_data.get("q", ""))

@@ -680,8 +680,12 @@ def due_entries(
     by_pk = {row.pk: row for row in rows}
     latest = _latest_calls(list(by_pk))
     today_at = today_at or {}
+
+    def day_at(location_id: int | None) -> datetime.date:
+        return today if location_id is None else today_at.get(location_id, today)
+
     return [
-        _due_entry(by_pk[pk], latest.get(pk), today_at.get(by_pk[pk].location_id, today))
+        _due_entry(by_pk[pk], latest.get(pk), day_at(by_pk[pk].location_id))
         for pk in patient_ids
         if pk in by_pk
     ]

@@ -98,7 +98,7 @@ def _row(reminder: Reminder, detail, resend) -> SafeString:
         patient.first_name,
         reminder.get_kind_display(),
         reminder.get_channel_display(),
-        local_time(reminder.due_at, reminder.zone_name),
+        local_time(reminder.due_at, reminder.zone_name),  # type: ignore[attr-defined]
         SafeString(STATUS_BADGES.get(reminder.status, SKIPPED_BADGE)),
         reminder.skip_reason or reminder.last_error,
         again,
