@@ -801,7 +801,10 @@ def _check_own_booking(patient: Patient, starts_at: datetime.datetime) -> Locati
     window = self_booking_window(patient, today)
     if window is None:
         raise BookingError("Please call the clinic to book your visit.")
-    if starts_at.astimezone(location.zone).date() not in window:
+    # (a time the zone's calendar cannot hold, 0001-01-01 or 9999-12-31, is outside too)
+    if not timezone.now() < starts_at <= timezone.now() + BOOKING_HORIZON or (
+        starts_at.astimezone(location.zone).date() not in window
+    ):
         raise BookingError(
             f"Choose a day from {window.first:%a %d %b} to {window.last:%a %d %b %Y}.", "slot"
         )
