@@ -208,7 +208,7 @@ def _slot_page(request, patient: Patient, visit: Appointment | None, form) -> Ht
         return render(request, "patients/portal_book.html", context)
     with timezone.override(location.zone):  # times show in the clinic's zone, named
         shown = context["times"][0].local_starts_at if context["times"] else timezone.localtime()
-        context["zone_name"] = f"{location.time_zone}, {shown.tzname()}"
+        context["zone_name"] = f"{location.time_zone.replace('_', ' ')}, {shown.tzname()}"
         return render(request, "patients/portal_book.html", context)
 
 

@@ -109,6 +109,9 @@ def other_states(
             ("post", "/portal/questionnaires/hit6/", {}),
             ("get", f"/portal/visits/{appointment.pk}/change/", None),
             ("get", f"/portal/visits/{appointment.pk}/cancel/", None),
+            # moving the visit: a day's times, and a time refused
+            ("get", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", None),
+            ("post", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", {"slot": "x"}),
             ("get", "/portal/treatment/", None),
             # a danger answer: the emergency message
             (

@@ -169,7 +169,7 @@ def test_the_page_lists_the_windows_days_then_the_times_of_the_day_chosen(alice,
     values = re.findall(r'name="slot" value="([^"]+)"', html)
     assert len(values) == 16  # 09:00 to 16:30
     assert values[0] == slot_value(clinician, local(in_days(5), 9))
-    assert "America/New_York, E" in html  # the clinic's zone, named (EST or EDT)
+    assert "America/New York, E" in html  # the clinic's zone, named (EST or EDT)
     assert "data-submit-once" in html
 
 
