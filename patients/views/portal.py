@@ -144,9 +144,9 @@ def portal_book(request: AuthenticatedHttpRequest) -> HttpResponse:
             visit = book_own_visit(patient=patient, clinician=clinician, starts_at=starts_at)
         except BookingError as error:
             # Two requests for one booking at once: the second waited for the first's lock
-            current = _my_injection_visit(patient)
-            if is_booked_as_asked(current, clinician, starts_at):
-                return _done(request, current, "Booked")
+            made = _my_injection_visit(patient)
+            if made is not None and is_booked_as_asked(made, clinician, starts_at):
+                return _done(request, made, "Booked")
             form.add_error("slot" if error.field == "slot" else None, error.message)
         else:
             return _done(request, visit, "Booked")
