@@ -5,17 +5,21 @@ the front desk's guarantees."""
 import contextlib
 import datetime
 import re
+import threading
 import zoneinfo
+from urllib.parse import urlencode
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinic.models import Location, User
+from tests.clinic.test_hostile_input import hostile_values
 from tests.conftest import clinic_today, local, make_patient, make_user
 from treatments.models import (
     Appointment,
@@ -526,3 +530,65 @@ def test_every_offered_slot_is_in_the_window_at_the_usual_location_and_free(
 
 def clinic_today_in(zone: str) -> datetime.date:
     return timezone.localdate(timezone=zoneinfo.ZoneInfo(zone))
+
+
+# --- hostile input and races -------------------------------------------------------------------
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(slot=hostile_values(), day=hostile_values())
+def test_hostile_slots_and_days_never_give_a_server_error(alice, patient_a, slot, day):
+    for url in (reverse("portal:book"), reverse("portal:move", args=[visit_of(patient_a).pk])):
+        response = alice.post(f"{url}?{urlencode({'day': day})}", {"slot": slot})
+        assert response.status_code in (200, 302, 400)
+        assert alice.get(url, {"day": day}).status_code in (200, 302, 400)
+    assert Appointment.objects.get().starts_at == local(in_days(5), 9)
+
+
+def visit_of(patient) -> Appointment:
+    """The patient's booked visit (the test's example makes it once, at 09:00 on day 85)."""
+    visit = Appointment.objects.filter(patient=patient).first()
+    if visit is None:
+        visit = book_own_visit(
+            patient=patient, clinician=patient.primary_clinician, starts_at=local(in_days(5), 9)
+        )
+    return visit
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_requests_at_once_from_one_patient_book_one_visit(patient_a, every_day, clinician):
+    # Given Alice's window, and ten free times on five days
+    give_course(patient_a, last_session_days_ago=80)
+    times = [local(in_days(days), hour) for days in range(5, 10) for hour in (9, 14)]
+    barrier = threading.Barrier(len(times))
+    results = []
+
+    # When ten of her requests (tabs, a double click) book them all at the same moment
+    def book_one(starts_at):
+        client = Client()
+        client.force_login(patient_a.user)
+        barrier.wait()
+        try:
+            response = client.post(
+                reverse("portal:book"), {"slot": slot_value(clinician, starts_at)}
+            )
+            results.append((response.status_code, response.get("Location", "")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book_one, args=(starts_at,)) for starts_at in times]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then one visit is booked; every other request was told so (the form's error, or the
+    # page to move that visit); never a 500
+    [visit] = Appointment.objects.filter(patient=patient_a)
+    move = reverse("portal:move", args=[visit.pk])
+    booked = [where for status, where in results if status == 302 and where != move]
+    told = [status for status, where in results if status == 200 or where == move]
+    assert booked == [reverse("portal:home")], results
+    assert len(told) == 9, results
