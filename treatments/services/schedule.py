@@ -867,7 +867,7 @@ def move_own_visit(
         raise BookingError("Please call the clinic to move your visit.")
     _lock(clinician, patient)
     appointment = (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("patient__location", "location")
         .get(pk=appointment.pk)
     )
