@@ -332,6 +332,10 @@ def test_moving_keeps_the_visit_and_the_home_page_shows_the_new_time(alice, pati
     moved = Appointment.objects.get()
     assert (moved.pk, moved.starts_at, moved.sequence) == (visit.pk, local(in_days(7), 15, 30), 1)
     assert moved.events.get(action="rescheduled").by == patient_a.user
+    # the old time's reminders are cancelled, the new time's planned (in the same transaction)
+    pending = Reminder.objects.filter(appointment=moved, status="pending")
+    assert pending.exists()
+    assert {reminder.subject_key for reminder in pending} == {f"appointment:{moved.pk}:1"}
     assert f"15:30 {moved.local_starts_at:%Z}" in alice.get(reverse("portal:home")).content.decode()
 
     # the same request again (a double click) shows the move and changes nothing more
