@@ -451,6 +451,10 @@ SESSION_FUTURE_MINUTES = env_int("SESSION_FUTURE_MINUTES", 5)  # R21: clock skew
 DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
 # ours: a patient this many days past due leaves the due list for "Lost to follow-up"
 DUE_LIST_LOST_AFTER_DAYS = env_int("DUE_LIST_LOST_AFTER_DAYS", 365)
+# ours: patients book their own visit in the portal from this many days ahead (1: tomorrow), and
+# a patient already past the overdue date is offered this many days from the first bookable one
+PORTAL_BOOKING_LEAD_DAYS = env_int("PORTAL_BOOKING_LEAD_DAYS", 1)
+PORTAL_LATE_BOOKING_DAYS = env_int("PORTAL_LATE_BOOKING_DAYS", 28)
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages

@@ -192,6 +192,12 @@ EXPECTED = {
         "login", "not_found", "forbidden", "forbidden", "forbidden"
     ),
     "portal/calendar-feed/": row("login", "not_allowed", "forbidden", "forbidden", "forbidden"),
+    # booking and moving one's own visit: patient_a has no session yet (nothing to offer, but
+    # the page answers); patient_b's visit is not theirs (404)
+    "portal/book/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/visits/<int:pk>/move/": row(
+        "login", "not_found", "forbidden", "forbidden", "forbidden"
+    ),
     "portal/treatment/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/contact/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # a private calendar feed: public, by its secret (a made-up one finds nothing)
@@ -237,6 +243,8 @@ AUDITED = frozenset(
         "portal/visits/<int:pk>/cancel/",
         "portal/visits/<int:pk>/change/",
         "portal/visits/<int:pk>/calendar.ics",
+        "portal/book/",
+        "portal/visits/<int:pk>/move/",
         "portal/treatment/",
         "portal/contact/",
         # sessions, chart, adverse events, alerts, lot recall

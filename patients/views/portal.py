@@ -12,11 +12,12 @@ from django.views.decorators.http import require_POST, require_safe
 
 from clinic.access import AuthenticatedHttpRequest, patient_required
 from clinic.models import User
+from clinic.params import date_param
 from patients.forms import PortalConsentForm
 from patients.models import Channel, ContactConsent, Patient
 from patients.services import record_consent
 from patients.views.diary import questionnaire_links
-from treatments.forms import DateChangeForm, PatientCancelForm, SideEffectForm
+from treatments.forms import DateChangeForm, OwnSlotForm, PatientCancelForm, SideEffectForm
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment
 from treatments.services import BookingError, report_side_effect
@@ -24,6 +25,14 @@ from treatments.services.responses import (
     confirm_appointment,
     patient_cancel_appointment,
     request_date_change,
+)
+from treatments.services.schedule import (
+    book_own_visit,
+    is_booked_as_asked,
+    move_own_visit,
+    own_move_refusal,
+    self_booking_slots,
+    self_booking_window,
 )
 
 
@@ -44,12 +53,15 @@ def portal_home(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(request, "patients/portal_home.html", {"patient": None})
     today = patient.local_today()
     course = patient.courses.active().first()
+    visit = patient.appointments.active().select_related("location").first()
     context = {
         "patient": patient,
-        "visit": patient.appointments.active().select_related("location").first(),
+        "visit": visit,
         "course": course,
         "due_now": course is not None and course.is_due_on(today),
         "questionnaires_due": questionnaire_links(patient.questionnaires_due(today)),
+        "can_book": visit is None and self_booking_window(patient, today) is not None,
+        "can_move": visit is not None and not own_move_refusal(visit),
     }
     return render(request, "patients/portal_home.html", context)
 
@@ -108,6 +120,96 @@ def portal_change(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "patients/portal_visit_form.html",
         {"visit": visit, "form": form, "action": "change"},
     )
+
+
+# --- booking and moving one's own visit (treatments/services/schedule.py has the rules) ---
+
+
+@patient_required
+def portal_book(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Book the next injection: pick a day of the window, then a time."""
+    patient = _me(request)
+    if patient is None:
+        raise Http404
+    form = OwnSlotForm(request.POST if request.method == "POST" else None)
+    current = _my_injection_visit(patient)
+    if current is not None:
+        if form.is_valid() and is_booked_as_asked(current, *form.cleaned_data["slot"]):
+            return _done(request, current, "Booked")  # a repeat of the booking that made it
+        messages.info(request, "You already have a visit booked: you can move it here.")
+        return redirect("portal:move", pk=current.pk)
+    if form.is_valid():
+        clinician, starts_at = form.cleaned_data["slot"]
+        try:
+            visit = book_own_visit(patient=patient, clinician=clinician, starts_at=starts_at)
+        except BookingError as error:
+            # Two requests for one booking at once: the second waited for the first's lock
+            made = _my_injection_visit(patient)
+            if made is not None and is_booked_as_asked(made, clinician, starts_at):
+                return _done(request, made, "Booked")
+            form.add_error("slot" if error.field == "slot" else None, error.message)
+        else:
+            return _done(request, visit, "Booked")
+    return _slot_page(request, patient, None, form)
+
+
+@patient_required
+def portal_move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Move one's own booked injection visit to another free time in the window."""
+    visit = _my_visit(request, pk)
+    form = OwnSlotForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        clinician, starts_at = form.cleaned_data["slot"]
+        if is_booked_as_asked(visit, clinician, starts_at):
+            return _done(request, visit, "Moved")  # a repeat of the move that made it
+        try:
+            visit = move_own_visit(appointment=visit, clinician=clinician, starts_at=starts_at)
+        except BookingError as error:
+            form.add_error("slot" if error.field == "slot" else None, error.message)
+        else:
+            return _done(request, visit, "Moved")
+    return _slot_page(request, visit.patient, visit, form)
+
+
+def _my_injection_visit(patient: Patient) -> Appointment | None:
+    visits = patient.appointments.active().filter(kind=Appointment.Kind.INJECTION)
+    return visits.select_related("location").first()
+
+
+def _done(request, visit: Appointment, what: str) -> HttpResponse:
+    when = visit.local_starts_at
+    messages.success(request, f"{what}: your visit is on {when:%A %d %B at %H:%M %Z}.")
+    return redirect("portal:home")
+
+
+def _slot_page(request, patient: Patient, visit: Appointment | None, form) -> HttpResponse:
+    """The days of the patient's window with free times, and the times of the day chosen
+    (`?day=`): a list, not a grid, to fit a phone."""
+    window = self_booking_window(patient, patient.local_today())
+    refusal = own_move_refusal(visit) if visit else ""
+    slots = self_booking_slots(patient, window) if window and not refusal else []
+    days: dict[datetime.date, list] = {}
+    for slot in slots:
+        days.setdefault(slot.local_starts_at.date(), []).append(slot)
+    day = date_param(request.GET.get("day"))
+    location = patient.location
+    context = {
+        "patient": patient,
+        "visit": visit,
+        "location": location,
+        "window": window,
+        "refusal": refusal,
+        "days": [(each, len(times)) for each, times in days.items()],
+        "day": day if day in days else None,
+        "times": days.get(day, []) if day else [],
+        "form": form,
+    }
+    if location is None:
+        return render(request, "patients/portal_book.html", context)
+    with timezone.override(location.zone):  # times show in the clinic's zone, named
+        shown = context["times"][0].local_starts_at if context["times"] else timezone.localtime()
+        context["zone_name"] = f"{location.time_zone.replace('_', ' ')}, {shown.tzname()}"
+        return render(request, "patients/portal_book.html", context)
 
 
 def _ics(appointments) -> HttpResponse:

@@ -90,6 +90,8 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             "/audit/mine/",
             f"/portal/visits/{appointment.pk}/change/",
             f"/portal/visits/{appointment.pk}/cancel/",
+            # moving the visit: the days, and a day's times
+            f"/portal/visits/{appointment.pk}/move/?day={appointment.local_starts_at.date()}",
             "/accounts/password_change/",
         ],
     }

@@ -1,8 +1,12 @@
+import datetime
+
 import pytest
 from playwright.sync_api import expect
 
 from patients.models import DiaryEntry, QuestionnaireResponse
 from tests.browser.test_registry_flow import log_in
+from tests.conftest import clinic_today
+from treatments.models import Appointment, TreatmentCourse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,3 +60,48 @@ def test_a_patient_on_a_phone_confirms_fills_the_diary_and_hit6(phone_page, book
 
     # Nothing is wider than the phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_patient_on_a_phone_books_then_moves_their_own_visit(phone_page, patient_a, schedule):
+    page = phone_page
+    page.set_viewport_size({"width": 375, "height": 812})
+    # Given Alice was last treated 80 days ago: she may book from day 84 to day 97
+    course = TreatmentCourse.objects.create(
+        patient=patient_a,
+        started_on=clinic_today() - datetime.timedelta(days=200),
+        last_session_on=clinic_today() - datetime.timedelta(days=80),
+    )
+
+    # When she logs in on her phone and books her visit: a day, then a time
+    log_in(page, "patienta")
+    page.get_by_role("link", name="Book my visit").click()
+    expect(page.locator("#window")).to_contain_text(
+        f"{course.earliest_on:%A} {course.earliest_on.day}"
+    )
+    page.locator("#days a").first.click()
+    page.get_by_role("button", name="14:00").click()
+
+    # Then her home page shows it
+    expect(page.get_by_text("Booked: your visit is on")).to_be_visible()
+    visit = Appointment.objects.get(patient=patient_a)
+    assert visit.booked_by == patient_a.user
+    assert visit.local_starts_at.strftime("%H:%M") == "14:00"
+    assert course.earliest_on <= visit.local_starts_at.date() < course.overdue_from
+    expect(page.locator("#next-visit")).to_contain_text("14:00")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    # When she moves it to another day at 09:30
+    page.get_by_role("link", name="Move my visit").click()
+    expect(page.locator("#current-visit")).to_contain_text("14:00")
+    page.locator("#days a").nth(1).click()
+    page.get_by_role("button", name="09:30").click()
+
+    # Then the same visit is at the new time, on her home page too
+    expect(page.get_by_text("Moved: your visit is on")).to_be_visible()
+    moved = Appointment.objects.get(patient=patient_a)
+    assert moved.pk == visit.pk
+    assert moved.local_starts_at.strftime("%H:%M") == "09:30"
+    assert moved.local_starts_at.date() != visit.local_starts_at.date()
+    expect(page.locator("#next-visit")).to_contain_text(f"{moved.local_starts_at:%A}")
+    expect(page.locator("#next-visit")).to_contain_text("09:30")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

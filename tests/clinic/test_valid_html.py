@@ -111,6 +111,9 @@ def other_states(
             ("post", "/portal/questionnaires/hit6/", {}),
             ("get", f"/portal/visits/{appointment.pk}/change/", None),
             ("get", f"/portal/visits/{appointment.pk}/cancel/", None),
+            # moving the visit: a day's times, and a time refused
+            ("get", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", None),
+            ("post", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", {"slot": "x"}),
             ("get", "/portal/treatment/", None),
             # a calendar link: the copy button and the webcal link
             ("post_follow", "/portal/calendar-feed/", {"action": "new"}),

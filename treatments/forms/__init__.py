@@ -4,6 +4,7 @@ from treatments.forms.schedule import (
     CancelForm,
     ConfirmForm,
     DateChangeForm,
+    OwnSlotForm,
     PatientCancelForm,
     SlotChoiceForm,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ConfirmForm",
     "DateChangeForm",
     "DiscardForm",
+    "OwnSlotForm",
     "PatientCancelForm",
     "SessionEntry",
     "SideEffectForm",

@@ -29,6 +29,12 @@ class SlotChoiceForm(forms.Form):
         return clinician, starts_at
 
 
+class OwnSlotForm(SlotChoiceForm):
+    """The time a patient chose in the portal (no early booking there: staff only)."""
+
+    early_reason = None  # type: ignore[assignment]
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(
         label="Reason for cancelling", widget=forms.Textarea(attrs={"rows": 2}), max_length=500

@@ -753,3 +753,183 @@ def _latest_calls(patient_ids: list[int]) -> dict[int, DueCall]:
             name = f"{first} {last}".strip() or username
             latest[patient_id] = DueCall(outcome, call_back_on, note, at, name)
     return latest
+
+
+# --- patients booking their own visit (the portal) -----------------------------------------
+
+
+def is_booked_as_asked(
+    appointment: Appointment | None, clinician: User, starts_at: datetime.datetime
+) -> bool:
+    """The visit is the slot a booking (or a move) asked for: a double click's second
+    request, or a form sent again, finds what its first one made and shows it as done,
+    for the front desk and the portal alike."""
+    return (
+        appointment is not None
+        and appointment.clinician_id == clinician.pk
+        and appointment.starts_at == starts_at
+    )
+
+
+@dataclass(frozen=True)
+class BookingWindow:
+    """The days (local to the patient's usual location, both ends included) on which a
+    patient may book their own next injection in the portal. `late`: they were already
+    past the overdue date, and the window is the first PORTAL_LATE_BOOKING_DAYS bookable
+    days instead."""
+
+    first: datetime.date
+    last: datetime.date
+    late: bool = False
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def __contains__(self, day: datetime.date) -> bool:
+        return self.first <= day <= self.last
+
+
+def self_booking_window(patient: Patient, today: datetime.date) -> BookingWindow | None:
+    """The patient's own booking window on `today` (their location's date), or None when
+    they cannot book themselves: no usual location, no active course, or no session given
+    yet (the first visit is agreed with the clinic).
+
+    From the later of the earliest bookable date (R6) and today + PORTAL_BOOKING_LEAD_DAYS,
+    to the day before the overdue date: a visit the patient books is never overdue. A
+    patient for whom no such day is left is offered PORTAL_LATE_BOOKING_DAYS days from the
+    first bookable one, so that an overdue patient can still book (the sooner the better)."""
+    if patient.location_id is None:
+        return None
+    course = patient.courses.active().first()
+    if course is None or course.earliest_on is None or course.overdue_from is None:
+        return None
+    lead = datetime.timedelta(days=settings.PORTAL_BOOKING_LEAD_DAYS)
+    first = max(course.earliest_on, today + lead)
+    last = course.overdue_from - datetime.timedelta(days=1)
+    if first <= last:
+        return BookingWindow(first, last)
+    late = datetime.timedelta(days=settings.PORTAL_LATE_BOOKING_DAYS - 1)
+    return BookingWindow(first, first + late, late=True)
+
+
+def self_booking_slots(
+    patient: Patient,
+    window: BookingWindow,
+    *,
+    ignore: Appointment | None = None,
+    now: datetime.datetime | None = None,
+) -> list[Slot]:
+    """The free slots a patient may choose in the portal: at their usual location, within
+    the window, free on the clinician's rota and not clashing with another of the patient's
+    own visits (`ignore`: the visit being moved). Three queries plus one a week."""
+    assert patient.location is not None
+    slots = available_slots(
+        location=patient.location,
+        start_date=window.first,
+        days=window.days,
+        ignore=ignore,
+        now=now,
+    )
+    zone = patient.location.zone
+    own = (
+        Appointment.objects.active()
+        .filter(patient=patient)
+        .overlapping(
+            local_datetime(window.first, datetime.time(), zone),
+            local_datetime(window.last + datetime.timedelta(days=1), datetime.time(), zone),
+        )
+        .exclude(pk=ignore.pk if ignore else None)
+        .values_list("starts_at", "ends_at")
+    )
+    mine = _Busy(own)
+    return [slot for slot in slots if not mine.overlaps(slot)]
+
+
+def _check_own_booking(patient: Patient, starts_at: datetime.datetime) -> Location:
+    """The portal's rules, under the booking's lock: the patient's usual location, and a
+    day within their window (a slot sent by hand outside it changes nothing)."""
+    location = patient.location
+    if location is None:
+        raise BookingError("Please call the clinic to book your visit.")
+    today = timezone.localdate(timezone=location.zone)
+    window = self_booking_window(patient, today)
+    if window is None:
+        raise BookingError("Please call the clinic to book your visit.")
+    # (a time the zone's calendar cannot hold, 0001-01-01 or 9999-12-31, is outside too)
+    if not timezone.now() < starts_at <= timezone.now() + BOOKING_HORIZON or (
+        starts_at.astimezone(location.zone).date() not in window
+    ):
+        raise BookingError(
+            f"Choose a day from {window.first:%a %d %b} to {window.last:%a %d %b %Y}.", "slot"
+        )
+    return location
+
+
+@transaction.atomic
+def book_own_visit(
+    *, patient: Patient, clinician: User, starts_at: datetime.datetime
+) -> Appointment:
+    """A patient books their own next injection in the portal.
+
+    1. Lock the clinician and the patient (the booking's order).
+    2. The patient's usual location, a day within their window (`self_booking_window`).
+    3. `book_appointment`, by the patient's own user: the same checks and guarantees as the
+       front desk's booking (one injection visit, a free slot, not before the earliest date).
+    """
+    if patient.user is None:
+        raise BookingError("Please call the clinic to book your visit.")
+    _lock(clinician, patient)
+    location = _check_own_booking(patient, starts_at)
+    return book_appointment(
+        patient=patient,
+        clinician=clinician,
+        location=location,
+        starts_at=starts_at,
+        booked_by=patient.user,
+    )
+
+
+def own_move_refusal(appointment: Appointment) -> str:
+    """Why the patient cannot move this visit in the portal themselves ("" if they can)."""
+    if appointment.status != Appointment.Status.BOOKED:
+        return "Only a booked visit can be moved."
+    if appointment.kind != Appointment.Kind.INJECTION:
+        return "This visit can be moved only by the clinic."
+    if appointment.early_override_reason:
+        return (
+            "Your clinician booked this visit early on purpose: only the clinic can move it. "
+            "Ask for another date and they will call you."
+        )
+    if appointment.location_id != appointment.patient.location_id:
+        return "This visit is not at your usual clinic: only the clinic can move it."
+    return ""
+
+
+@transaction.atomic
+def move_own_visit(
+    *, appointment: Appointment, clinician: User, starts_at: datetime.datetime
+) -> Appointment:
+    """A patient moves their own booked injection visit in the portal.
+
+    1. Lock the clinician, the patient, then the visit (the booking's order).
+    2. Only a booked injection visit at the patient's usual location that no clinician
+       booked early (`own_move_refusal`), to a day within the window.
+    3. `reschedule_appointment`, by the patient's own user (same checks and guarantees).
+    """
+    patient = appointment.patient
+    if patient.user is None:
+        raise BookingError("Please call the clinic to move your visit.")
+    _lock(clinician, patient)
+    appointment = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient__location", "location")
+        .get(pk=appointment.pk)
+    )
+    refusal = own_move_refusal(appointment)
+    if refusal:
+        raise BookingError(refusal)
+    _check_own_booking(appointment.patient, starts_at)
+    return reschedule_appointment(
+        appointment=appointment, starts_at=starts_at, by=patient.user, clinician=clinician
+    )

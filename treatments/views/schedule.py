@@ -31,6 +31,7 @@ from treatments.services.schedule import (
     due_entries,
     due_patients,
     earliest_bookable_on,
+    is_booked_as_asked,
     local_dates,
     record_call_outcome,
     reschedule_appointment,
@@ -63,11 +64,7 @@ def _is_booked_as_asked(appointment: Appointment | None, slot) -> bool:
     """The visit is the slot a booking asked for (a double click's second request, or a
     form sent again, finds the booking its first one made)."""
     clinician, starts_at = slot
-    return (
-        appointment is not None
-        and appointment.clinician_id == clinician.pk
-        and appointment.starts_at == starts_at
-    )
+    return is_booked_as_asked(appointment, clinician, starts_at)
 
 
 def _booked(request, appointment: Appointment) -> HttpResponse:
