@@ -190,9 +190,9 @@ def _grid_times(location: Location) -> list[datetime.time]:
 
 def _zone_names(location: Location, week: list[datetime.date]) -> str:
     """The zone and its abbreviations that week ("America/New_York, EDT/EST" across a change)."""
-    names = []
+    names: list[str] = []
     for day in (week[0], week[-1]):
-        name = datetime.datetime.combine(day, datetime.time(12), location.zone).tzname()
+        name = datetime.datetime.combine(day, datetime.time(12), location.zone).tzname() or ""
         if name not in names:
             names.append(name)
     return f"{location.time_zone}, {'/'.join(names)}"
@@ -258,7 +258,9 @@ class SlotGrid:
             slots = self.cells.get((day, time), [])
             early = bool(self.earliest and day < self.earliest)
             buttons = format_html_join(" ", "{}", ((self._button(s, early),) for s in slots))
-            cells += format_html('<td class="{}">{}</td>', "early" if early else "", buttons)
+            cells += format_html(
+                "<td{}>{}</td>", SafeString(' class="early"') if early else "", buttons
+            )
         return format_html("<tr>{}</tr>", cells)
 
     def _button(self, slot, early: bool) -> SafeString:
