@@ -1,15 +1,20 @@
 """One next injection visit per patient, however the bookings arrive: the booking service
 refuses a second one under its lock, and the database refuses it too."""
 
+import datetime
+import http.client
+import re
 import threading
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import give_totp_device, local, make_patient, next_weekday
-from treatments.models import Appointment
+from patients.models import ContactConsent
+from tests.conftest import clinic_today, give_totp_device, local, make_patient, next_weekday
+from treatments.models import Appointment, Reminder
 from treatments.services import BookingError, book_appointment, cancel_appointment
 
 
@@ -214,3 +219,89 @@ def test_a_slot_at_either_end_of_the_calendar_is_a_form_error(
     assert response.status_code == 200
     assert error in response.content.decode()
     assert not Appointment.objects.exists()
+
+
+# --- through HTTP: a live server, real sockets, one logged-in desk ------------------------------
+
+
+def _http(live_server, method: str, path: str, cookies: dict[str, str], body: str = ""):
+    """(status, headers, text) of one request to the live server, as a browser sends it."""
+    address = urlsplit(live_server.url)
+    connection_ = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+    try:
+        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+        if body:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection_.request(method, path, body=body or None, headers=headers)
+        response = connection_.getresponse()
+        return response.status, response.headers, response.read().decode()
+    finally:
+        connection_.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_http_requests_at_once_for_one_patient_book_one_visit_with_its_reminders_once(
+    live_server, schedule, clinician, front_desk, settings
+):
+    # Given one patient who agreed to email and SMS, twenty free slots on four days, and a
+    # front desk logged in (past the second factor) in a browser: its session and CSRF cookies
+    patient = make_patient(1, location=schedule)
+    for channel in ("email", "sms"):
+        ContactConsent.objects.create(
+            patient=patient, channel=channel, granted=True, source="written"
+        )
+    monday = next_weekday(0, after=clinic_today() + datetime.timedelta(days=7))
+    slots = [
+        local(monday + datetime.timedelta(days=day), hour, minute)
+        for day in (0, 1, 2, 3)
+        for hour, minute in ((9, 0), (10, 30), (13, 0), (15, 30), (16, 30))
+    ]
+    desk = Client()
+    desk.force_login(front_desk)
+    cookies = {settings.SESSION_COOKIE_NAME: desk.cookies[settings.SESSION_COOKIE_NAME].value}
+    path = reverse("treatments:book", args=[patient.pk])
+    status, headers, page = _http(live_server, "GET", f"{path}?from={monday}", cookies)
+    assert status == 200
+    cookies[settings.CSRF_COOKIE_NAME] = re.search(
+        rf"{settings.CSRF_COOKIE_NAME}=([^;]+)", headers["Set-Cookie"]
+    ).group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    offered = set(re.findall(r'name="slot" value="([^"]+)"', page))
+    posts = [
+        urlencode({"csrfmiddlewaretoken": token, "slot": f"{clinician.pk}|{at.isoformat()}"})
+        for at in slots
+    ]
+    assert {f"{clinician.pk}|{at.isoformat()}" for at in slots} <= offered
+    barrier = threading.Barrier(len(posts))
+    results = []
+
+    # When the twenty slots are clicked at the same moment (twenty tabs, one session)
+    def post(body):
+        barrier.wait()
+        status, headers, _ = _http(live_server, "POST", f"{path}?from={monday}", cookies, body)
+        results.append((status, headers.get("Location", "")))
+
+    threads = [threading.Thread(target=post, args=(body,)) for body in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Then one visit is booked, every other request told so (the form's error, or the move
+    # page of that visit), none failed; and the visit's reminders are planned once each
+    [visit] = Appointment.objects.filter(patient=patient)
+    assert visit.status == Appointment.Status.BOOKED
+    move = reverse("treatments:appointment_reschedule", args=[visit.pk])
+    calendar = reverse("treatments:calendar")
+    assert len(results) == 20
+    assert all(status in (200, 302) for status, _ in results), results
+    booked = [where for status, where in results if status == 302 and where.startswith(calendar)]
+    told = [status for status, where in results if status == 200 or where == move]
+    assert len(booked) == 1, results
+    assert len(told) == 19, results
+    reminders = list(Reminder.objects.filter(patient=patient).values_list("kind", "channel"))
+    assert reminders
+    assert len(reminders) == len(set(reminders)), reminders
+    assert set(Reminder.objects.filter(patient=patient).values_list("appointment", flat=True)) == {
+        visit.pk
+    }

@@ -355,34 +355,39 @@ def reschedule_appointment(
     starts_at: datetime.datetime,
     by: User,
     clinician: User | None = None,
+    location: Location | None = None,
     early_reason: str = "",
 ) -> Appointment:
-    """Move a booked appointment; the row (and its calendar UID) stays, SEQUENCE goes up."""
+    """Move a booked appointment, to another time, clinician or `location` (the slot checked
+    there, under the same locks); the row (and its calendar UID) stays, SEQUENCE goes up, and
+    the reminders are planned again for the new time and place."""
     clinician = clinician or appointment.clinician
     _lock(clinician, appointment.patient)
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    appointment = (
+        Appointment.objects.select_for_update().select_related("location").get(pk=appointment.pk)
+    )
     if appointment.status != Appointment.Status.BOOKED:
         raise BookingError("Only a booked appointment can be moved.")
+    old_location, location = appointment.location, location or appointment.location
     ends_at = _check_slot(
-        location=appointment.location, clinician=clinician, starts_at=starts_at, ignore=appointment
+        location=location, clinician=clinician, starts_at=starts_at, ignore=appointment
     )
     _check_patient_free(appointment.patient, starts_at, ends_at, ignore=appointment)
-    _check_earliest(
-        appointment.patient, appointment.kind, starts_at, appointment.location, early_reason, by
-    )
+    _check_earliest(appointment.patient, appointment.kind, starts_at, location, early_reason, by)
     previous, appointment.starts_at, appointment.ends_at = appointment.starts_at, starts_at, ends_at
-    appointment.clinician = clinician
+    appointment.clinician, appointment.location = clinician, location
     appointment.early_override_reason = early_reason.strip()
     appointment.confirmed_at = None  # a new time needs a new confirmation
     appointment.change_requested_at, appointment.change_request = None, ""
     appointment.sequence += 1
     _save_unless_taken(appointment)
+    moved = f"Moved from {old_location} to {location}." if location != old_location else ""
     AppointmentEvent.objects.create(
         appointment=appointment,
         action="rescheduled",
         by=by,
         previous_starts_at=previous,
-        note=early_reason.strip(),
+        note=" ".join(filter(None, [moved, early_reason.strip()])),
     )
     reminders.replan_visit_reminders(appointment=appointment)
     return appointment

@@ -5,12 +5,13 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_http_methods
 
@@ -30,16 +31,12 @@ from treatments.services.schedule import (
     cancel_appointment,
     due_entries,
     due_patients,
-    earliest_bookable_on,
     is_booked_as_asked,
     local_dates,
     record_call_outcome,
     reschedule_appointment,
 )
 from treatments.views import pk_url
-
-SLOT_DAYS = 21  # how far ahead the picker looks from its first day
-SLOTS_PER_CLINICIAN = 4
 
 
 def _patient(user, pk):
@@ -89,11 +86,11 @@ def appointment_reschedule(request: AuthenticatedHttpRequest, pk: int) -> HttpRe
 
 
 def _slot_page(request, *, patient, appointment):
-    """The slot picker: first free slots per clinician from the earliest bookable date."""
+    """The slot grid: a week of every free slot at a location (one clinician's or everyone's),
+    times down, days across; one click on a slot books it, or moves the visit there."""
     location = (
-        appointment.location
-        if appointment
-        else Location.objects.from_param(request.GET.get("location"))
+        Location.objects.from_param(request.GET.get("location"))
+        or (appointment.location if appointment else None)
         or patient.location
         or Location.objects.order_by("name").first()
     )
@@ -114,37 +111,178 @@ def _slot_page(request, *, patient, appointment):
 
 def _book_or_move(request, form, patient, appointment, location) -> Appointment:
     clinician, starts_at = form.cleaned_data["slot"]
-    chosen = {"clinician": clinician, "starts_at": starts_at}
+    chosen = {"clinician": clinician, "starts_at": starts_at, "location": location}
     chosen["early_reason"] = form.cleaned_data["early_reason"]
     if appointment:
         return reschedule_appointment(appointment=appointment, by=request.user, **chosen)
-    return book_appointment(patient=patient, location=location, booked_by=request.user, **chosen)
+    return book_appointment(patient=patient, booked_by=request.user, **chosen)
 
 
 def _slot_context(request, patient, appointment, location) -> dict:
+    """One slot search for the week (Monday to Sunday) holding `?from=`, by default the week of
+    the patient's earliest bookable date (or of today, if later)."""
     today = timezone.localdate()
-    earliest = earliest_bookable_on(patient)
-    start = date_param(request.GET.get("from")) or max(today, earliest or today)
+    course = patient.courses.active().first()
+    earliest = course.earliest_on if course else None
+    overdue_from = course.overdue_from if course else None
+    shown = date_param(request.GET.get("from")) or max(today, earliest or today)
+    monday = shown - datetime.timedelta(days=shown.weekday())
+    clinicians = list(
+        User.objects.filter(
+            role=User.Role.CLINICIAN, is_active=True, injector_days__location=location
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "pk")
+        .only("first_name", "last_name", "username")
+    )
+    chosen = User.objects.clinician_from_param(request.GET.get("clinician"))
+    prefetch_related_objects([location], "opening_hours")  # read by the search and the rows
     slots = available_slots(
-        location=location,
-        start_date=start,
-        days=SLOT_DAYS,
-        per_clinician=SLOTS_PER_CLINICIAN,
-        ignore=appointment,
+        location=location, start_date=monday, days=7, clinician=chosen, ignore=appointment
+    )
+    week = [monday + datetime.timedelta(days=n) for n in range(7)]
+    early_days = [day for day in week if earliest and day < earliest]
+    grid = SlotGrid(
+        week=week,
+        slots=slots,
+        times=_grid_times(location),
+        earliest=earliest,
+        overdue_from=overdue_from,
+        may_book_early=request.user.is_clinician,
+        current=appointment,
     )
     return {
         "patient": patient,
         "appointment": appointment,
-        "course": patient.courses.active().first(),
+        "course": course,
         "location": location,
         "locations": Location.objects.order_by("name"),
+        "clinicians": clinicians,
+        "chosen": chosen,
         "earliest": earliest,
-        "start": start,
-        "before_earliest": bool(earliest and start < earliest),
+        "overdue_from": overdue_from,
+        "start": monday,
+        "week_end": week[-1],
+        "week_links": _week_links(request, monday),
+        "early_days": early_days,
         "slots": slots,
-        "zone_name": timezone.localtime().tzname(),
+        "grid": grid,
+        "zone_names": _zone_names(location, week),
         "today": today,
+        "now_label": f"{appointment.local_starts_at:%a %d %b %Y %H:%M %Z}" if appointment else "",
     }
+
+
+def _grid_times(location: Location) -> list[datetime.time]:
+    """Every start time of the location's slot grid, on any weekday (the grid's rows)."""
+    step = datetime.timedelta(minutes=location.slot_minutes)
+    times = set()
+    for block in location.opening_hours.all():
+        start = datetime.datetime.combine(datetime.date(2000, 1, 3), block.opens)
+        close = datetime.datetime.combine(start.date(), block.closes)
+        while start + step <= close:
+            times.add(start.time())
+            start += step
+    return sorted(times)
+
+
+def _zone_names(location: Location, week: list[datetime.date]) -> str:
+    """The zone and its abbreviations that week ("America/New_York, EDT/EST" across a change)."""
+    names: list[str] = []
+    for day in (week[0], week[-1]):
+        name = datetime.datetime.combine(day, datetime.time(12), location.zone).tzname() or ""
+        if name not in names:
+            names.append(name)
+    return f"{location.time_zone}, {'/'.join(names)}"
+
+
+def _week_links(request, monday: datetime.date) -> dict[str, str]:
+    """The previous and next weeks' addresses, keeping the location and clinician chosen."""
+    links = {}
+    for name, days in (("previous", -7), ("next", 7)):
+        query = request.GET.copy()
+        query["from"] = (monday + datetime.timedelta(days=days)).isoformat()
+        links[name] = f"?{query.urlencode()}"
+    return links
+
+
+class SlotGrid:
+    """The week's free slots as table rows (times) and columns (days), built in Python: a busy
+    location's week is some 400 buttons, each a few template variables (see _due_rows). Every
+    slot is one submit button whose accessible name says the day, time and clinician; a day
+    before the earliest date is marked, and its slots are disabled for anyone but a clinician
+    (who gives a reason); a day from the overdue date is marked."""
+
+    def __init__(self, *, week, slots, times, earliest, overdue_from, may_book_early, current):
+        self.week, self.earliest, self.overdue_from = week, earliest, overdue_from
+        self.may_book_early, self.current = may_book_early, current
+        self.cells: dict[tuple[datetime.date, datetime.time], list] = {}
+        for slot in slots:
+            local = slot.local_starts_at
+            self.cells.setdefault((local.date(), local.time()), []).append(slot)
+        self.times = sorted(set(times) | {time for _, time in self.cells})
+        self._names: dict[int, str] = {}  # escaped, by clinician id
+        self._days: dict[datetime.date, str] = {}  # escaped labels ("Tuesday 8 December")
+
+    def marks(self, day: datetime.date) -> list[tuple[str, str]]:
+        """(text, Bootstrap colour) of the day's marks."""
+        marks = []
+        if self.earliest and day < self.earliest:
+            marks.append(("before earliest", "secondary"))
+        if self.overdue_from and day >= self.overdue_from:
+            marks.append(("overdue", "warning"))
+        return marks
+
+    def header(self) -> SafeString:
+        cells = SafeString('<th scope="col">Time</th>')
+        for day in self.week:
+            badges = format_html_join(
+                "",
+                ' <span class="badge text-bg-{}">{}</span>',
+                ((c, t) for t, c in self.marks(day)),
+            )
+            cells += format_html(
+                '<th scope="col" data-day="{}">{}{}</th>',
+                day.isoformat(),
+                date_format(day, "D j M"),
+                badges,
+            )
+        return format_html("<tr>{}</tr>", cells)
+
+    def rows(self) -> list[SafeString]:
+        return [self._row(time) for time in self.times]
+
+    def _row(self, time: datetime.time) -> SafeString:
+        # Plain strings, every text escaped once (a day's label, a clinician's name): a busy
+        # week's 400 buttons through format_html took some 40 ms.
+        hhmm = time.strftime("%H:%M")
+        cells = [f'<th scope="row">{hhmm}</th>']
+        for day in self.week:
+            early = bool(self.earliest and day < self.earliest)
+            slots = self.cells.get((day, time), [])
+            buttons = " ".join(self._button(slot, day, hhmm, early) for slot in slots)
+            cells.append(f'<td class="early">{buttons}</td>' if early else f"<td>{buttons}</td>")
+        return SafeString(f"<tr>{''.join(cells)}</tr>")
+
+    def _button(self, slot, day: datetime.date, hhmm: str, early: bool) -> str:
+        clinician = slot.clinician
+        if clinician.pk not in self._names:
+            self._names[clinician.pk] = escape(clinician.get_full_name() or clinician.username)
+        if day not in self._days:
+            self._days[day] = escape(date_format(day, "l j F"))
+        now = self.current is not None and (
+            self.current.starts_at == slot.starts_at
+            and self.current.clinician_id == clinician.pk
+            and self.current.location_id == slot.location.pk
+        )
+        style = "btn-outline-secondary" if early else "btn-outline-primary"
+        disabled = " disabled" if early and not self.may_book_early else ""
+        return (
+            f'<button type="submit" name="slot" value="{escape(slot.value)}" '
+            f'class="btn btn-sm {style} mb-1"{disabled}><span class="visually-hidden">'
+            f"{self._days[day]} {hhmm}{' (before the earliest date)' if early else ''}, with "
+            f"</span>{self._names[clinician.pk]}{' (now)' if now else ''}</button>"
+        )
 
 
 def _calendar_url(appointment) -> str:
