@@ -415,9 +415,15 @@ def _reminders_due_now() -> None:
 
 
 def _missed(appointment: Appointment, desk: User) -> None:
-    """Turn a booking into yesterday's no-show (the demo's history)."""
+    """Turn a booking into the last open day's no-show (the demo's history): yesterday, or
+    before it if the clinic was closed or the clinician away (the database refuses a visit
+    moved into a closure)."""
+    back = 1
+    closed = Closure.objects.affecting(appointment.location, [appointment.clinician])
+    while closed.filter(day=timezone.localdate() - datetime.timedelta(days=back)).exists():
+        back += 1
     yesterday = appointment.starts_at - datetime.timedelta(
-        days=(appointment.local_starts_at.date() - timezone.localdate()).days + 1
+        days=(appointment.local_starts_at.date() - timezone.localdate()).days + back
     )
     Appointment.objects.filter(pk=appointment.pk).update(
         starts_at=yesterday, ends_at=yesterday + (appointment.ends_at - appointment.starts_at)

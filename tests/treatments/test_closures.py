@@ -313,7 +313,6 @@ def test_the_visits_in_closures_page_lists_them_with_a_move_link_in_constant_que
     client, front_desk, schedule, clinician, visits, django_assert_max_num_queries
 ):
     monday = next_weekday(0)
-    Closure.objects.create(location=schedule, day=monday, reason="Christmas Day")
     for n in range(visits):
         starts_at = local(monday, 9 + n)
         Appointment.objects.create(
@@ -324,6 +323,7 @@ def test_the_visits_in_closures_page_lists_them_with_a_move_link_in_constant_que
             ends_at=starts_at + datetime.timedelta(minutes=30),
             booked_by=front_desk,
         )
+    Closure.objects.create(location=schedule, day=monday, reason="Christmas Day")  # then
     client.force_login(front_desk)
     # session, user, the count, the page's rows (with the reason), the audit INSERT, the
     # session's sliding expiry (3)
@@ -347,3 +347,57 @@ def test_a_hostile_page_number_is_the_first_page(client, front_desk):
     client.force_login(front_desk)
     response = client.get(reverse("treatments:closure_visit_list"), {"page": "x'; --"})
     assert response.status_code == 200
+
+
+# --- the database's guard ----------------------------------------------------------------------
+
+
+def visit_at(starts_at, location, clinician, by, status="booked", number=1):
+    return Appointment.objects.create(
+        patient=make_patient(number, location=location),
+        clinician=clinician,
+        location=location,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(minutes=30),
+        status=status,
+        cancel_reason="Moved away" if status == "cancelled" else "",
+        booked_by=by,
+    )
+
+
+def test_the_database_refuses_a_new_visit_inside_a_closure(schedule, clinician, front_desk):
+    monday = next_weekday(0)
+    Closure.objects.create(location=schedule, day=monday, from_time=T(10), reason="Works")
+    refused(lambda: visit_at(local(monday, 10), schedule, clinician, front_desk))
+    refused(lambda: visit_at(local(monday, 9, 45), schedule, clinician, front_desk, number=2))
+    visit_at(local(monday, 9, 30), schedule, clinician, front_desk, number=3)  # ends at 10:00
+    visit_at(local(monday, 11), schedule, clinician, front_desk, "cancelled", number=4)
+    assert Appointment.objects.count() == 2
+
+
+def test_the_database_refuses_a_visit_moved_into_leave_read_in_its_locations_zone(
+    booked_appointment, clinician
+):
+    day = visit_day() + datetime.timedelta(days=1)
+    Closure.objects.create(clinician=clinician, day=day, to_time=T(10), reason="Leave")
+    moved = Appointment.objects.filter(pk=booked_appointment.pk)
+    refused(lambda: moved.update(starts_at=local(day, 9, 30), ends_at=local(day, 10)))
+    moved.update(starts_at=local(day, 10), ends_at=local(day, 10, 30))  # New York's 10:00
+
+
+def test_the_visits_a_new_closure_covers_can_still_change_status_and_move_out(
+    booked_appointment, front_desk
+):
+    from treatments.services import cancel_appointment
+
+    Closure.objects.create(location=booked_appointment.location, day=visit_day(), reason="Flood")
+    booked_appointment.confirmed_at = booked_appointment.booked_at
+    booked_appointment.save()  # a save that moves nothing is not refused
+    moved = reschedule_appointment(
+        appointment=booked_appointment,
+        starts_at=local(visit_day() + datetime.timedelta(days=1), 10),
+        by=front_desk,
+    )
+    assert moved.sequence == 1
+    cancel_appointment(appointment=moved, reason="Patient unwell", by=front_desk)
+    assert Appointment.objects.get().status == Appointment.Status.CANCELLED
