@@ -67,6 +67,7 @@ SCHEDULE_WORK = [
     ("treatments", "calloutcome", ("view", "add")),
     ("treatments", "openinghours", ("view",)),
     ("treatments", "injectorday", ("view",)),
+    ("treatments", "closure", ("view",)),
 ]
 GROUP_PERMISSIONS = {
     Role.CLINICIAN: [
@@ -93,6 +94,7 @@ GROUP_PERMISSIONS = {
         # Clinic hours and the injectors' rota are set up by the clinic admin.
         ("treatments", "openinghours", ("view", "add", "change", "delete")),
         ("treatments", "injectorday", ("view", "add", "change", "delete")),
+        ("treatments", "closure", ("view", "add", "change", "delete")),  # and leave
         # Failed logins (django-axes): seen, and deleted to unlock.
         ("axes", "accessattempt", ("view", "delete")),
     ],

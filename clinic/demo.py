@@ -23,6 +23,7 @@ from treatments import protocol
 from treatments.models import (
     AdverseEvent,
     Appointment,
+    Closure,
     InjectorDay,
     OpeningHours,
     Reminder,
@@ -332,6 +333,7 @@ def _seed_schedule(created, locations) -> None:
     if OpeningHours.objects.exists():
         return
     _seed_hours_and_rota(locations)
+    _seed_closures(locations)
     desk = User.objects.get(username="desk.kim")
     courses = (
         TreatmentCourse.objects.active()
@@ -382,6 +384,27 @@ def _seed_hours_and_rota(locations) -> None:
             )
 
 
+def _seed_closures(locations) -> None:
+    """Public holidays at every location (25 and 26 December, 1 January of this year and the
+    next), and a day's leave for the first clinician a week from today: the slot search
+    offers nothing in them."""
+    this_year = timezone.localdate().year
+    holidays = [
+        (datetime.date(year, month, day), name)
+        for year in (this_year, this_year + 1)
+        for month, day, name in ((12, 25, "Christmas Day"), (12, 26, "Boxing Day"))
+    ] + [(datetime.date(year, 1, 1), "New Year's Day") for year in (this_year + 1, this_year + 2)]
+    Closure.objects.bulk_create(
+        Closure(location=location, day=day, reason=name)
+        for location in locations
+        for day, name in holidays
+    )
+    clinician = User.objects.filter(role=User.Role.CLINICIAN).order_by("username").first()
+    if clinician is not None:
+        away = timezone.localdate() + datetime.timedelta(days=7)
+        Closure.objects.create(clinician=clinician, day=away, reason="Annual leave")
+
+
 def _reminders_due_now() -> None:
     """Bring a few planned reminders forward to now, so that a first `make run` shows
     messages going out under var/mail/ and var/sms/ within a minute or two (outside quiet
@@ -392,9 +415,15 @@ def _reminders_due_now() -> None:
 
 
 def _missed(appointment: Appointment, desk: User) -> None:
-    """Turn a booking into yesterday's no-show (the demo's history)."""
+    """Turn a booking into the last open day's no-show (the demo's history): yesterday, or
+    before it if the clinic was closed or the clinician away (the database refuses a visit
+    moved into a closure)."""
+    back = 1
+    closed = Closure.objects.affecting(appointment.location, [appointment.clinician])
+    while closed.filter(day=timezone.localdate() - datetime.timedelta(days=back)).exists():
+        back += 1
     yesterday = appointment.starts_at - datetime.timedelta(
-        days=(appointment.local_starts_at.date() - timezone.localdate()).days + 1
+        days=(appointment.local_starts_at.date() - timezone.localdate()).days + back
     )
     Appointment.objects.filter(pk=appointment.pk).update(
         starts_at=yesterday, ends_at=yesterday + (appointment.ends_at - appointment.starts_at)

@@ -141,6 +141,7 @@ EXPECTED = {
     ),
     **admin_model("treatments", "openinghours", delete="ok"),
     **admin_model("treatments", "injectorday", delete="ok"),
+    **admin_model("treatments", "closure", delete="ok"),
     "treatments/lots/": row("login", "not_found", "forbidden", "ok", "ok"),
     # side effects: turning a patient's report into an adverse event, resolving one; the alerts
     # inbox (clinicians only)
@@ -166,6 +167,8 @@ EXPECTED = {
     "treatments/due/": row("login", "not_found", "ok", "ok", "ok"),
     # reminders: the front desk's list of failed and skipped messages, and resending one
     "treatments/reminders/": row("login", "not_found", "ok", "ok", "ok"),
+    # booked visits that a closure or leave covers, to be moved
+    "treatments/closures/visits/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/reminders/<int:pk>/resend/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
     ),
@@ -272,6 +275,7 @@ AUDITED = frozenset(
         "treatments/due/",
         "treatments/reminders/",
         "treatments/reminders/<int:pk>/resend/",
+        "treatments/closures/visits/",
         "treatments/calendar/",
         # signed links and the calendar feed: no login, the token names the patient
         "r/confirm/<str:token>/",

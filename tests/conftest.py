@@ -607,7 +607,7 @@ def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
     from axes.models import AccessAttempt
 
     from patients.models import ContactConsent
-    from treatments.models import Alert, CallOutcome
+    from treatments.models import Alert, CallOutcome, Closure
 
     ContactConsent.objects.create(
         patient=patient_b, channel="email", granted=True, source="written"
@@ -621,6 +621,14 @@ def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
         failures_since_start=2,
         get_data="",
         post_data="",
+    )
+    visit = booked_appointment.local_starts_at  # a closure over it: the visits page lists it
+    Closure.objects.create(
+        location=booked_appointment.location,
+        day=visit.date(),
+        from_time=visit.time(),
+        to_time=booked_appointment.ends_at.astimezone(visit.tzinfo).time(),
+        reason="Fire drill",
     )
     event = signed_session.adverse_events.get()
     return {

@@ -1,4 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from clinic.admin_site import CadenceModelAdmin
 from treatments.models import (
@@ -6,6 +9,7 @@ from treatments.models import (
     Appointment,
     AppointmentEvent,
     CallOutcome,
+    Closure,
     InjectionSite,
     InjectorDay,
     OpeningHours,
@@ -15,6 +19,7 @@ from treatments.models import (
     VialLot,
     VialUse,
 )
+from treatments.services.closures import visits_inside
 
 
 class ReadOnlyAdmin(CadenceModelAdmin):
@@ -96,6 +101,33 @@ class InjectorDayAdmin(CadenceModelAdmin):
     list_display = ("clinician", "location", "weekday")
     list_filter = ("location", "clinician")
     list_select_related = ("clinician", "location")
+
+
+@admin.register(Closure)
+class ClosureAdmin(CadenceModelAdmin):
+    """Public holidays, one-off closures and part days of a location, and clinicians' leave.
+    Saving one keeps the visits it covers (nothing is cancelled) and says how many to move."""
+
+    list_display = ("day", "times", "location", "clinician", "reason")
+    list_filter = ("location", "clinician")
+    list_select_related = ("location", "clinician")
+    fields = ("location", "clinician", "day", "from_time", "to_time", "reason")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        caught = visits_inside(obj, now=timezone.now()).count()
+        if caught:
+            messages.warning(
+                request,
+                format_html(
+                    '{} booked visit{} fall{} inside it and {} kept: <a href="{}">move them</a>.',
+                    caught,
+                    "" if caught == 1 else "s",
+                    "s" if caught == 1 else "",
+                    "is" if caught == 1 else "are",
+                    reverse("treatments:closure_visit_list"),
+                ),
+            )
 
 
 @admin.register(Appointment)

@@ -6,8 +6,8 @@ from django.db.models.signals import post_migrate, pre_migrate
 
 def drop_sqlite_cross_table_triggers(sender, using="default", **kwargs):
     """Before a migrate on SQLite, drop the triggers that name other tables than their own
-    (the locked chart's, migration 0012, and the due states', 0017): a trigger naming a
-    table breaks SQLite's rebuild of it."""
+    (the locked chart's, migration 0012, the due states', 0017, and the closures', 0022): a
+    trigger naming a table breaks SQLite's rebuild of it."""
     from django.db import connections
 
     connection = connections[using]
@@ -15,8 +15,9 @@ def drop_sqlite_cross_table_triggers(sender, using="default", **kwargs):
         return
     chart = importlib.import_module("treatments.migrations.0012_chart_versions")
     due = importlib.import_module("treatments.migrations.0017_due_states")
+    closures = importlib.import_module("treatments.migrations.0022_closure_guard")
     with connection.cursor() as cursor:
-        for name in [*chart.SQLITE_TRIGGERS, *due.SQLITE_TRIGGERS]:
+        for name in [*chart.SQLITE_TRIGGERS, *due.SQLITE_TRIGGERS, *closures.SQLITE_TRIGGERS]:
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
@@ -25,7 +26,7 @@ def ensure_sqlite_guards(sender, using="default", **kwargs):
     migrate (and every flush), put back the no-double-booking triggers of migration 0004,
     create the locked chart's of migration 0012 for the columns there are now, and the due
     states' of migration 0017 (deriving the rows again: writes made while the triggers were
-    lifted, by a data migration, count too)."""
+    lifted, by a data migration, count too), and the closures' of migration 0022."""
     from django.db import connections
     from django.db.migrations.recorder import MigrationRecorder
 
@@ -51,6 +52,11 @@ def ensure_sqlite_guards(sender, using="default", **kwargs):
                 cursor.execute(sql)
             cursor.execute(f"DELETE FROM {due.STATE}")
             cursor.execute(due.derive("sqlite"))
+    if ("treatments", "0022_closure_guard") in applied:
+        closures = importlib.import_module("treatments.migrations.0022_closure_guard")
+        with connection.cursor() as cursor:
+            for sql in closures.SQLITE:
+                cursor.execute(sql)
 
 
 class TreatmentsConfig(AppConfig):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.views import alerts, calendar, reminders, schedule, sessions
+from treatments.views import alerts, calendar, closures, reminders, schedule, sessions
 
 app_name = "treatments"
 urlpatterns = [
@@ -40,6 +40,7 @@ urlpatterns = [
     ),
     path("appointments/<int:pk>/cancel/", schedule.appointment_cancel, name="appointment_cancel"),
     path("due/", schedule.due_list_view, name="due_list"),
+    path("closures/visits/", closures.closure_visit_list, name="closure_visit_list"),
     path("reminders/", reminders.reminder_list, name="reminder_list"),
     path("reminders/<int:pk>/resend/", reminders.reminder_resend, name="reminder_resend"),
     # the calendar

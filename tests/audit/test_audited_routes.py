@@ -16,7 +16,7 @@ from tests.access_matrix import AUDITED, EXPECTED
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import clinic_today, make_patient
 from treatments.links import make_link_token
-from treatments.models import Alert, CallOutcome, Reminder, TreatmentCourse
+from treatments.models import Alert, CallOutcome, Closure, Reminder, TreatmentCourse
 
 STAFF = ("clinician", "front_desk", "clinic_admin")
 REACHED = ("ok", "redirect", "bad_request", "not_allowed")
@@ -110,6 +110,11 @@ def url_for(route: str, objects: dict) -> str:
     if route.startswith("treatments/reminders/<int:pk>"):
         return f"/treatments/reminders/{objects['reminder'].pk}/resend/"
     url = concrete_url(route, objects)
+    if route == "treatments/closures/visits/":
+        visit = objects["appointment"]
+        Closure.objects.create(
+            location=visit.location, day=visit.local_starts_at.date(), reason="Burst pipe"
+        )
     if route == "treatments/lots/":
         url += "?lot=C1234AB"
     if route == "treatments/calendar/":

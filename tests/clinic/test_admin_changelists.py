@@ -21,6 +21,7 @@ from treatments.models import (
     Appointment,
     AppointmentEvent,
     CallOutcome,
+    Closure,
     InjectionSite,
     InjectorDay,
     OpeningHours,
@@ -189,6 +190,20 @@ def _rota(n, world):
         InjectorDay.objects.create(clinician=clinician, location=world["location"], weekday=1)
 
 
+def _closures(n, world):
+    clinician = make_user(f"clin{next(NUMBERS)}", User.Role.CLINICIAN)
+    Closure.objects.bulk_create(
+        Closure(
+            location=world["location"] if i % 2 else None,
+            clinician=None if i % 2 else clinician,
+            day=datetime.date(2027, 1, 1) + datetime.timedelta(days=i),
+            from_time=datetime.time(13) if i % 3 else None,
+            reason=f"Closed {i}",
+        )
+        for i in range(n)
+    )
+
+
 def _users(n, world):
     for _ in range(n):
         make_user(f"user{next(NUMBERS)}", User.Role.FRONT_DESK)
@@ -223,6 +238,7 @@ BUILDERS = {
     "treatments.sessionamendment": _amendments,
     "treatments.openinghours": _hours,
     "treatments.injectorday": _rota,
+    "treatments.closure": _closures,
     "treatments.appointment": _appointments,
     "treatments.appointmentevent": _events,
     "treatments.calloutcome": _calls,

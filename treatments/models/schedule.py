@@ -4,7 +4,8 @@ session given."""
 
 import datetime
 import zoneinfo
-from typing import Self
+from collections.abc import Iterable
+from typing import Any, Self
 
 from django.apps import apps
 from django.conf import settings
@@ -30,6 +31,36 @@ class AddDays(models.Func):
         date_sql, date_params = compiler.compile(self.source_expressions[0])
         days_sql, days_params = compiler.compile(self.source_expressions[1])
         return f"date({date_sql}, '+' || {days_sql} || ' days')", (*date_params, *days_params)
+
+
+class _InZone(models.Func):
+    """An aware datetime's local date or time in a zone named per row (say the location's
+    `time_zone`): PostgreSQL's AT TIME ZONE; on SQLite Django's own registered functions,
+    which take the zone's name as an argument."""
+
+    arity = 2
+    part = ""  # "date" or "time"
+
+    def as_sql(self, compiler, connection, **extra_context):
+        at_sql, at_params = compiler.compile(self.source_expressions[0])
+        zone_sql, zone_params = compiler.compile(self.source_expressions[1])
+        return f"(({at_sql}) AT TIME ZONE ({zone_sql}))::{self.part}", (*at_params, *zone_params)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        at_sql, at_params = compiler.compile(self.source_expressions[0])
+        zone_sql, zone_params = compiler.compile(self.source_expressions[1])
+        sql = f"django_datetime_cast_{self.part}({at_sql}, {zone_sql}, 'UTC')"
+        return sql, (*at_params, *zone_params)
+
+
+class LocalDate(_InZone):
+    part = "date"
+    output_field = models.DateField()
+
+
+class LocalTime(_InZone):
+    part = "time"
+    output_field = models.TimeField()
 
 
 class DueQuerySet(PatientOwnedQuerySet):
@@ -210,6 +241,99 @@ class InjectorDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clinician} at {self.location} on {self.get_weekday_display()}"
+
+
+class ClosureQuerySet(models.QuerySet):
+    def affecting(self, location: Location, clinicians: Iterable[Any]) -> Self:
+        """The location's closures and these clinicians' leave (wherever they inject)."""
+        return self.filter(Q(location=location) | Q(clinician__in=clinicians))
+
+    def on_days(self, first: datetime.date, end: datetime.date) -> Self:
+        """On the local days from `first` up to (not including) `end`."""
+        return self.filter(day__gte=first, day__lt=end)
+
+
+class Closure(models.Model):
+    """A location closed (a public holiday, a one-off closure, part of a day) or a clinician
+    on leave, on one local date: all day, or from/until a time (either may be open: "from
+    13:00" is the rest of the day). A location's closure is read in its own zone; a
+    clinician's leave in the zone of whichever location they inject at that day. Existing
+    visits inside a new closure are kept (the front desk moves them: `visits_in_closures`)."""
+
+    location = models.ForeignKey(
+        "clinic.Location",
+        on_delete=models.CASCADE,
+        related_name="closures",
+        null=True,
+        blank=True,
+        help_text="The location closed (leave empty for a clinician's leave).",
+    )
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="leave",
+        null=True,
+        blank=True,
+        limit_choices_to={"role": "clinician"},
+        help_text="The clinician on leave (leave empty for a location's closure).",
+    )
+    day = models.DateField(help_text="The local date.")
+    from_time = models.TimeField(
+        "from", null=True, blank=True, help_text="Empty: from the start of the day."
+    )
+    to_time = models.TimeField(
+        "until", null=True, blank=True, help_text="Empty: to the end of the day."
+    )
+    reason = models.CharField(max_length=120, help_text="Shown to staff, e.g. Christmas Day.")
+
+    objects = ClosureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["day", "from_time", "pk"]
+        verbose_name = "closure or leave"
+        verbose_name_plural = "closures and leave"
+        indexes = [
+            models.Index(fields=["location", "day"], name="closure_location_day_idx"),
+            models.Index(fields=["clinician", "day"], name="closure_clinician_day_idx"),
+            models.Index(fields=["day"], name="closure_day_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(location__isnull=False, clinician__isnull=True)
+                | Q(location__isnull=True, clinician__isnull=False),
+                name="closure_location_xor_clinician",
+            ),
+            models.CheckConstraint(
+                condition=Q(from_time__isnull=True)
+                | Q(to_time__isnull=True)
+                | Q(from_time__lt=F("to_time")),
+                name="closure_times_ordered",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="closure_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.location or self.clinician
+        return f"{who} {self.day:%Y-%m-%d}{self.times}: {self.reason}"
+
+    @property
+    def times(self) -> str:
+        """ " 13:00-17:00", " from 13:00", " until 10:00", or "" for the whole day."""
+        start, end = self.from_time, self.to_time
+        if start and end:
+            return f" {start:%H:%M}-{end:%H:%M}"
+        if start or end:
+            return f" from {start:%H:%M}" if start else f" until {end:%H:%M}"
+        return ""
+
+    def bounds(self, zone: zoneinfo.ZoneInfo) -> tuple[datetime.datetime, datetime.datetime]:
+        """The closed instants [start, end) when its local date and times are read in
+        `zone` (the location's, or for leave the location the clinician is at that day)."""
+        start = datetime.datetime.combine(self.day, self.from_time or datetime.time(), zone)
+        if self.to_time is None:
+            next_day = self.day + datetime.timedelta(days=1)
+            return start, datetime.datetime.combine(next_day, datetime.time(), zone)
+        return start, datetime.datetime.combine(self.day, self.to_time, zone)
 
 
 class AppointmentQuerySet(DueQuerySet):
