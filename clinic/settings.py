@@ -460,6 +460,11 @@ PORTAL_LATE_BOOKING_DAYS = env_int("PORTAL_LATE_BOOKING_DAYS", 28)
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages
 LINK_MAX_AGE_DAYS = env_int("LINK_MAX_AGE_DAYS", 30)  # signed confirm/cancel/stop links
 CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)  # later: call the clinic
+# The waitlist (issue 14): a freed slot is offered to this many waiting patients at once, each
+# offer open this long; no slot is offered that starts sooner than the notice.
+WAITLIST_OFFERS_PER_SLOT = env_int("WAITLIST_OFFERS_PER_SLOT", 3)
+WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 120)
+WAITLIST_MIN_NOTICE_MINUTES = env_int("WAITLIST_MIN_NOTICE_MINUTES", 60)
 REMINDER_VISIT_EMAIL_DAYS = env_int("REMINDER_VISIT_EMAIL_DAYS", 7)
 REMINDER_VISIT_SMS_DAYS = env_int("REMINDER_VISIT_SMS_DAYS", 1)
 REMINDER_DUE_DAY = env_int("REMINDER_DUE_DAY", 70)  # days after the last session

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.views import diary, portal
+from patients.views import diary, portal, portal_waitlist
 
 app_name = "portal"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("calendar-feed/", portal.portal_feed, name="feed"),
     path("treatment/", portal.portal_treatment, name="treatment"),
     path("contact/", portal.portal_contact, name="contact"),
+    path("earlier-slot/", portal_waitlist.portal_waitlist, name="waitlist"),
 ]
 
 # The headache diary and questionnaires (patients/views/diary.py)

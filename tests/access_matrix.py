@@ -176,6 +176,13 @@ EXPECTED = {
     "r/confirm/<str:token>/": row(*["bad_request"] * 5),
     "r/cancel/<str:token>/": row(*["bad_request"] * 5),
     "r/stop/<str:token>/": row(*["bad_request"] * 5),
+    "r/offer/<str:token>/": row(*["bad_request"] * 5),
+    # the waitlist: the staff's list, asking for a patient (POST), the patient's own page
+    "treatments/waitlist/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/patients/<int:patient_pk>/waitlist/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    "portal/earlier-slot/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # invitations: staff send them; the link's page answers anyone (a made-up token: invalid)
     "patients/<int:pk>/invite/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
@@ -281,7 +288,12 @@ AUDITED = frozenset(
         "r/confirm/<str:token>/",
         "r/cancel/<str:token>/",
         "r/stop/<str:token>/",
+        "r/offer/<str:token>/",
         "feed/<str:token>.ics",
+        # the waitlist
+        "treatments/waitlist/",
+        "treatments/patients/<int:patient_pk>/waitlist/",
+        "portal/earlier-slot/",
         # the audit trail itself: reading it is a look at the record
         "audit/patients/<int:pk>/",
         "audit/patients/<int:pk>/export.csv",

@@ -679,6 +679,29 @@ def local(day: datetime.date, hour: int, minute: int = 0, zone="America/New_York
     return datetime.datetime.combine(day, datetime.time(hour, minute), zoneinfo.ZoneInfo(zone))
 
 
+@pytest.fixture
+def harbour(clinician):
+    """A second location, in London, open weekdays 09:00-17:00, where a second clinician
+    injects every weekday."""
+    from treatments.models import InjectorDay, OpeningHours
+
+    harbour = Location.objects.create(
+        name="Harbour Clinic", address="1 Quay St", phone="+441174960100", time_zone="Europe/London"
+    )
+    other = make_user("second", User.Role.CLINICIAN, first_name="Ben", last_name="Ode")
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            location=harbour, weekday=weekday, opens=datetime.time(9), closes=datetime.time(17)
+        )
+        InjectorDay.objects.create(clinician=other, location=harbour, weekday=weekday)
+    harbour.injector = other
+    return harbour
+
+
+def london(day, hour, minute=0):
+    return local(day, hour, minute, zone="Europe/London")
+
+
 def visit_day() -> datetime.date:
     """The day of `booked_appointment`: the first Monday more than a week after today, so that
     its "week before" reminder is still ahead and the Wednesday before it is after today."""

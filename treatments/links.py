@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from patients.models import Channel
 
-PURPOSES = ("confirm", "cancel", "stop")
+PURPOSES = ("confirm", "cancel", "stop", "offer")
 # Channels by one letter in the token: SMS length again.
 CHANNEL_CODES: dict[str, str] = {Channel.EMAIL: "e", Channel.SMS: "s"}
 CHANNELS_BY_CODE = {code: str(channel) for channel, code in CHANNEL_CODES.items()}
@@ -46,13 +46,20 @@ def make_link_token(
     sequence: int = 0,
     patient_id: int | None = None,
     channel: str | None = None,
+    offer_id: int | None = None,
 ) -> str:
     """A signed, timestamped token for one purpose: "confirm" and "cancel" take
     `appointment_id` and the visit's `sequence`; "stop" takes `patient_id` and `channel`
-    ("email" or "sms")."""
+    ("email" or "sms"); "offer" takes `offer_id` (a waitlist offer to claim)."""
     salt = _salt(purpose)
     payload: dict[str, str | int | None]
-    if purpose == "stop":
+    if purpose == "offer":
+        if not _is_id(offer_id) or appointment_id is not None or patient_id is not None:
+            raise ValueError("An offer link takes an offer_id.")
+        payload = {"o": offer_id}
+    elif offer_id is not None:
+        raise ValueError(f"A {purpose} link takes no offer_id.")
+    elif purpose == "stop":
         if not _is_id(patient_id) or channel not in CHANNEL_CODES or appointment_id is not None:
             raise ValueError("A stop link takes a patient_id and a channel (email or sms).")
         payload = {"p": patient_id, "c": CHANNEL_CODES[channel]}
@@ -80,7 +87,10 @@ def read_link_token(token: str, *, purpose: str) -> dict:
     except signing.BadSignature as error:  # SignatureExpired is a BadSignature too
         raise BadLink from error
     # Signed by us, so well-formed; checked anyway so that a bug cannot become a 500.
-    if purpose == "stop":
+    if purpose == "offer":
+        if isinstance(payload, dict) and payload.keys() == {"o"} and _is_id(payload["o"]):
+            return {"offer_id": payload["o"]}
+    elif purpose == "stop":
         if (
             isinstance(payload, dict)
             and payload.keys() == {"p", "c"}

@@ -1,11 +1,14 @@
 """Thin Celery tasks: ids in, one service call each. All are safe to run twice."""
 
+import datetime
+
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 from django.conf import settings
 
 from treatments import channels
 from treatments.services.reminders import dispatch_due_reminders, send_reminder, send_reminders
+from treatments.services.waitlist import offer_freed_slot
 
 
 @shared_task
@@ -31,6 +34,24 @@ def send_reminder_task(reminder_id: int, claim_token: str) -> str:
     """One claimed reminder (what the dispatcher enqueued before batches: kept for the
     messages still queued across an upgrade)."""
     return send_reminder(reminder_id=reminder_id, claim_token=claim_token)
+
+
+@shared_task
+def offer_freed_slot_task(
+    appointment_id: int, clinician_id: int, starts_at: str, location_id: int | None = None
+) -> int:
+    """A cancelled or moved visit's slot (clinician, ISO start, location): offer it to the
+    waitlist, then dispatch at once rather than at the next beat. Running twice offers nothing
+    more."""
+    offers = offer_freed_slot(
+        appointment_id=appointment_id,
+        clinician_id=clinician_id,
+        starts_at=datetime.datetime.fromisoformat(starts_at),
+        location_id=location_id,
+    )
+    if offers:
+        dispatch_reminders_task.delay_on_commit()
+    return len(offers)
 
 
 @worker_process_shutdown.connect  # a prefork child

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.views import alerts, calendar, closures, reminders, schedule, sessions
+from treatments.views import alerts, calendar, closures, reminders, schedule, sessions, waitlist
 
 app_name = "treatments"
 urlpatterns = [
@@ -43,6 +43,9 @@ urlpatterns = [
     path("closures/visits/", closures.closure_visit_list, name="closure_visit_list"),
     path("reminders/", reminders.reminder_list, name="reminder_list"),
     path("reminders/<int:pk>/resend/", reminders.reminder_resend, name="reminder_resend"),
+    # the waitlist
+    path("waitlist/", waitlist.waitlist_list, name="waitlist"),
+    path("patients/<int:patient_pk>/waitlist/", waitlist.waitlist_patient, name="waitlist_patient"),
     # the calendar
     path("calendar/", calendar.calendar_view, name="calendar"),
     path("appointments/<int:pk>/status/", calendar.appointment_status, name="appointment_status"),

@@ -10,4 +10,5 @@ urlpatterns = [
     path("confirm/<str:token>/", links.link_confirm, name="confirm"),
     path("cancel/<str:token>/", links.link_cancel, name="cancel"),
     path("stop/<str:token>/", links.link_stop, name="stop"),
+    path("offer/<str:token>/", links.link_offer, name="offer"),
 ]

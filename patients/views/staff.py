@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
@@ -15,7 +15,7 @@ from clinic.paging import page_of
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import Patient
 from patients.services import record_consent
-from treatments.models import TreatmentSession
+from treatments.models import TreatmentSession, WaitlistEntry
 from treatments.services.history import HISTORY_LENGTH, patient_history
 from treatments.views import pk_url
 
@@ -100,6 +100,9 @@ def _registry_row(patient: Patient, url: str) -> SafeString:
     )
 
 
+_waiting = WaitlistEntry.objects.waiting()  # at most one a patient (waitlist_one_waiting)
+
+
 @staff_required
 def patient_detail(
     request: AuthenticatedHttpRequest, pk: int, consent_form: ConsentForm | None = None
@@ -109,6 +112,9 @@ def patient_detail(
         .select_related("location", "primary_clinician", "user")
         .with_consents()
         .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.dates_only()))
+        .annotate(
+            waitlist_since=Subquery(_waiting.filter(patient=OuterRef("pk")).values("asked_at"))
+        )
     )
     patient = get_object_or_404(patients, pk=pk)
     context = {

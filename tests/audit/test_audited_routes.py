@@ -16,7 +16,15 @@ from tests.access_matrix import AUDITED, EXPECTED
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import clinic_today, make_patient
 from treatments.links import make_link_token
-from treatments.models import Alert, CallOutcome, Closure, Reminder, TreatmentCourse
+from treatments.models import (
+    Alert,
+    CallOutcome,
+    Closure,
+    Reminder,
+    SlotOffer,
+    TreatmentCourse,
+    WaitlistEntry,
+)
 
 STAFF = ("clinician", "front_desk", "clinic_admin")
 REACHED = ("ok", "redirect", "bad_request", "not_allowed")
@@ -82,6 +90,19 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
         started_on=clinic_today(),
         last_session_on=clinic_today() - datetime.timedelta(days=80),
     )
+    # patient_b waits for an earlier slot and has an offer (the waitlist and its link)
+    entry = WaitlistEntry.objects.create(
+        patient=patient_b, location=patient_b.location, asked_by=front_desk
+    )
+    offer = SlotOffer.objects.create(
+        entry=entry,
+        clinician=booked_appointment.clinician,
+        location=booked_appointment.location,
+        starts_at=booked_appointment.starts_at,
+        ends_at=booked_appointment.ends_at,
+        slot_key="audit-test",
+        expires_at=booked_appointment.starts_at,
+    )
     patient_b.user.calendar_token = "feed-secret-for-the-audit-test"
     patient_b.user.save()
     return {
@@ -92,6 +113,7 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
         "adverse_event": event,
         "alert": alert,
         "reminder": reminder,
+        "offer": offer,
     }
 
 
@@ -104,6 +126,7 @@ def url_for(route: str, objects: dict) -> str:
             purpose="stop", patient_id=objects["patient"].pk, channel="email"
         ),
         "feed/<str:token>.ics": "feed-secret-for-the-audit-test",
+        "r/offer/<str:token>/": make_link_token(purpose="offer", offer_id=objects["offer"].pk),
     }
     if route in tokens:
         return "/" + route.replace("<str:token>", tokens[route])

@@ -13,13 +13,16 @@ import re
 import shutil
 import subprocess
 
+from django.urls import reverse
+
 from clinic.mfa import base32_secret, current_code
 from clinic.models import User
 from patients.models import DiaryEntry
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_user, session_input
-from treatments.models import TreatmentSession
+from treatments.links import make_link_token
+from treatments.models import SlotOffer, TreatmentSession, WaitlistEntry
 from treatments.services import record_session, report_side_effect, sign_session
 
 VNU_JAR = os.environ.get("VNU_JAR") or str(
@@ -71,13 +74,32 @@ def other_states(
     # patient_b's session, amended: the version superseded, and the current one's amend form
     superseded = TreatmentSession.objects.get(patient=patient_b, status="superseded")
     current = superseded.later_versions.get()
+    # patient_a waits for an earlier slot and has an open offer (the waitlist and its link)
+    entry = WaitlistEntry.objects.create(
+        patient=patient_a, location=appointment.location, asked_by=personas["front_desk"]
+    )
+    offer = SlotOffer.objects.create(
+        entry=entry,
+        clinician=appointment.clinician,
+        location=appointment.location,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        slot_key="html-test",
+        expires_at=appointment.starts_at,
+    )
+    offer_link = reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
     requests = {
-        "anonymous": [("post", "/accounts/login/", {"username": "nobody", "password": "x"})],
+        "anonymous": [
+            ("post", "/accounts/login/", {"username": "nobody", "password": "x"}),
+            ("get", offer_link, None),
+        ],
         "front_desk": [
             ("post", "/patients/new/", {}),
             ("get", f"{calendar}&view=day", None),
             ("get", f"{calendar}&view=week", None),
             ("get", "/treatments/due/", None),
+            ("get", "/treatments/waitlist/", None),
+            ("get", "/treatments/waitlist/?show=offers", None),
             # a call back without its date: the call page with its error
             ("post", f"/treatments/patients/{patient_a.pk}/calls/", {"outcome": "call_back"}),
             ("get", f"/treatments/patients/{patient_a.pk}/book/", None),
@@ -117,6 +139,7 @@ def other_states(
             ("get", "/portal/treatment/", None),
             # a calendar link: the copy button and the webcal link
             ("post_follow", "/portal/calendar-feed/", {"action": "new"}),
+            ("post_follow", "/portal/earlier-slot/", {"action": "join"}),
             # a danger answer: the emergency message
             (
                 "post_follow",

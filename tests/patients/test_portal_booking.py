@@ -422,7 +422,7 @@ def test_the_slot_list_keeps_a_constant_query_count(
     params = {"day": in_days(6).isoformat()}
 
     def count() -> int:
-        with django_assert_max_num_queries(15) as captured:
+        with django_assert_max_num_queries(16) as captured:
             assert alice.get(url, params).status_code == 200
         return len(captured)
 

@@ -8,9 +8,17 @@ import re
 import pytest
 from django.urls import reverse
 
-from clinic.models import Location, User
+from clinic.models import User
 from patients.models import ContactConsent
-from tests.conftest import clinic_today, local, make_patient, make_user, next_weekday, visit_day
+from tests.conftest import (
+    clinic_today,
+    local,
+    london,
+    make_patient,
+    make_user,
+    next_weekday,
+    visit_day,
+)
 from treatments.models import (
     Appointment,
     AppointmentEvent,
@@ -34,27 +42,6 @@ def slot_buttons(response) -> list[tuple[str, bool, str]]:
 
 def book_page(client, patient, **params):
     return client.get(reverse("treatments:book", args=[patient.pk]), params)
-
-
-@pytest.fixture
-def harbour(clinician):
-    """A second location, in London, open weekdays 09:00-17:00, where a second clinician
-    injects every weekday."""
-    harbour = Location.objects.create(
-        name="Harbour Clinic", address="1 Quay St", phone="+441174960100", time_zone="Europe/London"
-    )
-    other = make_user("second", User.Role.CLINICIAN, first_name="Ben", last_name="Ode")
-    for weekday in range(5):
-        OpeningHours.objects.create(
-            location=harbour, weekday=weekday, opens=datetime.time(9), closes=datetime.time(17)
-        )
-        InjectorDay.objects.create(clinician=other, location=harbour, weekday=weekday)
-    harbour.injector = other
-    return harbour
-
-
-def london(day, hour, minute=0):
-    return local(day, hour, minute, zone="Europe/London")
 
 
 # --- the grid ------------------------------------------------------------------------------------
@@ -364,8 +351,8 @@ def test_the_grid_needs_as_many_queries_for_many_visits_as_for_one(
     client.force_login(front_desk)
 
     # session and user (2), the patient, their active visit and course, the location's
-    # clinicians, opening hours, rota, the week's visits and closures (one slot search), the locations,
-    # the audit trail's INSERT, the session's sliding expiry (3)
+    # clinicians, opening hours, rota, the week's visits and closures (one slot search), the
+    # locations, the audit trail's INSERT, the session's sliding expiry (3)
     with django_assert_max_num_queries(GRID_QUERIES):
         response = book_page(client, patient_a, **{"from": monday.isoformat()})
 

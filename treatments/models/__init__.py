@@ -19,6 +19,7 @@ from treatments.models.session import (
     VialLot,
     VialUse,
 )
+from treatments.models.waitlist import SlotOffer, WaitlistEntry
 
 __all__ = [
     "AddDays",
@@ -34,8 +35,10 @@ __all__ = [
     "Reminder",
     "InjectionSite",
     "SessionAmendment",
+    "SlotOffer",
     "TreatmentCourse",
     "TreatmentSession",
     "VialLot",
     "VialUse",
+    "WaitlistEntry",
 ]

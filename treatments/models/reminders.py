@@ -53,6 +53,7 @@ class Reminder(models.Model):
         VISIT_TOMORROW = "visit_tomorrow", "Visit tomorrow"
         DUE_NOT_BOOKED = "due_not_booked", "Next session due, not booked"
         REBOOK_NOSHOW = "rebook_noshow", "Rebook after a missed visit"
+        SLOT_OFFER = "slot_offer", "Earlier slot offered"
 
     Channel = Channel  # the patient's contact channels: one enum for consent and messages
 
@@ -84,8 +85,17 @@ class Reminder(models.Model):
         related_name="reminders",
         db_index=False,  # reminder_course_idx, partial: most rows are a visit's
     )
+    offer = models.ForeignKey(
+        "treatments.SlotOffer",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        db_index=False,  # reminder_offer_idx, partial: few rows are offers
+    )
     # What the message is about, as a stable string: "appointment:12:0" (the visit and its
-    # calendar SEQUENCE), "course:5:2026-03-02" (due after that session), "noshow:12".
+    # calendar SEQUENCE), "course:5:2026-03-02" (due after that session), "noshow:12",
+    # "offer:7" (an earlier slot offered from the waitlist).
     subject_key = models.CharField(max_length=60)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -114,6 +124,9 @@ class Reminder(models.Model):
             # them) stay out of this index. A query by course implies course_id IS NOT NULL.
             models.Index(
                 fields=["course"], name="reminder_course_idx", condition=Q(course__isnull=False)
+            ),
+            models.Index(
+                fields=["offer"], name="reminder_offer_idx", condition=Q(offer__isnull=False)
             ),
             # the front desk's list of failed and skipped messages (and those sent for a visit
             # cancelled during the hand-over), newest first

@@ -557,6 +557,10 @@ def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
         course is not None and course.status != TreatmentCourse.Status.ACTIVE
     ):
         return "The course is paused or stopped."
+    if reminder.kind == Kind.SLOT_OFFER:
+        reason = _offer_skip_reason(reminder, now)
+        if reason:
+            return reason
     if not reminder.consent_granted:  # type: ignore[attr-defined]  # for_sending
         return f"No consent to {reminder.get_channel_display()} messages."
     if not patient.address_for(reminder.channel):
@@ -564,6 +568,20 @@ def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
     if reminder.channel == Channel.SMS:
         return _sms_cap_reason(patient, now)
     return ""
+
+
+def _offer_skip_reason(reminder: Reminder, now: datetime.datetime) -> str:
+    """An offer's message goes out only while the offer is open (not expired, taken or
+    claimed, its patient still waiting): a late message would offer a slot already gone."""
+    offer = reminder.offer
+    if offer is None:
+        return "The offer no longer exists."
+    state = offer.state(now)
+    return {
+        "open": "",
+        "expired": "The offer has expired.",
+        "closed": "The patient is no longer on the waitlist.",
+    }.get(state, "The slot has been taken.")
 
 
 def _sms_cap_reason(patient: Patient, now: datetime.datetime) -> str:
@@ -584,6 +602,8 @@ def render_message(reminder: Reminder) -> channels.Message:
     patient = reminder.patient
     appointment = reminder.appointment
     location = appointment.location if appointment else patient.location
+    if reminder.kind == Kind.SLOT_OFFER and reminder.offer is not None:
+        location = reminder.offer.location
     assert location is not None  # only patients with a usual location get "please book"
     stop = link_url("stop", patient_id=patient.pk, channel=reminder.channel)
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
@@ -598,6 +618,17 @@ def render_message(reminder: Reminder) -> channels.Message:
             body += f"Cancel: {link_url('cancel', **visit)}\n"
         else:  # inside the cut-off the link would only say "please call"
             body += f"To cancel, call {location.phone}.\n"
+    elif reminder.kind == Kind.SLOT_OFFER:
+        offer = reminder.offer
+        assert offer is not None  # an offer's messages go with it (CASCADE)
+        location = offer.location
+        when = offer.starts_at.astimezone(location.zone)
+        until = offer.expires_at.astimezone(location.zone)
+        subject = f"An earlier appointment at {location.name}: {when:%a %-d %b} at {when:%H:%M}"
+        body = (
+            f"{subject}. First to claim it gets it, until {until:%H:%M}:\n"
+            f"{link_url('offer', offer_id=offer.pk)}\n"
+        )
     elif reminder.kind == Kind.DUE_NOT_BOOKED:
         subject = f"Time to book your next visit at {location.name}"
         body = f"{subject}. Please call {location.phone}.\n"

@@ -46,7 +46,7 @@ from treatments.models import (
     TreatmentSession,
 )
 from treatments.models.schedule import DUE_ORDER
-from treatments.services import reminders
+from treatments.services import freed_slots, reminders
 
 
 class BookingError(Exception):
@@ -406,6 +406,7 @@ def reschedule_appointment(
     )
     _check_patient_free(appointment.patient, starts_at, ends_at, ignore=appointment)
     _check_earliest(appointment.patient, appointment.kind, starts_at, location, early_reason, by)
+    freed_slots.slot_freed(appointment, appointment.starts_at, appointment.clinician, old_location)
     previous, appointment.starts_at, appointment.ends_at = appointment.starts_at, starts_at, ends_at
     appointment.clinician, appointment.location = clinician, location
     appointment.early_override_reason = early_reason.strip()
@@ -455,6 +456,8 @@ def set_appointment_status(
         appointment=appointment, action=status, by=by, note=reason.strip()
     )
     reminders.on_status_changed(appointment=appointment)
+    if status == Appointment.Status.CANCELLED:
+        freed_slots.slot_freed(appointment)  # offered to the waitlist after commit
     return appointment
 
 
@@ -859,7 +862,8 @@ def self_booking_slots(
 ) -> list[Slot]:
     """The free slots a patient may choose in the portal: at their usual location, within
     the window, free on the clinician's rota and not clashing with another of the patient's
-    own visits (`ignore`: the visit being moved). Three queries plus one a week."""
+    own visits (`ignore`: the visit being moved). Three queries plus two a week (visits,
+    closures and leave)."""
     assert patient.location is not None
     slots = available_slots(
         location=patient.location,

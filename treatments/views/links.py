@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 from patients.models import Channel, Patient
 from treatments.forms import PatientCancelForm
 from treatments.links import BadLink, read_link_token
-from treatments.models import Appointment
+from treatments.models import Appointment, SlotOffer
 from treatments.services.responses import (
     VisitChanged,
     cancellation_cutoff,
@@ -30,6 +30,7 @@ from treatments.services.responses import (
     stop_messages,
 )
 from treatments.services.schedule import BookingError
+from treatments.services.waitlist import claim_offer, expire_offer_if_due, offer_state
 
 logger = logging.getLogger(__name__)
 
@@ -171,3 +172,30 @@ def _clinic_of(patient: Patient):
         return patient.location
     latest = patient.appointments.select_related("location").order_by("-starts_at").first()
     return latest.location if latest else None
+
+
+@public_link
+def link_offer(request: HttpRequest, token: str) -> HttpResponse:
+    """A waitlist offer: GET shows the slot and a button; POST claims it (the first claim of a
+    slot wins; a later one is told "already taken", 200, and stays on the list)."""
+    data = _read(token, "offer")
+    if data is None:
+        return _bad_link(request)
+    offers = SlotOffer.objects.select_related("location", "clinician", "entry")
+    offer = offers.filter(pk=data["offer_id"]).first()
+    if offer is None:
+        return _gone(request)
+    now = timezone.now()
+    expire_offer_if_due(offer, now)
+    state, error, moved = offer_state(offer, now), "", False
+    if request.method == "POST" and state == "open":
+        try:
+            result = claim_offer(offer_id=offer.pk, now=now)
+        except BookingError:  # the database refused a second claim of the slot
+            state = "taken"
+        else:
+            state, error, offer = result.state, result.message, result.offer
+            moved = bool(result.appointment and result.appointment.sequence)
+            state = "open" if state == "refused" else state
+    context = {"offer": offer, "state": state, "error": error, "moved": moved}
+    return render(request, "links/offer.html", context)
