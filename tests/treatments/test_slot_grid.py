@@ -22,12 +22,14 @@ from tests.conftest import (
 from treatments.models import (
     Appointment,
     AppointmentEvent,
+    Closure,
     InjectorDay,
     OpeningHours,
     Reminder,
     TreatmentCourse,
 )
 from treatments.services import BookingError, reschedule_appointment
+from treatments.services.schedule import Slot
 
 SLOT = re.compile(r'<button type="submit" name="slot" value="([^"]+)"([^>]*)>(.*?)</button>')
 
@@ -45,6 +47,43 @@ def book_page(client, patient, **params):
 
 
 # --- the grid ------------------------------------------------------------------------------------
+
+
+def day_header(response, day: datetime.date) -> str:
+    """The text of a day's column header (its date and marks)."""
+    cell = re.search(rf'<th scope="col" data-day="{day.isoformat()}">(.*?)</th>', response.text)
+    assert cell is not None
+    return re.sub(r"<[^>]+>", "", cell.group(1))
+
+
+def test_the_grid_marks_the_weeks_closures_and_leave_and_offers_no_slot_in_them(
+    client, front_desk, schedule, clinician, patient_a
+):
+    # Given the clinic closed on the Wednesday and the clinician away on Thursday afternoon
+    monday = visit_day()
+    wednesday, thursday = (monday + datetime.timedelta(days=n) for n in (2, 3))
+    Closure.objects.create(location=schedule, day=wednesday, reason="Staff training")
+    Closure.objects.create(
+        clinician=clinician, day=thursday, from_time=datetime.time(13), reason="Conference"
+    )
+    client.force_login(front_desk)
+
+    # When the front desk opens that week's grid
+    response = book_page(client, patient_a, **{"from": monday.isoformat()})
+
+    # Then both days say why in their headers, and no slot falls inside either
+    assert "closed: Staff training" in day_header(response, wednesday)
+    assert f"{clinician} away from 13:00: Conference" in day_header(response, thursday)
+    assert "closed" not in day_header(response, monday)
+    starts = [
+        Slot.parse_value(value)[1].astimezone(schedule.zone)
+        for value, _, _ in slot_buttons(response)
+    ]
+    assert starts
+    assert not [start for start in starts if start.date() == wednesday]
+    thursday_times = {start.time() for start in starts if start.date() == thursday}
+    assert thursday_times
+    assert max(thursday_times) == datetime.time(12, 30)
 
 
 def test_the_grid_shows_every_free_slot_of_the_week_afternoons_included(
@@ -352,14 +391,15 @@ def test_the_grid_needs_as_many_queries_for_many_visits_as_for_one(
 
     # session and user (2), the patient, their active visit and course, the location's
     # clinicians, opening hours, rota, the week's visits and closures (one slot search), the
-    # locations, the audit trail's INSERT, the session's sliding expiry (3)
+    # week's closures and leave to mark, the locations, the audit trail's INSERT, the
+    # session's sliding expiry (3)
     with django_assert_max_num_queries(GRID_QUERIES):
         response = book_page(client, patient_a, **{"from": monday.isoformat()})
 
     assert len(slot_buttons(response)) == 80 + 6 - visits
 
 
-GRID_QUERIES = 15
+GRID_QUERIES = 16
 
 
 # --- hostile input -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from clinic.paging import page_of
 from clinic.params import date_param, int_param
 from patients.models import Patient
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
-from treatments.models import Appointment
+from treatments.models import Appointment, Closure
 from treatments.services.schedule import (
     DUE_BUCKETS,
     BookingError,
@@ -142,9 +142,15 @@ def _slot_context(request, patient, appointment, location) -> dict:
     )
     week = [monday + datetime.timedelta(days=n) for n in range(7)]
     early_days = [day for day in week if earliest and day < earliest]
+    # the week's closures of the location and leave of the clinicians shown, marked on their day
+    closures = Closure.objects.affecting(location, [chosen] if chosen else clinicians).on_days(
+        week[0], week[-1] + datetime.timedelta(days=1)
+    )
     grid = SlotGrid(
         week=week,
         slots=slots,
+        closures=closures,
+        names={person.pk: str(person) for person in clinicians},
         times=_grid_times(location),
         earliest=earliest,
         overdue_from=overdue_from,
@@ -211,11 +217,32 @@ class SlotGrid:
     location's week is some 400 buttons, each a few template variables (see _due_rows). Every
     slot is one submit button whose accessible name says the day, time and clinician; a day
     before the earliest date is marked, and its slots are disabled for anyone but a clinician
-    (who gives a reason); a day from the overdue date is marked."""
+    (who gives a reason); a day from the overdue date is marked, and so are the location's
+    closures and the clinicians' leave (whose slots the search never offers)."""
 
-    def __init__(self, *, week, slots, times, earliest, overdue_from, may_book_early, current):
+    def __init__(
+        self,
+        *,
+        week,
+        slots,
+        closures,
+        names,
+        times,
+        earliest,
+        overdue_from,
+        may_book_early,
+        current,
+    ):
         self.week, self.earliest, self.overdue_from = week, earliest, overdue_from
         self.may_book_early, self.current = may_book_early, current
+        self.closed: dict[datetime.date, list[tuple[str, str]]] = {}  # the day's closure marks
+        for closure in closures:
+            if closure.location_id:
+                mark = (f"closed{closure.times}: {closure.reason}", "danger")
+            else:
+                who = names.get(closure.clinician_id, "a clinician")
+                mark = (f"{who} away{closure.times}: {closure.reason}", "light")
+            self.closed.setdefault(closure.day, []).append(mark)
         self.cells: dict[tuple[datetime.date, datetime.time], list] = {}
         for slot in slots:
             local = slot.local_starts_at
@@ -231,7 +258,7 @@ class SlotGrid:
             marks.append(("before earliest", "secondary"))
         if self.overdue_from and day >= self.overdue_from:
             marks.append(("overdue", "warning"))
-        return marks
+        return marks + self.closed.get(day, [])
 
     def header(self) -> SafeString:
         cells = SafeString('<th scope="col">Time</th>')
