@@ -14,10 +14,12 @@ def test_the_four_role_groups_exist_with_their_permissions(db):
     assert groups["patient"] == set()
     assert {"view_patient", "change_patient", "add_contactconsent"} <= groups["front_desk"]
     assert "change_user" in groups["clinic_admin"]
-    # Records are kept: the only deletes are the clinic admin's hours and rota settings, and
-    # failed-login records (deleting them unlocks an account)
+    # Records are kept: the only deletes are the clinic admin's hours, rota and closures
+    # settings, and failed-login records (deleting them unlocks an account)
     deletes = {code for codes in groups.values() for code in codes if code.startswith("delete_")}
-    assert deletes == {"delete_openinghours", "delete_injectorday", "delete_accessattempt"}
+    settings = {"delete_openinghours", "delete_injectorday", "delete_closure"}
+    assert deletes == settings | {"delete_accessattempt"}
+    assert settings <= groups["clinic_admin"]
     assert {"view_accessattempt", "delete_accessattempt"} <= groups["clinic_admin"]
 
 
