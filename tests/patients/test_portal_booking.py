@@ -5,14 +5,13 @@ the front desk's guarantees."""
 import contextlib
 import datetime
 import re
-import threading
 import zoneinfo
+from functools import partial
 from urllib.parse import urlencode
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from clinic.models import Location, User
 from tests.clinic.test_hostile_input import hostile_values
+from tests.concurrency import at_once, logged_in
 from tests.conftest import clinic_today, local, make_patient, make_user
 from treatments.models import (
     Appointment,
@@ -566,27 +566,13 @@ def test_ten_requests_at_once_from_one_patient_book_one_visit(patient_a, every_d
     # Given Alice's window, and ten free times on five days
     give_course(patient_a, last_session_days_ago=80)
     times = [local(in_days(days), hour) for days in range(5, 10) for hour in (9, 14)]
-    barrier = threading.Barrier(len(times))
-    results = []
 
     # When ten of her requests (tabs, a double click) book them all at the same moment
-    def book_one(starts_at):
-        client = Client()
-        client.force_login(patient_a.user)
-        barrier.wait()
-        try:
-            response = client.post(
-                reverse("portal:book"), {"slot": slot_value(clinician, starts_at)}
-            )
-            results.append((response.status_code, response.get("Location", "")))
-        finally:
-            connection.close()
+    def book_one(phone, starts_at):
+        response = phone.post(reverse("portal:book"), {"slot": slot_value(clinician, starts_at)})
+        return response.status_code, response.get("Location", "")
 
-    threads = [threading.Thread(target=book_one, args=(starts_at,)) for starts_at in times]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once([partial(book_one, logged_in(patient_a.user), at) for at in times])
 
     # Then one visit is booked; every other request was told so (the form's error, or the
     # page to move that visit); never a 500

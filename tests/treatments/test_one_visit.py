@@ -2,17 +2,15 @@
 refuses a second one under its lock, and the database refuses it too."""
 
 import datetime
-import http.client
 import re
-import threading
-from urllib.parse import urlencode, urlsplit
+from functools import partial
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.test import Client
 from django.urls import reverse
 
 from patients.models import ContactConsent
+from tests.concurrency import LiveSession, at_once, logged_in
 from tests.conftest import clinic_today, give_totp_device, local, make_patient, next_weekday
 from treatments.models import Appointment, Reminder
 from treatments.services import BookingError, book_appointment, cancel_appointment
@@ -110,29 +108,14 @@ def test_twenty_requests_at_once_for_one_patient_book_one_visit(schedule, clinic
         for day in (1, 2, 3, 4)
         for hour, minute in ((9, 0), (10, 30), (13, 0), (15, 30), (16, 30))
     ]
-    barrier = threading.Barrier(len(slots))
-    results = []
-    give_totp_device(front_desk)
+    url = reverse("treatments:book", args=[patient.pk])
 
     # When twenty desks (or one impatient double click) book them all at the same moment
-    def book_one(starts_at):
-        client = Client()
-        client.force_login(front_desk)
-        barrier.wait()
-        try:
-            response = client.post(
-                reverse("treatments:book", args=[patient.pk]),
-                {"slot": f"{clinician.pk}|{starts_at.isoformat()}"},
-            )
-            results.append((response.status_code, response.get("Location", "")))
-        finally:
-            connection.close()
+    def book_one(desk, starts_at):
+        response = desk.post(url, {"slot": f"{clinician.pk}|{starts_at.isoformat()}"})
+        return response.status_code, response.get("Location", "")
 
-    threads = [threading.Thread(target=book_one, args=(slot,)) for slot in slots]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once([partial(book_one, logged_in(front_desk), slot) for slot in slots])
 
     # Then one visit is booked; every other request was told so: the form's error, or (once
     # the booking is in) the move page of that visit; never a 500
@@ -168,25 +151,13 @@ def test_two_requests_at_once_for_the_same_slot_both_show_the_one_booking(
 ):
     patient = make_patient(1, location=schedule)
     slot = {"slot": f"{clinician.pk}|{local(next_weekday(2), 15, 30).isoformat()}"}
-    barrier = threading.Barrier(2)
-    results = []
-    give_totp_device(front_desk)
+    url = reverse("treatments:book", args=[patient.pk])
 
-    def book_it():
-        client = Client()
-        client.force_login(front_desk)
-        barrier.wait()
-        try:
-            response = client.post(reverse("treatments:book", args=[patient.pk]), slot)
-            results.append((response.status_code, response["Location"]))
-        finally:
-            connection.close()
+    def book_it(desk):
+        response = desk.post(url, slot)
+        return response.status_code, response["Location"]
 
-    threads = [threading.Thread(target=book_it) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once([partial(book_it, logged_in(front_desk)) for _ in range(2)])
 
     [visit] = Appointment.objects.filter(patient=patient)
     calendar = f"{reverse('treatments:calendar')}?location={schedule.pk}"
@@ -224,24 +195,9 @@ def test_a_slot_at_either_end_of_the_calendar_is_a_form_error(
 # --- through HTTP: a live server, real sockets, one logged-in desk ------------------------------
 
 
-def _http(live_server, method: str, path: str, cookies: dict[str, str], body: str = ""):
-    """(status, headers, text) of one request to the live server, as a browser sends it."""
-    address = urlsplit(live_server.url)
-    connection_ = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
-    try:
-        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
-        if body:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection_.request(method, path, body=body or None, headers=headers)
-        response = connection_.getresponse()
-        return response.status, response.headers, response.read().decode()
-    finally:
-        connection_.close()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_twenty_http_requests_at_once_for_one_patient_book_one_visit_with_its_reminders_once(
-    live_server, schedule, clinician, front_desk, settings
+    live_server, schedule, clinician, front_desk
 ):
     # Given one patient who agreed to email and SMS, twenty free slots on four days, and a
     # front desk logged in (past the second factor) in a browser: its session and CSRF cookies
@@ -256,36 +212,20 @@ def test_twenty_http_requests_at_once_for_one_patient_book_one_visit_with_its_re
         for day in (0, 1, 2, 3)
         for hour, minute in ((9, 0), (10, 30), (13, 0), (15, 30), (16, 30))
     ]
-    desk = Client()
-    desk.force_login(front_desk)
-    cookies = {settings.SESSION_COOKIE_NAME: desk.cookies[settings.SESSION_COOKIE_NAME].value}
-    path = reverse("treatments:book", args=[patient.pk])
-    status, headers, page = _http(live_server, "GET", f"{path}?from={monday}", cookies)
+    desk = LiveSession(live_server, front_desk)
+    path = f"{reverse('treatments:book', args=[patient.pk])}?from={monday}"
+    status, _, page = desk.get(path)
     assert status == 200
-    cookies[settings.CSRF_COOKIE_NAME] = re.search(
-        rf"{settings.CSRF_COOKIE_NAME}=([^;]+)", headers["Set-Cookie"]
-    ).group(1)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     offered = set(re.findall(r'name="slot" value="([^"]+)"', page))
-    posts = [
-        urlencode({"csrfmiddlewaretoken": token, "slot": f"{clinician.pk}|{at.isoformat()}"})
-        for at in slots
-    ]
-    assert {f"{clinician.pk}|{at.isoformat()}" for at in slots} <= offered
-    barrier = threading.Barrier(len(posts))
-    results = []
+    posts = [{"slot": f"{clinician.pk}|{at.isoformat()}"} for at in slots]
+    assert {post["slot"] for post in posts} <= offered
 
     # When the twenty slots are clicked at the same moment (twenty tabs, one session)
-    def post(body):
-        barrier.wait()
-        status, headers, _ = _http(live_server, "POST", f"{path}?from={monday}", cookies, body)
-        results.append((status, headers.get("Location", "")))
+    def post(data):
+        status, headers, _ = desk.post(path, data)
+        return status, headers.get("Location", "")
 
-    threads = [threading.Thread(target=post, args=(body,)) for body in posts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once([partial(post, data) for data in posts])
 
     # Then one visit is booked, every other request told so (the form's error, or the move
     # page of that visit), none failed; and the visit's reminders are planned once each

@@ -1,16 +1,16 @@
 import datetime
-import threading
 import zoneinfo
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patients.services import record_consent
+from tests.concurrency import at_once
 from tests.conftest import (
     clinic_today,
     fresh_vials,
@@ -281,20 +281,11 @@ def test_an_expired_claim_is_taken_back(booked_appointment):
 def test_two_dispatchers_at_once_claim_each_row_exactly_once(schedule, clinician, front_desk):
     patients = [make_patient(200 + n) for n in range(300)]
     make_reminders(patients, due_at=timezone.now(), kind="due_not_booked")
-    counts, barrier = [], threading.Barrier(2)
 
     def run():
-        barrier.wait()
-        try:
-            counts.append(len(dispatch_due_reminders(batch_size=25)))
-        finally:
-            connection.close()
+        return len(dispatch_due_reminders(batch_size=25))
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    counts = at_once([run, run])
     assert sum(counts) == 300
     assert Reminder.objects.filter(status="claimed").count() == 300
 

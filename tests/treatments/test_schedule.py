@@ -1,21 +1,20 @@
 import datetime
 import itertools
-import threading
 import zoneinfo
+from functools import partial
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clinic.models import Location
+from tests.concurrency import at_once, logged_in
 from tests.conftest import (
     SESSION_TIME,
     clinic_today,
     fresh_vials,
-    give_totp_device,
     local,
     make_patient,
     next_weekday,
@@ -311,25 +310,11 @@ def test_twenty_desks_booking_the_same_slot_make_exactly_one_appointment(
     patients = [make_patient(100 + n, location=schedule) for n in range(20)]
     starts_at = local(next_weekday(2), 11)
     slot = f"{clinician.pk}|{starts_at.isoformat()}"
-    barrier = threading.Barrier(20)
-    results = []
-    give_totp_device(front_desk)  # once, before the threads log in past the second factor
 
-    def book_one(patient):
-        client = Client()
-        client.force_login(front_desk)
-        barrier.wait()
-        try:
-            response = client.post(reverse("treatments:book", args=[patient.pk]), {"slot": slot})
-            results.append(response.status_code)
-        finally:
-            connection.close()
+    def book_one(desk, patient):
+        return desk.post(reverse("treatments:book", args=[patient.pk]), {"slot": slot}).status_code
 
-    threads = [threading.Thread(target=book_one, args=(p,)) for p in patients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once([partial(book_one, logged_in(front_desk), p) for p in patients])
 
     assert sorted(results) == [200] * 19 + [302]  # 19 form errors, 1 booking, no 500
     assert Appointment.objects.filter(starts_at=starts_at).count() == 1

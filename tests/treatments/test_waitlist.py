@@ -2,20 +2,17 @@
 offer's message, and the claim (the first one wins, atomically)."""
 
 import datetime
-import http.cookiejar
 import re
-import threading
-import urllib.error
-import urllib.parse
-import urllib.request
+from functools import partial
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.models import User
 from patients.models import ContactConsent
+from tests.concurrency import LiveSession, at_once
 from tests.conftest import (
     clinic_today,
     local,
@@ -494,28 +491,6 @@ def test_a_bad_offer_link_is_a_400(client):
 # --- twenty claims at once -----------------------------------------------------------------------
 
 
-def _ready_to_claim(url: str):
-    """GET the offer page (its cookie and CSRF token), as a browser does; returns the POST."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(url, timeout=60).read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    request = urllib.request.Request(
-        url,
-        data=urllib.parse.urlencode({"csrfmiddlewaretoken": token}).encode(),
-        headers={"Referer": url},
-    )
-
-    def post() -> tuple[int, str]:
-        try:
-            response = opener.open(request, timeout=60)
-            return response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode()
-
-    return post
-
-
 @pytest.mark.django_db(transaction=True)
 def test_twenty_claims_at_once_of_one_slot_book_it_once(
     schedule, clinician, front_desk, live_server, settings
@@ -535,28 +510,20 @@ def test_twenty_claims_at_once_of_one_slot_book_it_once(
     )
     offers = cancel_and_offer(visit, front_desk)
     assert len(offers) == 20
-    urls = [
-        live_server.url
-        + reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
+    links = [
+        reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
         for offer in offers
     ]
-    barrier = threading.Barrier(len(urls))
-    results: list[tuple[int, str]] = []
+    browsers = [LiveSession(live_server) for _ in links]  # each page open in its own browser
+    for browser, link in zip(browsers, links, strict=True):
+        assert browser.get(link)[0] == 200
 
     # When all twenty claim it at the same moment, through the web server
-    def claim(post):
-        try:
-            barrier.wait()
-            results.append(post())
-        finally:
-            connection.close()
+    def claim(browser, link):
+        status, _, body = browser.post(link)
+        return status, body
 
-    posts = [_ready_to_claim(url) for url in urls]  # each page open in its own browser
-    threads = [threading.Thread(target=claim, args=(post,)) for post in posts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once([partial(claim, *pair) for pair in zip(browsers, links, strict=True)])
 
     # Then one booking; nineteen are told "already taken" (200) and stay on the list
     assert [status for status, _ in results] == [200] * 20, [s for s, _ in results]
