@@ -493,22 +493,15 @@ def test_a_bad_offer_link_is_a_400(client):
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_claims_at_once_of_one_slot_book_it_once(
-    schedule, clinician, front_desk, live_server, settings
+    schedule, front_desk, freed, live_server, settings
 ):
     # Given one freed slot offered to twenty waiting patients
     settings.WAITLIST_OFFERS_PER_SLOT = 20
-    day = slot_day()
     entries = [
-        waiting(n, schedule, front_desk, last_session_on=eligible_on(day, n)) for n in range(1, 21)
+        waiting(n, schedule, front_desk, last_session_on=eligible_on(slot_day(), n))
+        for n in range(1, 21)
     ]
-    visit = book_appointment(
-        patient=make_patient(90, location=schedule),
-        clinician=clinician,
-        location=schedule,
-        starts_at=local(day, 10),
-        booked_by=front_desk,
-    )
-    offers = cancel_and_offer(visit, front_desk)
+    offers = cancel_and_offer(freed, front_desk)
     assert len(offers) == 20
     links = [
         reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
@@ -530,7 +523,7 @@ def test_twenty_claims_at_once_of_one_slot_book_it_once(
     won = [body for _, body in results if "The appointment is yours" in body]
     taken = [body for _, body in results if "Sorry, already taken" in body]
     assert (len(won), len(taken)) == (1, 19)
-    [booked] = Appointment.objects.active().filter(starts_at=visit.starts_at)
+    [booked] = Appointment.objects.active().filter(starts_at=freed.starts_at)
     assert SlotOffer.objects.filter(status="claimed").count() == 1
     assert SlotOffer.objects.filter(status="taken").count() == 19
     statuses = sorted(WaitlistEntry.objects.values_list("status", flat=True))
