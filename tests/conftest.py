@@ -698,6 +698,16 @@ def harbour(clinician):
     return harbour
 
 
+@pytest.fixture
+def thames(db):
+    """A second location, in London, with no rota: for what depends on a location's zone
+    (its today, its times), not on its slots."""
+    return Location.objects.create(
+        name="Thames Clinic", address="1 Embankment, London", phone="+442079460000",
+        time_zone="Europe/London",
+    )  # fmt: skip
+
+
 def london(day, hour, minute=0):
     return local(day, hour, minute, zone="Europe/London")
 

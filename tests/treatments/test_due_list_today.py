@@ -11,7 +11,6 @@ import re
 import pytest
 from django.urls import reverse
 
-from clinic.models import Location
 from tests.conftest import make_patient
 from treatments.models import TreatmentCourse
 from treatments.services.schedule import due_list, local_dates
@@ -24,14 +23,6 @@ NEW_YORK_TODAY = datetime.date(2026, 12, 1)
 @pytest.fixture
 def pinned(time_machine):
     time_machine.move_to(NOW, tick=False)
-
-
-@pytest.fixture
-def london(db):
-    return Location.objects.create(
-        name="Thames Clinic", address="1 Embankment, London", phone="+442079460000",
-        time_zone="Europe/London",
-    )  # fmt: skip
 
 
 def last_session_on(number: int, day: datetime.date, location):
@@ -58,18 +49,18 @@ def stated_today(html: str) -> str:
 
 
 def test_each_row_counts_from_today_at_its_patients_location_filtered_or_not(
-    pinned, client, front_desk, location, london
+    pinned, client, front_desk, location, thames
 ):
     # Given a London and a New York patient whose last session was 98 days before 2 December
     last = LONDON_TODAY - datetime.timedelta(days=98)
-    londoner = last_session_on(1, last, london)
+    londoner = last_session_on(1, last, thames)
     new_yorker = last_session_on(2, last, location)
     client.force_login(front_desk)
     url = reverse("treatments:due_list")
 
     # When the front desk opens the list unfiltered, and filtered to each location
     everyone = client.get(url).content.decode()
-    in_london = client.get(url, {"location": london.pk}).content.decode()
+    in_london = client.get(url, {"location": thames.pk}).content.decode()
     in_new_york = client.get(url, {"location": location.pk}).content.decode()
 
     # Then each location's rows count from its own date, the same filtered or not
@@ -89,11 +80,11 @@ def test_each_row_counts_from_today_at_its_patients_location_filtered_or_not(
 
 
 def test_the_how_overdue_filter_counts_from_each_locations_own_date(
-    pinned, client, front_desk, location, london
+    pinned, client, front_desk, location, thames
 ):
     # Given a London and a New York patient both due on Tuesday 1 December
     last = NEW_YORK_TODAY - datetime.timedelta(days=84)
-    londoner = last_session_on(1, last, london)
+    londoner = last_session_on(1, last, thames)
     new_yorker = last_session_on(2, last, location)
     client.force_login(front_desk)
     url = reverse("treatments:due_list")
@@ -120,33 +111,33 @@ def test_every_location_on_one_date_reads_as_one_today(pinned, client, front_des
     )
 
 
-def test_the_service_without_local_dates_counts_every_row_from_one_today(location, london):
+def test_the_service_without_local_dates_counts_every_row_from_one_today(location, thames):
     # The service's own callers (commands, tests) may still give one date for every row
     last = LONDON_TODAY - datetime.timedelta(days=98)
-    last_session_on(1, last, london)
+    last_session_on(1, last, thames)
     last_session_on(2, last, location)
 
     one_day = due_list(today=LONDON_TODAY)
     own_days = due_list(
-        today=LONDON_TODAY, today_at={location.pk: NEW_YORK_TODAY, london.pk: LONDON_TODAY}
+        today=LONDON_TODAY, today_at={location.pk: NEW_YORK_TODAY, thames.pk: LONDON_TODAY}
     )
 
     assert [entry.days_since_last for entry in one_day] == [98, 98]
     assert sorted(entry.days_since_last for entry in own_days) == [97, 98]
 
 
-def test_local_dates_are_each_locations_wall_calendar_date(pinned, location, london):
-    assert local_dates([location, london]) == {location.pk: NEW_YORK_TODAY, london.pk: LONDON_TODAY}
+def test_local_dates_are_each_locations_wall_calendar_date(pinned, location, thames):
+    assert local_dates([location, thames]) == {location.pk: NEW_YORK_TODAY, thames.pk: LONDON_TODAY}
 
 
 @pytest.mark.parametrize("rows", [3, 30])
 @pytest.mark.parametrize("query", [{}, {"overdue": "12w"}, {"list": "lost"}])
 def test_the_split_day_list_keeps_the_pinned_query_count(
-    pinned, client, front_desk, location, london, rows, query, django_assert_max_num_queries
+    pinned, client, front_desk, location, thames, rows, query, django_assert_max_num_queries
 ):
     for n in range(rows):
         day = LONDON_TODAY - datetime.timedelta(days=100 + 3 * n)
-        last_session_on(n, day, (location, london)[n % 2])
+        last_session_on(n, day, (location, thames)[n % 2])
     client.force_login(front_desk)
     # as tests/treatments/test_due_list.py pins it (DUE_PAGE_QUERIES)
     with django_assert_max_num_queries(14):

@@ -7,7 +7,6 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from clinic.models import Location
 from tests.conftest import make_patient
 from treatments.models import Appointment, Reminder
 
@@ -19,14 +18,6 @@ DUE = datetime.datetime(2026, 12, 1, 23, 0, tzinfo=datetime.UTC)
 @pytest.fixture
 def pinned(time_machine):
     time_machine.move_to(NOW, tick=False)
-
-
-@pytest.fixture
-def london(db):
-    return Location.objects.create(
-        name="Thames Clinic", address="1 Embankment, London", phone="+442079460000",
-        time_zone="Europe/London",
-    )  # fmt: skip
 
 
 def failed(patient, key: str, **fields) -> Reminder:
@@ -41,15 +32,15 @@ def row_of(html: str, key: str) -> str:
 
 
 def test_each_reminder_shows_its_time_in_its_locations_zone_named(
-    pinned, client, front_desk, clinician, location, london
+    pinned, client, front_desk, clinician, location, thames
 ):
     # Given failed reminders of a New York patient, a London patient, a New York patient's
     # visit in London, and a patient with no location, all due at 23:00 UTC on 1 December
     new_yorker = make_patient(1, location=location)
-    londoner = make_patient(2, location=london)
+    londoner = make_patient(2, location=thames)
     starts = NOW + datetime.timedelta(days=9)
     visit = Appointment.objects.create(
-        patient=new_yorker, location=london, clinician=clinician, booked_by=front_desk,
+        patient=new_yorker, location=thames, clinician=clinician, booked_by=front_desk,
         starts_at=starts, ends_at=starts + datetime.timedelta(minutes=30),
     )  # fmt: skip
     failed(new_yorker, "ny")
@@ -70,10 +61,10 @@ def test_each_reminder_shows_its_time_in_its_locations_zone_named(
 
 @pytest.mark.parametrize("rows", [2, 20])
 def test_the_reminders_list_reads_every_rows_zone_in_the_same_queries(
-    pinned, client, front_desk, location, london, rows, django_assert_max_num_queries
+    pinned, client, front_desk, location, thames, rows, django_assert_max_num_queries
 ):
     for n in range(rows):
-        failed(make_patient(n, location=(location, london)[n % 2]), f"r{n}")
+        failed(make_patient(n, location=(location, thames)[n % 2]), f"r{n}")
     client.force_login(front_desk)
 
     with django_assert_max_num_queries(8):  # as tests/treatments/test_due_list.py pins it
