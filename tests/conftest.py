@@ -234,6 +234,23 @@ def make_reminders(
     )
 
 
+def make_offer(appointment, *, to: Patient, by: User, slot_key: str = "test-slot"):
+    """An open offer of the appointment's slot (until it starts) to `to`, put on the waitlist
+    at the appointment's location by `by`: the waitlist page and the offer link have a row."""
+    from treatments.models import SlotOffer, WaitlistEntry
+
+    entry = WaitlistEntry.objects.create(patient=to, location=appointment.location, asked_by=by)
+    return SlotOffer.objects.create(
+        entry=entry,
+        clinician=appointment.clinician,
+        location=appointment.location,
+        starts_at=appointment.starts_at,
+        ends_at=appointment.ends_at,
+        slot_key=slot_key,
+        expires_at=appointment.starts_at,
+    )
+
+
 @pytest.fixture
 def patient_a(db, location, clinician):
     user = make_user("patienta", User.Role.PATIENT, first_name="Alice", last_name="Morgan")

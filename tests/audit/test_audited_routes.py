@@ -14,16 +14,14 @@ from audit.trail import record_id
 from patients.models import ContactConsent, Patient
 from tests.access_matrix import AUDITED, EXPECTED
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
-from tests.conftest import clinic_today, make_patient
+from tests.conftest import clinic_today, make_offer, make_patient
 from treatments.links import make_link_token
 from treatments.models import (
     Alert,
     CallOutcome,
     Closure,
     Reminder,
-    SlotOffer,
     TreatmentCourse,
-    WaitlistEntry,
 )
 
 STAFF = ("clinician", "front_desk", "clinic_admin")
@@ -91,18 +89,7 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
         last_session_on=clinic_today() - datetime.timedelta(days=80),
     )
     # patient_b waits for an earlier slot and has an offer (the waitlist and its link)
-    entry = WaitlistEntry.objects.create(
-        patient=patient_b, location=patient_b.location, asked_by=front_desk
-    )
-    offer = SlotOffer.objects.create(
-        entry=entry,
-        clinician=booked_appointment.clinician,
-        location=booked_appointment.location,
-        starts_at=booked_appointment.starts_at,
-        ends_at=booked_appointment.ends_at,
-        slot_key="audit-test",
-        expires_at=booked_appointment.starts_at,
-    )
+    offer = make_offer(booked_appointment, to=patient_b, by=front_desk)
     patient_b.user.calendar_token = "feed-secret-for-the-audit-test"
     patient_b.user.save()
     return {

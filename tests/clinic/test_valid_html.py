@@ -20,9 +20,9 @@ from clinic.models import User
 from patients.models import DiaryEntry
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
-from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_user, session_input
+from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_offer, make_user, session_input
 from treatments.links import make_link_token
-from treatments.models import SlotOffer, TreatmentSession, WaitlistEntry
+from treatments.models import TreatmentSession
 from treatments.services import record_session, report_side_effect, sign_session
 
 VNU_JAR = os.environ.get("VNU_JAR") or str(
@@ -75,18 +75,7 @@ def other_states(
     superseded = TreatmentSession.objects.get(patient=patient_b, status="superseded")
     current = superseded.later_versions.get()
     # patient_a waits for an earlier slot and has an open offer (the waitlist and its link)
-    entry = WaitlistEntry.objects.create(
-        patient=patient_a, location=appointment.location, asked_by=personas["front_desk"]
-    )
-    offer = SlotOffer.objects.create(
-        entry=entry,
-        clinician=appointment.clinician,
-        location=appointment.location,
-        starts_at=appointment.starts_at,
-        ends_at=appointment.ends_at,
-        slot_key="html-test",
-        expires_at=appointment.starts_at,
-    )
+    offer = make_offer(appointment, to=patient_a, by=personas["front_desk"])
     offer_link = reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
     requests = {
         "anonymous": [
