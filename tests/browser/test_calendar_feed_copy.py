@@ -19,10 +19,12 @@ def test_a_patient_copies_the_calendar_link_with_the_keyboard(phone_page, patien
     url = link.input_value()
     assert url.startswith(page.url.split("/portal/")[0] + "/feed/")
 
-    # When she tabs from the link to the copy button and presses Enter
+    # When she tabs from the link to the copy button (shown once its script has run: until
+    # then it is hidden, and Tab passes it by) and presses Enter
+    copy = page.get_by_role("button", name="Copy the link")
+    expect(copy).to_be_visible()
     link.focus()
     page.keyboard.press("Tab")
-    copy = page.get_by_role("button", name="Copy the link")
     expect(copy).to_be_focused()
     page.keyboard.press("Enter")
 
