@@ -277,21 +277,17 @@ def simulate(args) -> int:
         claim_states: Counter = Counter()
         send_outcomes: Counter = Counter()
         dispatch_at: set[datetime.datetime] = set()
+        simulated = {"now": start - datetime.timedelta(days=1)}  # the instant being run
 
         def offered(offers, source_id):
             for offer in offers:
                 offer_of_source[offer.pk] = source_id
             if offers:
                 freed[source_id]["offers"] += len(offers)
-                when = clock_now() + datetime.timedelta(seconds=60)  # the next beat
+                when = simulated["now"] + datetime.timedelta(seconds=60)  # the next beat
                 if when not in dispatch_at:
                     dispatch_at.add(when)
                     push(when, "dispatch")
-
-        def clock_now():
-            from django.utils import timezone
-
-            return timezone.now()
 
         def run_offer(args_list):
             """What the task does (offer_freed_slot), run here at the simulated instant."""
@@ -301,10 +297,11 @@ def simulate(args) -> int:
                 appointment_id=args_list[0],
                 clinician_id=args_list[1],
                 starts_at=datetime.datetime.fromisoformat(args_list[2]),
+                location_id=args_list[3],
             )
             timings["offer"].append(time.perf_counter() - started)
             freed.setdefault(
-                source_id, {"at": clock_now(), "chain": True, "offers": 0, "claimed": None}
+                source_id, {"at": simulated["now"], "chain": True, "offers": 0, "claimed": None}
             )
             if not offers:
                 freed[source_id].setdefault("why", "none eligible or too late")
@@ -317,6 +314,7 @@ def simulate(args) -> int:
             if when >= end:
                 break
             clock.move_to(when)
+            simulated["now"] = when
             if kind == "cancel":
                 visit_id, late = data
                 visit = Appointment.objects.select_related("location").get(pk=visit_id)

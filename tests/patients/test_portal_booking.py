@@ -10,10 +10,10 @@ from functools import partial
 from urllib.parse import urlencode
 
 import pytest
+import time_machine
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -452,6 +452,10 @@ def test_the_slot_list_keeps_a_constant_query_count(
 ZONES = ["America/New_York", "Europe/London"]
 
 
+# the property test's instant: a Saturday evening in New York, the night before US DST starts
+NOW = datetime.datetime(2027, 3, 13, 23, 30, tzinfo=datetime.UTC)
+
+
 @settings(
     max_examples=25,
     deadline=None,
@@ -476,7 +480,7 @@ def test_every_offered_slot_is_in_the_window_at_the_usual_location_and_free(
     patient_a, clinician, front_desk, settings, zone, days_ago, lead, weekdays, bookings
 ):
     settings.PORTAL_BOOKING_LEAD_DAYS = lead
-    with transaction.atomic():
+    with time_machine.travel(NOW, tick=False), transaction.atomic():
         location = patient_a.location
         location.time_zone = zone
         location.save()
@@ -513,7 +517,7 @@ def test_every_offered_slot_is_in_the_window_at_the_usual_location_and_free(
                 )
         patient_a.refresh_from_db()
 
-        window = self_booking_window(patient_a, clinic_today_in(zone))
+        window = self_booking_window(patient_a, NOW.astimezone(zoneinfo.ZoneInfo(zone)).date())
         slots = self_booking_slots(patient_a, window)
 
         busy = list(
@@ -526,14 +530,10 @@ def test_every_offered_slot_is_in_the_window_at_the_usual_location_and_free(
         for slot in slots:
             assert slot.location == location
             assert slot.local_starts_at.date() in window
-            assert slot.starts_at > datetime.datetime.now(datetime.UTC)
+            assert slot.starts_at > NOW
             assert not any(start < slot.ends_at and end > slot.starts_at for start, end in busy)
             assert slot.local_starts_at.weekday() in weekdays
         transaction.set_rollback(True)
-
-
-def clinic_today_in(zone: str) -> datetime.date:
-    return timezone.localdate(timezone=zoneinfo.ZoneInfo(zone))
 
 
 # --- hostile input and races -------------------------------------------------------------------

@@ -7,7 +7,6 @@ import datetime
 import pytest
 from django.core import mail
 from django.db import connection
-from django.utils import timezone
 
 from patients.services import record_consent
 from tests.conftest import make_patient
@@ -26,10 +25,15 @@ def _awake(settings):
     settings.QUIET_HOURS_START, settings.QUIET_HOURS_END = 24, 0
 
 
+NOW = datetime.datetime(2026, 12, 2, 15, tzinfo=datetime.UTC)  # a Wednesday afternoon
+
+
 @pytest.fixture
-def now():
-    """The test's one reading of the clock: every instant it uses derives from it."""
-    return timezone.now()
+def now(time_machine):
+    """The test's instant, the clock pinned to it: every instant the test uses derives from it,
+    and the code under test reads the same one."""
+    time_machine.move_to(NOW, tick=False)
+    return NOW
 
 
 def claimed(reminder: Reminder, now, token: str = TOKEN) -> Reminder:
