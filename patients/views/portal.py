@@ -53,14 +53,18 @@ def portal_home(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(request, "patients/portal_home.html", {"patient": None})
     today = patient.local_today()
     course = patient.courses.active().first()
-    visit = patient.appointments.active().select_related("location").first()
+    visits = list(patient.appointments.active().select_related("location"))
+    visit = visits[0] if visits else None
+    # a review booked does not stand for the next injection: the patient may still book one
+    injection_booked = any(v.kind == Appointment.Kind.INJECTION for v in visits)
     context = {
         "patient": patient,
         "visit": visit,
         "course": course,
         "due_now": course is not None and course.is_due_on(today),
         "questionnaires_due": questionnaire_links(patient.questionnaires_due(today)),
-        "can_book": visit is None and self_booking_window(patient, today) is not None,
+        "injection_booked": injection_booked,
+        "can_book": not injection_booked and self_booking_window(patient, today) is not None,
         "can_move": visit is not None and not own_move_refusal(visit),
     }
     return render(request, "patients/portal_home.html", context)

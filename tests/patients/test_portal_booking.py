@@ -225,6 +225,22 @@ def test_the_home_page_offers_booking_only_to_a_patient_with_a_window(client, pa
     assert reverse("portal:book") in client.get(reverse("portal:home")).content.decode()
 
 
+def test_a_review_booked_does_not_hide_booking_the_next_injection(alice, patient_a, clinician):
+    review = book_appointment(
+        patient=patient_a,
+        clinician=clinician,
+        location=patient_a.location,
+        starts_at=local(in_days(2), 10, 0),
+        booked_by=clinician,
+        kind=Appointment.Kind.REVIEW,
+    )
+    home = alice.get(reverse("portal:home")).content.decode()
+    assert f"10:00 {review.local_starts_at:%Z}" in home  # the review is the next visit shown
+    assert reverse("portal:book") in home  # and the injection can still be booked
+    book_own_visit(patient=patient_a, clinician=clinician, starts_at=local(in_days(6), 14, 30))
+    assert reverse("portal:book") not in alice.get(reverse("portal:home")).content.decode()
+
+
 def test_a_patient_before_their_first_session_is_asked_to_call(client, patient_a, every_day):
     client.force_login(patient_a.user)
     html = client.get(reverse("portal:book")).content.decode()
