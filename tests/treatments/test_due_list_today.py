@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from tests.conftest import make_patient
 from treatments.models import TreatmentCourse
-from treatments.services.schedule import due_list, local_dates
+from treatments.services.schedule import due_list, local_dates, record_call_outcome
 
 NOW = datetime.datetime(2026, 12, 2, 0, 40, tzinfo=datetime.UTC)
 LONDON_TODAY = datetime.date(2026, 12, 2)
@@ -143,3 +143,22 @@ def test_the_split_day_list_keeps_the_pinned_query_count(
     with django_assert_max_num_queries(14):
         response = client.get(reverse("treatments:due_list"), query)
     assert response.status_code == 200
+
+
+def test_the_last_calls_time_is_read_in_the_patients_location_zone_and_named(
+    pinned, client, front_desk, location, thames
+):
+    # Given a call to each patient at 00:40 UTC on 2 December (19:40 the day before in New York)
+    last = LONDON_TODAY - datetime.timedelta(days=98)
+    londoner = last_session_on(1, last, thames)
+    new_yorker = last_session_on(2, last, location)
+    for patient in (londoner, new_yorker):
+        record_call_outcome(patient=patient, outcome="unreachable", by=front_desk)
+    client.force_login(front_desk)
+
+    # When the front desk opens the list
+    html = client.get(reverse("treatments:due_list")).content.decode()
+
+    # Then each call shows at its patient's location's time, with the zone's name
+    assert "2 Dec 00:40 GMT" in row(html, londoner)
+    assert "1 Dec 19:40 EST" in row(html, new_yorker)

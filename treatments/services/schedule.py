@@ -590,6 +590,7 @@ class DueEntry:
     appointment: Appointment | None = None  # the visit to move ("change" only), pk and request
     location: str = ""  # the patient's usual location
     phone: str = ""  # formatted once, "" if none on file
+    time_zone: str = ""  # the usual location's, "" for none: the last call's time is read in it
 
     BADGES = {
         "change": ("Asked for another date", "primary"),
@@ -714,6 +715,7 @@ def due_entries(
                 default=Value("due"),  # or "overdue": by the row's own date (_due_entry)
             ),
             location_name=F("location__name"),
+            location_zone=F("location__time_zone"),
             phone_number=ExpressionWrapper(F("phone"), output_field=CharField()),
         )
     )
@@ -760,6 +762,7 @@ def _due_entry(row: Any, call: DueCall | None, today: datetime.date) -> DueEntry
         ),
         location=row.location_name or "",
         phone=display_phone(row.phone_number) if row.phone_number else "",
+        time_zone=row.location_zone or "",
     )
 
 

@@ -1,6 +1,7 @@
 """Booking, moving and cancelling visits, and the front desk's due list."""
 
 import datetime
+import zoneinfo
 from urllib.parse import quote
 
 from django.conf import settings
@@ -443,7 +444,13 @@ def _due_row(entry, detail, book, call, move, back) -> SafeString:
             last_call.get_outcome_display(),
             f" ({date_format(last_call.call_back_on, 'j M')})" if last_call.call_back_on else "",
             f": {last_call.note}" if last_call.note else "",
-            date_format(timezone.localtime(last_call.recorded_at), "j M H:i"),
+            date_format(
+                timezone.localtime(
+                    last_call.recorded_at,
+                    zoneinfo.ZoneInfo(entry.time_zone) if entry.time_zone else None,
+                ),
+                "j M H:i T",  # in the patient's location's zone, named
+            ),
             last_call.recorded_by,
         )
     if appointment is not None:
