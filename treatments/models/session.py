@@ -351,7 +351,8 @@ class VialUse(models.Model):
     and every unit drawn is either administered or wasted (R9)."""
 
     session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="vials")
-    lot = models.ForeignKey(VialLot, on_delete=models.PROTECT, related_name="uses")
+    # No index of its own: vialuse_lot_idx is the same index under a stable name.
+    lot = models.ForeignKey(VialLot, on_delete=models.PROTECT, related_name="uses", db_index=False)
     vials = models.PositiveSmallIntegerField(default=1)
     units_drawn = models.PositiveSmallIntegerField()
     units_administered = models.PositiveSmallIntegerField()
