@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from phonenumber_field.modelfields import PhoneNumberField
 
 from clinic.params import id_param
@@ -153,6 +155,11 @@ class Location(models.Model):
             models.CheckConstraint(
                 condition=models.Q(slot_minutes__range=SLOT_MINUTES),
                 name="location_slot_minutes_range",
+            ),
+            # SQLite keeps no varchar length; GSM-7 is the validator's (and sms_label's) part
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("sms_name"), SMS_NAME_SEPTETS),
+                name="location_sms_name_length",
             ),
         ]
 

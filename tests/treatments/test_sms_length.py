@@ -6,6 +6,7 @@ import datetime
 
 import pytest
 from django.core.checks import run_checks
+from django.db import DataError, IntegrityError, transaction
 
 from clinic.models import SMS_NAME_SEPTETS, SMS_PHONE_CHARACTERS, Location, validate_sms_name
 from clinic.sms import gsm_septets, is_gsm7, sms_segments, to_gsm
@@ -83,6 +84,13 @@ def test_an_sms_name_outside_gsm7_or_too_long_is_refused(location, name):
 @pytest.mark.parametrize("name", ["Zürich Ærø", "x" * SMS_NAME_SEPTETS, "€" * 10, "[Clinic] 1"])
 def test_an_sms_name_in_gsm7_of_twenty_septets_is_accepted(name):
     validate_sms_name(name)
+
+
+def test_the_database_refuses_an_sms_name_longer_than_the_limit(location):
+    # PostgreSQL's varchar(20) refuses it first (DataError), SQLite's check constraint
+    with pytest.raises((IntegrityError, DataError)), transaction.atomic():
+        Location.objects.filter(pk=location.pk).update(sms_name="x" * (SMS_NAME_SEPTETS + 1))
+    Location.objects.filter(pk=location.pk).update(sms_name="x" * SMS_NAME_SEPTETS)
 
 
 def test_a_phone_number_written_longer_than_the_limit_is_given_in_e164(location):
