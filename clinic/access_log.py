@@ -1,8 +1,9 @@
 """Gunicorn's access log without the secrets some URLs carry.
 
 The private calendar feed (/feed/<token>.ics), the signed links in messages
-(/r/confirm|cancel|stop/<token>/), invitations (/welcome/<uid>/<token>/) and password resets
-(/accounts/reset/<uid>/<token>/) are keys in themselves: whoever reads the log could use them.
+(/r/confirm|cancel|stop|offer/<token>/) and their short links in texts (/s/<code>), invitations
+(/welcome/<uid>/<token>/) and password resets (/accounts/reset/<uid>/<token>/) are keys in
+themselves: whoever reads the log could use them.
 The log keeps the route and the status and drops the key, in the request line, the path and
 the Referer (the page after a link's button names the link). gunicorn.conf.py installs it.
 """
@@ -14,7 +15,8 @@ from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 REDACTED = "[redacted]"
 SECRET_PATHS = [
     re.compile(r"(/feed/)[^/?#\s]+(\.ics)"),
-    re.compile(r"(/r/(?:confirm|cancel|stop)/)[^/?#\s]+()"),
+    re.compile(r"(/r/(?:confirm|cancel|stop|offer)/)[^/?#\s]+()"),
+    re.compile(r"(/s/)[^/?#\s]+()"),
     re.compile(r"(/(?:welcome|accounts/reset)/)[^/?#\s]+/[^/?#\s]+()"),
 ]
 

@@ -6,14 +6,37 @@ from django.contrib.auth.models import AbstractUser, Group, UserManager
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from phonenumber_field.modelfields import PhoneNumberField
 
 from clinic.params import id_param
+from clinic.sms import gsm_septets, is_gsm7, to_gsm
+
+# A clinic's name in a text message, in GSM-7 septets: with it every text fits one segment
+# (tests/treatments/test_sms_length.py).
+SMS_NAME_SEPTETS = 20
+SMS_PHONE_CHARACTERS = 20
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError("Choose an IANA time zone such as Europe/London.", code="time_zone")
+
+
+def validate_sms_name(value: str) -> None:
+    """GSM-7 only (one other character would make every text cost 2-3 times as much) and at
+    most SMS_NAME_SEPTETS septets (`^{}\\[~]|€` count two)."""
+    if not is_gsm7(value):
+        wrong = "".join(sorted({character for character in value if not is_gsm7(character)}))
+        raise ValidationError(
+            f"Use letters a text message can carry; not: {wrong}", code="sms_alphabet"
+        )
+    if gsm_septets(value) > SMS_NAME_SEPTETS:
+        raise ValidationError(
+            f"At most {SMS_NAME_SEPTETS} characters (^ {{ }} \\ [ ~ ] | and € count two).",
+            code="sms_length",
+        )
 
 
 class CadenceUserManager(UserManager):
@@ -112,6 +135,17 @@ class Location(models.Model):
         help_text=f"Length of an appointment slot: {SLOT_MINUTES[0]} to {SLOT_MINUTES[1]} minutes.",
     )
 
+    sms_name = models.CharField(
+        "name in text messages",
+        max_length=SMS_NAME_SEPTETS,
+        blank=True,
+        validators=[validate_sms_name],
+        help_text=(
+            f"At most {SMS_NAME_SEPTETS} characters, so that every text fits one message. "
+            "Blank: the name, shortened."
+        ),
+    )
+
     objects = LocationQuerySet.as_manager()
 
     class Meta:
@@ -122,6 +156,11 @@ class Location(models.Model):
                 condition=models.Q(slot_minutes__range=SLOT_MINUTES),
                 name="location_slot_minutes_range",
             ),
+            # SQLite keeps no varchar length; GSM-7 is the validator's (and sms_label's) part
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("sms_name"), SMS_NAME_SEPTETS),
+                name="location_sms_name_length",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,6 +170,26 @@ class Location(models.Model):
     def zone(self) -> zoneinfo.ZoneInfo:
         """The location's time zone: its dates and appointment times are read in it."""
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def sms_label(self) -> str:
+        """The clinic's name in a text message: `sms_name`, else the name in GSM-7 cut to
+        SMS_NAME_SEPTETS septets (at a word's end when there is one). Made safe here too, so
+        that a row written around the validation still gives a one-segment text."""
+        full = to_gsm(self.sms_name or self.name)
+        label = full
+        while gsm_septets(label) > SMS_NAME_SEPTETS:
+            label = label[:-1]
+        if label != full and full[len(label)] != " " and " " in label:
+            label = label.rsplit(" ", 1)[0]  # not half a word
+        return label.rstrip(" ,-:;.&/") or label
+
+    @property
+    def sms_phone(self) -> str:
+        """The phone number in a text message: as people write it (+44 20 7946 0958), or in
+        E.164 (at most 16 characters) should that be longer than SMS_PHONE_CHARACTERS."""
+        shown = str(self.phone)
+        return shown if len(shown) <= SMS_PHONE_CHARACTERS else self.phone.as_e164
 
     @property
     def region(self) -> str | None:

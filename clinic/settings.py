@@ -439,6 +439,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks.clear_expired_sessions_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    "delete-expired-short-links": {
+        "task": "treatments.tasks.delete_expired_short_links_task",
+        "schedule": crontab(hour=3, minute=29),
+    },
 }
 
 # Clinical thresholds that clinics and payers set differently (docs/clinical-rules.md, Settings).
@@ -458,6 +462,10 @@ PORTAL_LATE_BOOKING_DAYS = env_int("PORTAL_LATE_BOOKING_DAYS", 28)
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages
+# The base of the short links in text messages (/s/<code>): empty for SITE_URL, or a shorter
+# domain that reaches the same site (in ALLOWED_HOSTS). A check warns when it is too long for
+# every text to fit one segment (treatments/checks.py).
+SMS_LINK_URL = env_str("SMS_LINK_URL")
 LINK_MAX_AGE_DAYS = env_int("LINK_MAX_AGE_DAYS", 30)  # signed confirm/cancel/stop links
 CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)  # later: call the clinic
 # The waitlist (issue 14): a freed slot is offered to this many waiting patients at once, each

@@ -4,6 +4,7 @@ from django.urls import include, path
 from clinic import views
 from clinic.invitations import WelcomeView
 from patients.views import portal
+from treatments.views import links
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +24,8 @@ urlpatterns = [
     path("portal/", include("patients.urls_portal")),
     path("treatments/", include("treatments.urls")),
     path("r/", include("treatments.urls_links")),
+    # a text message's short link (no trailing slash: it costs a character in every text)
+    path("s/<str:code>", links.short_link, name="short_link"),
     path("audit/", include("audit.urls")),
     path("feed/<str:token>.ics", portal.calendar_feed, name="calendar_feed"),
     path("admin/", admin.site.urls),

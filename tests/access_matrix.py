@@ -177,6 +177,8 @@ EXPECTED = {
     "r/cancel/<str:token>/": row(*["bad_request"] * 5),
     "r/stop/<str:token>/": row(*["bad_request"] * 5),
     "r/offer/<str:token>/": row(*["bad_request"] * 5),
+    # a text message's short link: public; the matrix's made-up code is unknown to everyone
+    "s/<str:code>": row(*["not_found"] * 5),
     # the waitlist: the staff's list, asking for a patient (POST), the patient's own page
     "treatments/waitlist/": row("login", "not_found", "ok", "ok", "ok"),
     "treatments/patients/<int:patient_pk>/waitlist/": row(

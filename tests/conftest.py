@@ -210,6 +210,23 @@ def make_patient(number: int, **fields) -> Patient:
     return Patient.objects.create(**(defaults | fields))
 
 
+def short_link_in(text: str, label: str) -> str:
+    """The path (/s/<code>) of the short link after `label: ` in a text message."""
+    match = re.search(rf"{re.escape(label)}: https?://\S+?(/s/\w+)", text)
+    assert match, f"No {label!r} short link in {text!r}"
+    return match.group(1)
+
+
+def signed_link_behind(client, text: str, label: str) -> tuple[str, str]:
+    """Open the text's short link after `label`: the purpose and token of the signed link
+    (/r/<purpose>/<token>/) it sends the phone on to."""
+    response = client.get(short_link_in(text, label))
+    assert response.status_code == 302
+    match = re.fullmatch(r"https?://[^/]+/r/(\w+)/([^/]+)/", response["Location"])
+    assert match, response["Location"]
+    return match.group(1), match.group(2)
+
+
 def make_reminders(
     patients: list[Patient],
     *,

@@ -5,8 +5,14 @@ message while the first is still waiting for the relay."""
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from clinic.sms import is_gsm7
+
 # Issue 13: a claim whose message was lost with the broker is claimed again within 5 minutes.
 RECLAIM_WITHIN_SECONDS = 300
+# Issue 15: the longest base of the short links (SMS_LINK_URL, else SITE_URL) with which every
+# text fits one segment, with the longest clinic name and phone (tests/treatments/
+# test_sms_length.py): "https://" and 20 characters of host.
+SMS_LINK_URL_MAX_LENGTH = 28
 
 
 @register()
@@ -47,3 +53,24 @@ def channel_timeouts_inside_the_lease(app_configs=None, **kwargs) -> list[Error 
             )
         )
     return errors
+
+
+@register()
+def sms_links_fit_one_segment(app_configs=None, **kwargs) -> list[Warning]:
+    """The short links' base must leave room for the words of a one-segment text, and be
+    GSM-7 (one other character would send every text as UCS-2, 70 characters a segment)."""
+    name = "SMS_LINK_URL" if settings.SMS_LINK_URL else "SITE_URL"
+    base = (settings.SMS_LINK_URL or settings.SITE_URL).rstrip("/")
+    if len(base) <= SMS_LINK_URL_MAX_LENGTH and is_gsm7(base):
+        return []
+    return [
+        Warning(
+            f"{name} ({base}) is longer than {SMS_LINK_URL_MAX_LENGTH} characters or not "
+            "plain ASCII: text messages with its links take more than one segment each.",
+            hint=(
+                f"Set SMS_LINK_URL to a shorter address of the same site (at most "
+                f"{SMS_LINK_URL_MAX_LENGTH} characters, in ALLOWED_HOSTS)."
+            ),
+            id="treatments.W004",
+        )
+    ]

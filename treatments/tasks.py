@@ -8,6 +8,7 @@ from django.conf import settings
 
 from treatments import channels
 from treatments.services.reminders import dispatch_due_reminders, send_reminder, send_reminders
+from treatments.services.short_links import delete_expired_short_links
 from treatments.services.waitlist import offer_freed_slot
 
 
@@ -52,6 +53,12 @@ def offer_freed_slot_task(
     if offers:
         dispatch_reminders_task.delay_on_commit()
     return len(offers)
+
+
+@shared_task
+def delete_expired_short_links_task() -> int:
+    """Daily (beat): delete the text messages' short links past their expiry."""
+    return delete_expired_short_links()
 
 
 @worker_process_shutdown.connect  # a prefork child

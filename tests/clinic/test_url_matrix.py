@@ -51,6 +51,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
         "id": objects["user"].pk,
         "uidb64": "MQ",
         "token": "set-password",  # not a valid signed link either
+        "code": "abcdefghjk",  # a short link's code no link has
         "day": "2026-01-15",
     }
     url = re.sub(r"\^\(\?P<app_label>[\w|]+\)/\$", "clinic/", route)

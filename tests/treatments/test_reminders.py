@@ -2,6 +2,7 @@ import datetime
 import zoneinfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -19,6 +20,7 @@ from tests.conftest import (
     make_reminders,
     next_weekday,
     session_input,
+    signed_link_behind,
     visit_day,
 )
 from treatments import channels
@@ -505,7 +507,7 @@ def test_an_unconfigured_backend_is_a_failure_not_a_success(
 def test_the_message_names_the_clinic_and_the_local_time(consenting, booked_appointment):
     message = render_message(booked_appointment.reminders.get(kind="visit_tomorrow"))
     when = booked_appointment.local_starts_at
-    assert f"on {when:%a %-d %b} at 10:00" in message.body
+    assert message.body.startswith(f"Riverside Clinic: visit {when:%a %-d %b} 10:00\n")
     assert message.to == "+12125550100"
 
 
@@ -571,14 +573,23 @@ def test_a_queued_claim_is_not_taken_back_by_the_lease_but_a_dead_send_is(
     assert started.claim_token not in ("", "s" * 32)
 
 
-def test_the_day_before_message_asks_to_call_instead_of_a_cancel_link(
-    consenting, booked_appointment
+def test_the_day_before_message_leads_to_a_call_instead_of_a_cancel_link(
+    client, consenting, booked_appointment
 ):
-    # inside the 24-hour cut-off a cancel link would only say "please call"
+    # inside the 24-hour cut-off a cancel link would only say "please call": the text's one
+    # link opens the confirm page, which gives the clinic's phone and no cancel link
     tomorrow = render_message(booked_appointment.reminders.get(kind="visit_tomorrow"))
-    assert "/r/cancel/" not in tomorrow.body
-    assert "To cancel, call +1 212-555-0142." in tomorrow.body
-    assert "/r/confirm/" in tomorrow.body
+    purpose, token = signed_link_behind(client, tomorrow.body, "Confirm or cancel")
+    assert purpose == "confirm"
+    with time_machine.travel(tomorrow_due_at(booked_appointment), tick=False):
+        page = client.get(reverse("links:confirm", args=[token])).content.decode()
+    assert "/r/cancel/" not in page
+    assert 'call Riverside Clinic on <a href="tel:+12125550142"' in page
+    assert "+1 212-555-0142" in page
+
+
+def tomorrow_due_at(appointment):
+    return appointment.reminders.get(kind="visit_tomorrow").due_at
 
 
 def test_a_duplicate_delivery_during_a_send_finds_nothing_to_start(

@@ -19,6 +19,7 @@ from tests.conftest import (
     make_patient,
     make_user,
     next_weekday,
+    signed_link_behind,
     wait_until,
 )
 from treatments.links import make_link_token, read_link_token
@@ -345,7 +346,7 @@ def test_the_task_offers_the_slot_of_a_moved_visit(schedule, front_desk, freed):
 # --- the message ---------------------------------------------------------------------------------
 
 
-def test_an_offer_is_a_message_in_the_outbox_with_a_claim_link(schedule, front_desk, freed):
+def test_an_offer_is_a_message_in_the_outbox_with_a_claim_link(client, schedule, front_desk, freed):
     entry = waiting(1, schedule, front_desk, last_session_on=eligible_on(slot_day()))
     ContactConsent.objects.create(
         patient=entry.patient, channel="sms", granted=True, source="written"
@@ -358,11 +359,16 @@ def test_an_offer_is_a_message_in_the_outbox_with_a_claim_link(schedule, front_d
         ("slot_offer", "sms", "pending"),
     ]
     sms = render_message(rows[1])
-    [link] = re.findall(r"http\S+/r/offer/(\S+)/", sms.body)
+    purpose, link = signed_link_behind(client, sms.body, f"Claim by {offer_expiry(offer)}")
+    assert purpose == "offer"
     assert read_link_token(link, purpose="offer") == {"offer_id": offer.pk}
     assert entry.patient.first_name not in sms.body
     assert entry.patient.last_name not in sms.body
     assert "Botox" not in sms.body
+
+
+def offer_expiry(offer) -> str:
+    return f"{offer.expires_at.astimezone(offer.location.zone):%H:%M}"
 
 
 def test_the_offer_message_is_sent_by_the_dispatcher(schedule, front_desk, freed, mailoutbox):

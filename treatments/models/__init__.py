@@ -19,6 +19,7 @@ from treatments.models.session import (
     VialLot,
     VialUse,
 )
+from treatments.models.short_links import ShortLink
 from treatments.models.waitlist import SlotOffer, WaitlistEntry
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "Reminder",
     "InjectionSite",
     "SessionAmendment",
+    "ShortLink",
     "SlotOffer",
     "TreatmentCourse",
     "TreatmentSession",

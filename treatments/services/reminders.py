@@ -24,12 +24,14 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from clinic.models import Location
 from patients.models import Channel, Patient
 from treatments import channels
 from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
 from treatments.models.reminders import CANCELLED_WHILE_SENDING, ReminderQuerySet
 from treatments.services import reminder_statements as statements
+from treatments.services.short_links import short_link_url
 
 Kind, Status = Reminder.Kind, Reminder.Status
 logger = logging.getLogger(__name__)
@@ -605,6 +607,13 @@ def render_message(reminder: Reminder) -> channels.Message:
     if reminder.kind == Kind.SLOT_OFFER and reminder.offer is not None:
         location = reminder.offer.location
     assert location is not None  # only patients with a usual location get "please book"
+    if reminder.channel == Channel.SMS:
+        return channels.Message(
+            to=str(patient.phone.as_e164),
+            subject="",
+            body=sms_text(reminder, location),
+            key=reminder.idempotency_key,
+        )
     stop = link_url("stop", patient_id=patient.pk, channel=reminder.channel)
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
         assert appointment is not None
@@ -635,16 +644,48 @@ def render_message(reminder: Reminder) -> channels.Message:
     else:
         subject = f"We missed you at {location.name}"
         body = f"{subject}. Please call {location.phone} to book a new visit.\n"
-    if reminder.channel == Channel.EMAIL:
-        body += (
-            f"\n{location.name}, {' '.join(location.address.split())}, "
-            f"{location.phone}\nNo more emails: {stop}\n"
-        )
-        to = patient.email
-    else:
-        body += f"Stop texts: {stop}"
-        to = str(patient.phone.as_e164)
-    return channels.Message(to=to, subject=subject, body=body, key=reminder.idempotency_key)
+    body += (
+        f"\n{location.name}, {' '.join(location.address.split())}, "
+        f"{location.phone}\nNo more emails: {stop}\n"
+    )
+    return channels.Message(
+        to=patient.email, subject=subject, body=body, key=reminder.idempotency_key
+    )
+
+
+def sms_text(reminder: Reminder, location: Location) -> str:
+    """A text message's words: one GSM-7 segment (160 characters) with the clinic's SMS name,
+    its phone, and SMS_LINK_URL as long as they may be (tests/treatments/test_sms_length.py).
+    Its links are short links (treatments/services/short_links.py). A visit's one link opens
+    the confirm page, which offers the cancel page while the visit may still be cancelled
+    online and the clinic's phone after that."""
+    name = location.sms_label
+    if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        appointment = reminder.appointment
+        assert appointment is not None
+        when = appointment.starts_at.astimezone(appointment.zone)
+        visit = {"appointment_id": appointment.pk, "sequence": appointment.sequence}
+        confirm = _short(reminder, "confirm", **visit)
+        text = f"{name}: visit {when:%a %-d %b %H:%M}\nConfirm or cancel: {confirm}"
+    elif reminder.kind == Kind.SLOT_OFFER:
+        offer = reminder.offer
+        assert offer is not None  # an offer's messages go with it (CASCADE)
+        when = offer.starts_at.astimezone(location.zone)
+        until = offer.expires_at.astimezone(location.zone)
+        claim = _short(reminder, "offer", offer_id=offer.pk)
+        text = f"{name}: free slot {when:%a %-d %b %H:%M}\nClaim by {until:%H:%M}: {claim}"
+    elif reminder.kind == Kind.DUE_NOT_BOOKED:
+        text = f"{name}: time to book your next visit. Please call {location.sms_phone}"
+    elif reminder.kind == Kind.REBOOK_NOSHOW:
+        text = f"{name}: we missed you. Please call {location.sms_phone} to book a new visit."
+    else:  # a new kind needs its own words, checked at the limits by test_sms_length.py
+        raise ValueError(f"No text message for a {reminder.kind} reminder.")
+    stop = _short(reminder, "stop", patient_id=reminder.patient_id, channel=reminder.channel)
+    return f"{text}\nStop texts: {stop}"
+
+
+def _short(reminder: Reminder, purpose: str, **ids) -> str:
+    return short_link_url(reminder_id=reminder.pk, purpose=purpose, **ids)
 
 
 @transaction.atomic

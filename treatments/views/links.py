@@ -12,15 +12,16 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from patients.models import Channel, Patient
 from treatments.forms import PatientCancelForm
-from treatments.links import BadLink, read_link_token
+from treatments.links import BadLink, make_link_token, read_link_token
 from treatments.models import Appointment, SlotOffer
 from treatments.services.responses import (
     VisitChanged,
@@ -30,6 +31,7 @@ from treatments.services.responses import (
     stop_messages,
 )
 from treatments.services.schedule import BookingError
+from treatments.services.short_links import resolve_short_link
 from treatments.services.waitlist import claim_offer, expire_offer_if_due, offer_state
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,21 @@ def _read(token: str, purpose: str) -> dict | None:
     except BadLink:
         logger.info("Refused a %s link", purpose)  # never the token: it is a credential
         return None
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def short_link(request: HttpRequest, code: str) -> HttpResponse:
+    """A text message's short link: on to the signed link it stands for, whose page checks
+    the signature and its age as ever. An unknown or expired code, or anything that is not a
+    code, gets the invalid-link page with 404."""
+    link = resolve_short_link(code)
+    if link is None:
+        logger.info("Refused a short link")  # never the code: it is a credential
+        return render(request, "links/invalid.html", status=404)
+    path = reverse(f"links:{link.purpose}", args=[link.token])
+    return HttpResponseRedirect(settings.SITE_URL.rstrip("/") + path)
 
 
 def _bad_link(request):
@@ -121,7 +138,18 @@ def link_confirm(request: HttpRequest, appointment: Appointment, sequence: int) 
             appointment.refresh_from_db()
             state, error = _confirm_state(appointment), refusal.message
     context = {"appointment": appointment, "state": state, "error": error}
+    context["cancel_path"] = _cancel_path(appointment, sequence)
     return render(request, "links/confirm.html", context | {"replay": request.method == "POST"})
+
+
+def _cancel_path(appointment: Appointment, sequence: int) -> str:
+    """The cancel page of this version of the visit while it may be cancelled online, else "":
+    a text message has one link for both (treatments/services/reminders.py, `sms_text`). Whoever
+    holds the confirm link held the cancel link in the same message."""
+    if _cancel_state(appointment) != "open":
+        return ""
+    token = make_link_token(purpose="cancel", appointment_id=appointment.pk, sequence=sequence)
+    return reverse("links:cancel", args=[token])
 
 
 @appointment_link("cancel")
