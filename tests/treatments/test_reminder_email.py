@@ -156,6 +156,23 @@ def test_the_html_part_is_a_small_accessible_page_with_no_external_resources(vis
         assert word.lower() not in (message.subject + message.body + html).lower()
 
 
+def test_the_html_parts_are_valid_html(visit, review, tmp_path):
+    from tests.clinic.test_valid_html import vnu_messages
+
+    # Given a visit's email alone, with another visit that day, and a "please book" one
+    alone = render_message(Reminder.objects.for_sending().get(pk=week_reminder(visit).pk))
+    first, second = week_reminder(visit), week_reminder(review)
+    both = render_message(Reminder.objects.for_sending().get(pk=first.pk), companions=[second])
+    paths = []
+    for name, message in (("alone", alone), ("both", both)):
+        path = tmp_path / f"{name}.html"
+        path.write_text(message.html)
+        paths.append(path)
+
+    # Then the Nu HTML Checker finds nothing wrong
+    assert vnu_messages(paths) == []
+
+
 def test_the_html_part_escapes_the_clinics_words(visit):
     # Given a clinic whose name and address hold markup characters
     location = visit.location
