@@ -2,7 +2,8 @@
 "Compiled once, one round trip per row").
 
 1. The row's read is the same statement for every send (`Reminder.objects.for_sending()`:
-   five joins and the consent subquery). Django compiled it for every row, about half of a
+   five joins, the consent subquery and the test for another visit that day, whose
+   parameters are in the SELECT list). Django compiled it for every row, about half of a
    send's CPU; here it is compiled once per database connection and run with a plain cursor,
    and its rows become model instances through that same compiler (its converters and its
    select_related populators), so a row reads exactly as `for_sending()` reads it.
