@@ -214,7 +214,7 @@ def test_the_domain_of_message_ids_and_calendar_uids_is_site_urls_host(settings,
     assert site_domain() == domain
 
 
-def test_the_portals_calendar_names_its_events_at_site_urls_host(visit, client):
+def test_the_portals_calendar_names_its_events_at_site_urls_host(visit):
     from treatments.ical import appointments_calendar
 
     calendar = appointments_calendar([visit]).decode()
