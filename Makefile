@@ -16,6 +16,8 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 # The embedded default: SQLite and a filesystem broker under var/, web + worker + beat.
+# honcho hands each process a PORT of its own (the web's, +100 for the worker, +200 for beat):
+# SITE_URL, unless set, carries the web's port to the worker, whose messages link to it.
 run: install
 	mkdir -p var/mail var/sms
 	$(BIN)/python manage.py migrate --noinput
@@ -27,7 +29,7 @@ run: install
 	@echo "  Staff second step (demo accounts only): an authenticator app with the secret CADENCEDEMOSTAFFTOTPSECRETONLY23,"
 	@echo "  or the current code from: $(BIN)/python manage.py demo_code"
 	@echo ""
-	$(BIN)/honcho start --port $(PORT)
+	SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" $(BIN)/honcho start --port $(PORT)
 
 # Browser tests drive Debian's Chromium; install it when it is missing and we may.
 chromium:

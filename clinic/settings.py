@@ -461,7 +461,12 @@ PORTAL_BOOKING_LEAD_DAYS = env_int("PORTAL_BOOKING_LEAD_DAYS", 1)
 PORTAL_LATE_BOOKING_DAYS = env_int("PORTAL_LATE_BOOKING_DAYS", 28)
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # for the links in messages
+# The base of the links in messages, whose host also names Message-IDs and calendar UIDs. Unset
+# (the embedded default), this machine on the port the app runs on: PORT, which `make run
+# PORT=8123` passes on (as SITE_URL too: honcho gives the worker and beat ports of their own).
+# Production must set it: `check --deploy` refuses it unset there (treatments.E004).
+SITE_URL = env_str("SITE_URL") or f"http://127.0.0.1:{env_int('PORT', 8000)}"
+SITE_URL_SET = bool(env_str("SITE_URL"))
 # The base of the short links in text messages (/s/<code>): empty for SITE_URL, or a shorter
 # domain that reaches the same site (in ALLOWED_HOSTS). A check warns when it is too long for
 # every text to fit one segment (treatments/checks.py).

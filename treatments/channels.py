@@ -10,8 +10,10 @@ which the system check in treatments/checks.py keeps well inside the reminder le
 import contextlib
 import datetime
 import functools
+import random
 import re
 import smtplib
+import sys
 import uuid
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -19,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
 from django.utils.module_loading import import_string
+
+from treatments.links import site_domain
 
 
 class SendError(Exception):
@@ -43,6 +47,8 @@ class Message:
     subject: str
     body: str
     key: str  # the reminder's idempotency key
+    html: str = ""  # email: the same words as an HTML alternative
+    unsubscribe: str = ""  # email: the stop link, for List-Unsubscribe (RFC 2369, RFC 8058)
 
 
 TRANSIENT_SMTP = (
@@ -66,11 +72,8 @@ def send(channel: str, message: Message) -> str:
 def send_email(message: Message) -> str:
     if settings.EMAIL_BACKEND in UNCONFIGURED_EMAIL:
         raise PermanentSendError("No email backend is configured.")
-    # A deterministic Message-ID: a repeat after a crash carries the same one.
-    message_id = f"<{message.key}@cadence>"
-    email = EmailMessage(
-        message.subject, message.body, to=[message.to], headers={"Message-ID": message_id}
-    )
+    email = build_email(message)
+    message_id = email.extra_headers["Message-ID"]
     try:
         connection, reused = email_connection()
         try:
@@ -97,6 +100,24 @@ def send_email(message: Message) -> str:
     return message_id
 
 
+def build_email(message: Message) -> EmailMessage:
+    """The email for a message: its text, and its HTML as an alternative when it has one.
+
+    A deterministic Message-ID at SITE_URL's host: a repeat after a crash carries the same one.
+    With a stop link, List-Unsubscribe names it and List-Unsubscribe-Post offers the one-click
+    POST (RFC 8058) that the stop page accepts. Auto-Submitted (RFC 3834) keeps auto-replies
+    (out of office) from answering a machine."""
+    headers = {"Message-ID": f"<{message.key}@{site_domain()}>"}
+    if message.unsubscribe:
+        headers["List-Unsubscribe"] = f"<{message.unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["Auto-Submitted"] = "auto-generated"
+    email = EmailMultiAlternatives(message.subject, message.body, to=[message.to], headers=headers)
+    if message.html:
+        email.attach_alternative(message.html, "text/html")
+    return email
+
+
 def _hand_over(connection, email: EmailMessage) -> int:
     """The backend's send, or on an open SMTP connection the same bytes built directly when
     the message is plain (`plain_bytes`): the email package's MIME building and address
@@ -112,6 +133,16 @@ def _hand_over(connection, email: EmailMessage) -> int:
 # An address the email package leaves as it is; anything else goes through it.
 PLAIN_ADDRESS = re.compile(r"[\w%+-]+(\.[\w%+-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\Z", re.ASCII)
 PLAIN_HEADER = re.compile(r"[ -~]+\Z")  # printable ASCII: no line break, nothing to encode
+# A value the email package cannot fold (no space, comma or semicolon): too long for one line,
+# it goes whole onto a continuation line (a long List-Unsubscribe link).
+UNFOLDABLE = re.compile(r"[!-+\--:<-~]+\Z")
+# Extra headers built here (others go through the email package); Message-ID always.
+DIRECT_HEADERS = {"Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "Auto-Submitted"}
+MAX_HEADER_LINE = 78  # the email package's folding width (compat32)
+MAX_BODY_LINE = 998  # RFC 5322; a longer line makes Django encode the part quoted-printable
+# The email package's multipart boundary: fifteen "=", a random 19-digit number, "=="
+# (email.generator.Generator._make_boundary; the same random call, so a seeded test matches).
+BOUNDARY_DIGITS = len(repr(sys.maxsize - 1))
 
 
 @functools.lru_cache(maxsize=16)
@@ -119,12 +150,46 @@ def _sanitized(address: str, encoding: str) -> str:
     return sanitize_address(address, encoding)
 
 
+def _header_line(name: str, value: str) -> str | None:
+    """A header as the email package writes it, or None when it would encode or fold it in a
+    way not copied here."""
+    if not PLAIN_HEADER.match(value) or value != " ".join(value.split()):
+        return None
+    line = f"{name}: {value}"
+    if len(line) <= MAX_HEADER_LINE:
+        return line
+    return f"{name}: \r\n {value}" if UNFOLDABLE.match(value) else None
+
+
+def _plain_part(text: str) -> bool:
+    """A part Django sends as is (7bit): ASCII, no carriage return, no line over 998."""
+    return (
+        text.isascii()
+        and "\r" not in text
+        and all(len(line) <= MAX_BODY_LINE for line in text.split("\n"))
+    )
+
+
+def _part(subtype: str, text: str) -> str:
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "MIME-Version: 1.0\r\n"
+        "Content-Transfer-Encoding: 7bit\r\n\r\n" + text.replace("\n", "\r\n")
+    )
+
+
 def plain_bytes(email: EmailMessage) -> tuple[str, list[str], bytes] | None:
     """(envelope sender, recipients, the message's bytes) exactly as Django's SMTP backend
-    would send them, for a plain message: UTF-8, text/plain, one plain ASCII recipient,
-    header lines that need no encoding or folding, an ASCII body without long lines (7bit).
-    None for anything else, which Django then builds itself."""
+    would send them, for a plain message: UTF-8, text/plain with at most one text/html
+    alternative, one plain ASCII recipient, header lines that need no encoding and no folding
+    but the email package's simplest, ASCII parts without long lines (7bit). None for anything
+    else, which Django then builds itself.
+
+    A multipart message's boundary is random, as Django's is: drawn with the same call, so
+    `random.seed` makes the two equal (the test does)."""
     encoding = email.encoding or settings.DEFAULT_CHARSET
+    alternatives = getattr(email, "alternatives", [])
+    html = [text for text, mimetype in alternatives if mimetype == "text/html"]
     if (
         encoding.lower() != "utf-8"
         or email.content_subtype != "plain"
@@ -134,10 +199,14 @@ def plain_bytes(email: EmailMessage) -> tuple[str, list[str], bytes] | None:
         or email.reply_to
         or len(email.to) != 1
         or not PLAIN_ADDRESS.match(email.to[0])
-        or set(email.extra_headers) != {"Message-ID"}
-        or not email.body.isascii()
-        or "\r" in email.body
-        or any(len(line) > 998 for line in email.body.split("\n"))
+        or "Message-ID" not in email.extra_headers
+        or not set(email.extra_headers) <= DIRECT_HEADERS
+        or not isinstance(email.body, str)
+        or not email.body
+        or not _plain_part(email.body)
+        or len(alternatives) > 1
+        or len(html) != len(alternatives)
+        or not all(isinstance(text, str) and _plain_part(text) for text in html)
     ):
         return None
     sender = _sanitized(email.from_email, encoding)
@@ -146,21 +215,31 @@ def plain_bytes(email: EmailMessage) -> tuple[str, list[str], bytes] | None:
         ("From", sender),
         ("To", email.to[0]),
         ("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)),
-        ("Message-ID", email.extra_headers["Message-ID"]),
+        *email.extra_headers.items(),
     ]
-    lines = [f"{name}: {value}" for name, value in headers]
-    if any(
-        not PLAIN_HEADER.match(value) or value != " ".join(value.split()) or len(line) > 78
-        for (_, value), line in zip(headers, lines, strict=True)
-    ):
+    lines = [line for name, value in headers if (line := _header_line(name, value)) is not None]
+    if len(lines) != len(headers):
         return None
+    if not html:
+        head = ['Content-Type: text/plain; charset="utf-8"', "MIME-Version: 1.0"]
+        head += ["Content-Transfer-Encoding: 7bit", *lines]
+        data = "\r\n".join(head) + "\r\n\r\n" + email.body.replace("\n", "\r\n")
+        return sender, [email.to[0]], data.encode("ascii")
+    parts = [_part("plain", email.body), _part("html", html[0])]
+    boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{BOUNDARY_DIGITS}d}" + "=="
+    if any(boundary in part for part in parts):
+        return None  # the email package would pick another
     head = [
-        'Content-Type: text/plain; charset="utf-8"',
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
         "MIME-Version: 1.0",
-        "Content-Transfer-Encoding: 7bit",
         *lines,
     ]
-    data = "\r\n".join(head) + "\r\n\r\n" + email.body.replace("\n", "\r\n")
+    data = (
+        "\r\n".join(head)
+        + f"\r\n\r\n--{boundary}\r\n"
+        + f"\r\n--{boundary}\r\n".join(parts)
+        + f"\r\n--{boundary}--\r\n"
+    )
     return sender, [email.to[0]], data.encode("ascii")
 
 

@@ -74,3 +74,19 @@ def sms_links_fit_one_segment(app_configs=None, **kwargs) -> list[Warning]:
             id="treatments.W004",
         )
     ]
+
+
+@register(deploy=True)
+def site_url_set_in_production(app_configs=None, **kwargs) -> list[Error]:
+    """Production's messages must link to the clinic's real address: the embedded default's
+    (this machine, on PORT) would send patients to 127.0.0.1, and name every installation's
+    Message-IDs and calendar UIDs alike."""
+    if settings.EMBEDDED or settings.SITE_URL_SET:
+        return []
+    return [
+        Error(
+            "SITE_URL is not set: the links in messages would point at 127.0.0.1.",
+            hint="Set SITE_URL to the address patients reach Cadence at (https://...).",
+            id="treatments.E004",
+        )
+    ]

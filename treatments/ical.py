@@ -1,15 +1,17 @@
 """Appointments as iCalendar (RFC 5545; docs/architecture.md, "The 12-week schedule").
 
-One VEVENT per appointment. The UID is the appointment's id, so a moved or cancelled visit
-replaces the copy already in the patient's calendar, and SEQUENCE (raised by the services on
-every move and cancellation) tells the calendar which copy is newer. The summary is generic:
-a calendar on a phone's lock screen must not say what the visit is for or whose it is."""
+One VEVENT per appointment. The UID is the appointment's id at SITE_URL's host, so a moved or
+cancelled visit replaces the copy already in the patient's calendar, and SEQUENCE (raised by
+the services on every move and cancellation) tells the calendar which copy is newer. The
+summary is generic: a calendar on a phone's lock screen must not say what the visit is for or
+whose it is."""
 
 import datetime
 from collections.abc import Iterable
 
 import icalendar
 
+from treatments.links import site_domain
 from treatments.models import Appointment
 
 PRODID = "-//Cadence//Cadence//EN"
@@ -35,9 +37,10 @@ def appointments_calendar(appointments: Iterable[Appointment]) -> bytes:
     calendar.add("prodid", PRODID)
     calendar.add("method", "PUBLISH")
     stamp = datetime.datetime.now(datetime.UTC)
+    domain = site_domain()
     days = []
     for appointment in appointments:
-        calendar.add_component(_event(appointment, stamp))
+        calendar.add_component(_event(appointment, stamp, domain))
         days += [appointment.starts_at.date(), appointment.ends_at.date()]
     if days:
         calendar.add_missing_timezones(
@@ -46,10 +49,10 @@ def appointments_calendar(appointments: Iterable[Appointment]) -> bytes:
     return calendar.to_ical()
 
 
-def _event(appointment: Appointment, stamp: datetime.datetime) -> icalendar.Event:
+def _event(appointment: Appointment, stamp: datetime.datetime, domain: str) -> icalendar.Event:
     zone = appointment.location.zone
     event = icalendar.Event()
-    event.add("uid", f"appointment-{appointment.pk}@cadence")
+    event.add("uid", f"appointment-{appointment.pk}@{domain}")
     event.add("dtstamp", stamp)
     # Wall-clock times with a TZID (and its VTIMEZONE) rather than UTC, so the event stays at
     # 10:00 in the clinic's zone whatever the reader's own zone or DST rules.

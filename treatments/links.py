@@ -12,6 +12,7 @@ link then says that the visit has changed instead of confirming or cancelling th
 """
 
 import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -112,3 +113,11 @@ def link_url(purpose: str, **ids) -> str:
     """The absolute URL of a signed link, for a message: SITE_URL + /r/<purpose>/<token>/."""
     token = make_link_token(purpose=purpose, **ids)
     return settings.SITE_URL.rstrip("/") + reverse(f"links:{purpose}", args=[token])
+
+
+def site_domain() -> str:
+    """SITE_URL's host, the domain part of what Cadence names for the world: the Message-ID of
+    each email (`<reminder-N@host>`) and the UID of each calendar event, so that two
+    installations never name theirs alike."""
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"[{host}]" if ":" in host else host  # an IPv6 address as a domain literal

@@ -76,10 +76,11 @@ def test_asking_for_another_date_puts_the_patient_on_the_due_list(
     assert due_list(today=datetime.date.today()) == []  # noqa: DTZ011
 
 
-def test_the_visit_downloads_as_a_calendar_file(ben, booked_appointment):
+def test_the_visit_downloads_as_a_calendar_file(ben, booked_appointment, settings):
+    settings.SITE_URL = "https://cadence.example.org"
     response = ben.get(reverse("portal:ics", args=[booked_appointment.pk]))
     event = icalendar.Calendar.from_ical(response.content).walk("VEVENT")[0]
-    assert str(event["UID"]) == f"appointment-{booked_appointment.pk}@cadence"
+    assert str(event["UID"]) == f"appointment-{booked_appointment.pk}@cadence.example.org"
 
 
 def test_the_private_feed_follows_a_move_and_stops_when_revoked(

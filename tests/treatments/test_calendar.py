@@ -542,13 +542,14 @@ def test_an_unknown_appointment_is_a_404_for_staff_too(desk):
     assert desk.get(reverse("treatments:appointment_ics", args=[999])).status_code == 404
 
 
-def test_the_ics_link_downloads_an_icalendar_file(desk, location, clinician, patient_b):
+def test_the_ics_link_downloads_an_icalendar_file(desk, location, clinician, patient_b, settings):
+    settings.SITE_URL = "https://cadence.example.org"
     appointment = add_appointment(patient_b, clinician, location, local(MONDAY, 10))
     response = desk.get(reverse("treatments:appointment_ics", args=[appointment.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="appointment.ics"'
-    assert f"UID:appointment-{appointment.pk}@cadence".encode() in response.content
+    assert f"UID:appointment-{appointment.pk}@cadence.example.org".encode() in response.content
 
 
 # --- the number of queries --------------------------------------------------------------------

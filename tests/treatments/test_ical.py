@@ -36,8 +36,9 @@ def test_the_calendar_has_version_prodid_and_method_publish(booked_appointment):
     assert calendar["METHOD"] == "PUBLISH"
 
 
-def test_an_appointment_is_one_event_with_every_property(booked_appointment):
-    # Given patient_b's 10:00 New York visit on visit_day()
+def test_an_appointment_is_one_event_with_every_property(booked_appointment, settings):
+    # Given patient_b's 10:00 New York visit on visit_day(), at a clinic's own site
+    settings.SITE_URL = "https://cadence.riverside.example:8443/"
     before = timezone.now().replace(microsecond=0)
 
     # When it becomes a calendar
@@ -45,7 +46,7 @@ def test_an_appointment_is_one_event_with_every_property(booked_appointment):
 
     # Then the event holds the visit, generically
     monday = visit_day()
-    assert event["UID"] == f"appointment-{booked_appointment.pk}@cadence"
+    assert event["UID"] == f"appointment-{booked_appointment.pk}@cadence.riverside.example"
     assert event.decoded("DTSTART") == local(monday, 10)
     assert event.decoded("DTSTART").tzinfo.key == "America/New_York"
     assert event.decoded("DTEND") == local(monday, 10, 30)
@@ -156,8 +157,9 @@ def test_the_calendar_never_names_the_patient_the_drug_or_the_condition(booked_a
 
 
 def test_several_appointments_make_one_event_each_and_one_vtimezone_per_zone(
-    booked_appointment, patient_a, clinician
+    booked_appointment, patient_a, clinician, settings
 ):
+    settings.SITE_URL = "https://cadence.example.org"
     # Given a second visit at a London clinic
     london = Location.objects.create(
         name="Harbour Clinic",
@@ -181,8 +183,8 @@ def test_several_appointments_make_one_event_each_and_one_vtimezone_per_zone(
     # Then there are two events, each in its own zone, with both zones described
     events = calendar.walk("VEVENT")
     assert [event["UID"] for event in events] == [
-        f"appointment-{booked_appointment.pk}@cadence",
-        f"appointment-{second.pk}@cadence",
+        f"appointment-{booked_appointment.pk}@cadence.example.org",
+        f"appointment-{second.pk}@cadence.example.org",
     ]
     assert [event.decoded("DTSTART").tzinfo.key for event in events] == [
         "America/New_York",

@@ -4,6 +4,7 @@ import datetime
 import time
 
 import pytest
+from django.conf import settings as django_settings
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
@@ -49,7 +50,7 @@ def move_to_a_monday(visit, *, month: int) -> None:
 
 def url(purpose: str, **ids) -> str:
     """The link's path, as a patient's phone would request it."""
-    return link_url(purpose, **ids).removeprefix("http://127.0.0.1:8000")
+    return link_url(purpose, **ids).removeprefix(django_settings.SITE_URL)
 
 
 def path_with(purpose: str, token: str) -> str:

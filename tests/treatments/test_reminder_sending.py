@@ -4,6 +4,7 @@ cancelled or its claim taken back while the relay holds the message."""
 
 import datetime
 import logging
+import random
 import socket
 
 import pytest
@@ -24,6 +25,7 @@ from patients.services import record_consent
 from tests.conftest import local
 from tests.treatments.test_reminder_workers import make_visits
 from treatments import channels
+from treatments.links import site_domain
 from treatments.models import Reminder
 from treatments.services import set_appointment_status
 from treatments.services.reminders import (
@@ -97,6 +99,11 @@ def message_ids() -> list[str]:
     return [m.extra_headers["Message-ID"] for m in mail.outbox]
 
 
+def message_id(reminder: Reminder) -> str:
+    """A reminder's Message-ID: its idempotency key at SITE_URL's host."""
+    return f"<{reminder.idempotency_key}@{site_domain()}>"
+
+
 # --- batches ------------------------------------------------------------------------------------
 
 
@@ -121,7 +128,7 @@ def test_a_batch_sends_each_claim_on_its_own_and_a_bad_one_stops_nothing(
 
     # Then the broken one did not stop the ones after it, and each has its own outcome
     assert results == {str(tomorrow.pk): "error", str(week.pk): "sent", "999999": "not-mine"}
-    assert message_ids() == [f"<{week.idempotency_key}@cadence>"]
+    assert message_ids() == [message_id(week)]
     week.refresh_from_db()
     tomorrow.refresh_from_db()
     assert week.status == "sent"
@@ -174,7 +181,7 @@ def test_a_visit_cancelled_while_its_email_is_handed_over_is_recorded_sent_with_
 
     # Then the message that went out is recorded as sent, with a note saying what happened
     assert outcome == "sent"
-    assert message_ids() == [f"<{week.idempotency_key}@cadence>"]
+    assert message_ids() == [message_id(week)]
     week.refresh_from_db()
     assert week.status == "sent"
     assert week.sent_at is not None
@@ -308,7 +315,7 @@ def test_a_late_hand_over_is_recorded_sent_when_nobody_else_is_sending(
     # Then the message handed over is recorded as sent, and the task says what happened
     assert outcome == "claim-lost-recorded"
     week.refresh_from_db()
-    assert (week.status, week.provider_message_id) == ("sent", f"<{week.idempotency_key}@cadence>")
+    assert (week.status, week.provider_message_id) == ("sent", message_id(week))
     assert dispatch_due_reminders(now=timezone.now() + datetime.timedelta(days=1)) == []
 
 
@@ -472,8 +479,8 @@ def test_a_consent_revoked_while_the_batch_runs_is_seen_at_that_rows_turn(
     # Then the second row is skipped for the consent it had at its turn; the others go
     assert results == {str(first.pk): "sent", str(second.pk): "skipped", str(third.pk): "sent"}
     assert message_ids() == [
-        f"<{first.idempotency_key}@cadence>",
-        f"<{third.idempotency_key}@cadence>",
+        message_id(first),
+        message_id(third),
     ]
     second.refresh_from_db()
     assert (second.status, second.skip_reason) == ("skipped", "No consent to Email messages.")
@@ -549,7 +556,7 @@ def test_a_batch_that_dies_on_a_row_leaves_the_sent_recorded_and_the_rest_retrya
     later = dispatch_due_reminders(now=timezone.now() + datetime.timedelta(seconds=wait))
     assert sorted(pk for pk, _ in later) == [second.pk, third.pk]
     assert set(send_reminders(later).values()) == {"sent"}
-    assert message_ids() == [f"<{r.idempotency_key}@cadence>" for r in (first, second, third)]
+    assert message_ids() == [message_id(r) for r in (first, second, third)]
 
 
 # --- the message's bytes --------------------------------------------------------------------------
@@ -579,6 +586,51 @@ def test_a_plain_message_is_sent_as_the_very_bytes_django_would_build(subject, b
             return
 
     event("direct build" if built is not None else "Django builds it")
+    # Then the direct build gives up (Django builds it), or gives exactly Django's bytes
+    if built is not None:
+        sender = sanitize_address(email.from_email, settings.DEFAULT_CHARSET)
+        assert built == (sender, recipients, django_bytes)
+
+
+HTML_TEXT = HEADER_TEXT | st.text(alphabet=st.sampled_from('<>&"=/ab \n-'), max_size=200)
+LINK = st.from_regex(r"https?://[a-z0-9.:-]{1,30}/r/stop/[A-Za-z0-9_:=-]{0,120}/", fullmatch=True)
+
+
+@given(
+    subject=HEADER_TEXT,
+    body=HEADER_TEXT,
+    html=HTML_TEXT,
+    to=ADDRESS,
+    lines=st.tuples(st.integers(0, 1100), st.integers(0, 1100)),
+    link=LINK | HEADER_TEXT | st.just(""),
+    seed=st.integers(0, 2**32),
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_a_message_with_its_html_part_and_list_headers_is_sent_as_the_very_bytes_django_would_build(
+    subject, body, html, to, lines, link, seed
+):
+    # Given any reminder email (its HTML alternative, List-Unsubscribe link and Auto-Submitted;
+    # long lines sometimes), at one instant (the Date header) and with one multipart boundary
+    # (the random draw Django's email package makes, seeded alike for both builds)
+    body += "x" * lines[0] + "\n"
+    html += "y" * lines[1]
+    message = channels.Message(
+        to=to, subject=subject, body=body, key="reminder-1", html=html, unsubscribe=link
+    )
+    email = channels.build_email(message)
+    with time_machine.travel(AN_INSTANT, tick=False):
+        random.seed(seed)
+        built = channels.plain_bytes(email)
+        random.seed(seed)
+        try:
+            django_bytes = email.message().as_bytes(linesep="\r\n")
+            recipients = [sanitize_address(to, settings.DEFAULT_CHARSET)]
+        except (BadHeaderError, ValueError):  # a line break, an invalid address: refused
+            assert built is None
+            return
+
+    how = "direct build" if built is not None else "Django builds it"
+    event(f"{how}, {'multipart' if html else 'text only'}")
     # Then the direct build gives up (Django builds it), or gives exactly Django's bytes
     if built is not None:
         sender = sanitize_address(email.from_email, settings.DEFAULT_CHARSET)

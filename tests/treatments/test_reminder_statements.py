@@ -12,6 +12,7 @@ from patients.services import record_consent
 from tests.conftest import make_patient
 from tests.treatments.test_reminder_workers import make_visits
 from treatments import channels
+from treatments.links import site_domain
 from treatments.models import Reminder, TreatmentCourse
 from treatments.services import reminder_statements as statements
 from treatments.services.reminders import dispatch_due_reminders, send_reminders
@@ -251,5 +252,5 @@ def test_a_late_hand_over_in_a_batch_is_recorded_sent_and_the_next_row_goes(
     assert results == {str(first.pk): "claim-lost-recorded", str(second.pk): "sent"}
     rows = {r.pk: r for r in Reminder.objects.filter(pk__in=[first.pk, second.pk])}
     assert [rows[r.pk].status for r in (first, second)] == ["sent", "sent"]
-    assert rows[first.pk].provider_message_id == f"<{first.idempotency_key}@cadence>"
+    assert rows[first.pk].provider_message_id == f"<{first.idempotency_key}@{site_domain()}>"
     assert len(mail.outbox) == 2

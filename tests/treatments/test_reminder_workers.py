@@ -17,12 +17,15 @@ from django.utils import timezone
 from clinic.models import Location, User
 from patients.models import ContactConsent, Patient
 from tests.conftest import PrivateRedis, free_port, wait_until
+from treatments.links import site_domain
 from treatments.models import Appointment, Reminder
 from treatments.tasks import dispatch_reminders_task
 
 pytestmark = pytest.mark.worker
 
-MESSAGE_ID = re.compile(rb"^Message-ID: <(reminder-\d+)@cadence>", re.MULTILINE)
+MESSAGE_ID = re.compile(
+    rb"^Message-ID: <(reminder-\d+)@" + re.escape(site_domain().encode()) + rb">", re.MULTILINE
+)
 
 
 def keys_in_mailbox(folder) -> list[str]:

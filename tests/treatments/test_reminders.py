@@ -24,6 +24,7 @@ from tests.conftest import (
     visit_day,
 )
 from treatments import channels
+from treatments.links import site_domain
 from treatments.models import Reminder
 from treatments.services import (
     book_appointment,
@@ -313,7 +314,7 @@ def test_a_sent_email_carries_its_idempotency_key_links_and_no_clinical_detail(
         == "sent"
     )
     [email] = mail.outbox
-    assert email.extra_headers["Message-ID"] == f"<reminder-{reminder.pk}@cadence>"
+    assert email.extra_headers["Message-ID"] == f"<reminder-{reminder.pk}@{site_domain()}>"
     assert "/r/confirm/" in email.body
     assert "/r/cancel/" in email.body
     for word in ("Botox", "botulinum", "migraine", "units", "injection", "Patel"):
@@ -321,7 +322,7 @@ def test_a_sent_email_carries_its_idempotency_key_links_and_no_clinical_detail(
     reminder.refresh_from_db()
     assert (reminder.status, reminder.provider_message_id) == (
         "sent",
-        f"<reminder-{reminder.pk}@cadence>",
+        f"<reminder-{reminder.pk}@{site_domain()}>",
     )
 
 

@@ -5,13 +5,16 @@ import datetime
 from typing import Self
 
 from django.db import models
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 
 from patients.models import Channel, ContactConsent, Patient, PatientOwnedQuerySet
+from treatments.models.schedule import Appointment
 
 # Noted on a row whose send had already started when its reminder was cancelled: the send
 # finishes it (sent, with this note), or skips it if it had not handed the message over yet.
 CANCELLED_WHILE_SENDING = "It was cancelled while this message was being sent."
+# Noted on a visit's email reminder that went out in another's message (two visits one day).
+SENT_WITH = "Sent in one email with reminder"
 
 # What the front desk must look at: a message that failed or was skipped, and one that went out
 # for a visit cancelled while it was being handed over. The list's filter and its partial index
@@ -34,16 +37,31 @@ class ReminderQuerySet(PatientOwnedQuerySet):
     def for_sending(self) -> Self:
         """The rows with what a send checks and writes, in one query: the patient, location,
         visit and course, and the patient's latest consent on the row's channel
-        (`consent_granted`: None if never asked)."""
+        (`consent_granted`: None if never asked); and whether the patient has another booked
+        visit at the same place within a day of the row's visit (`other_visit_near`: then,
+        and only then, a visit's email looks for reminders to take along, which costs the
+        send a statement more)."""
         consent = ContactConsent.objects.filter(
             patient=OuterRef("patient_id"), channel=OuterRef("channel")
         ).order_by("-recorded_at", "-pk")
+        day = datetime.timedelta(days=1)
+        visit_starts = OuterRef("appointment__starts_at")
+        other_visit = Appointment.objects.filter(
+            patient_id=OuterRef("patient_id"),
+            status=Appointment.Status.BOOKED,
+            starts_at__gt=visit_starts - day,
+            starts_at__lt=visit_starts + day,
+            location_id=OuterRef("appointment__location_id"),
+        ).exclude(pk=OuterRef("appointment_id"))
         return (
             self.select_related(
                 "patient", "patient__location", "course", "appointment", "appointment__location"
             )
             .order_by()
-            .annotate(consent_granted=Subquery(consent.values("granted")[:1]))
+            .annotate(
+                consent_granted=Subquery(consent.values("granted")[:1]),
+                other_visit_near=Exists(other_visit),
+            )
         )
 
 

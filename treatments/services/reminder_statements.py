@@ -2,7 +2,8 @@
 "Compiled once, one round trip per row").
 
 1. The row's read is the same statement for every send (`Reminder.objects.for_sending()`:
-   five joins and the consent subquery). Django compiled it for every row, about half of a
+   five joins, the consent subquery and the test for another visit that day, whose
+   parameters are in the SELECT list). Django compiled it for every row, about half of a
    send's CPU; here it is compiled once per database connection and run with a plain cursor,
    and its rows become model instances through that same compiler (its converters and its
    select_related populators), so a row reads exactly as `for_sending()` reads it.
@@ -49,13 +50,15 @@ class Write:
 
 class _Read:
     """`for_sending()` compiled for one connection: its SQL with the reminder table in the FROM
-    clause and no WHERE, and the compiler that turns its rows into model instances."""
+    clause and no WHERE, its parameters (its subqueries', in the SELECT list), and the compiler
+    that turns its rows into model instances."""
 
     def __init__(self, alias: str):
         self.alias = alias
         self.compiler = Reminder.objects.for_sending().query.get_compiler(using=alias)
-        self.sql, params = self.compiler.as_sql()
-        if params or self.sql.count(TABLE_FROM) != 1:  # what `start` rewrites must be there
+        # its parameters: all in the SELECT list (the subqueries), none after the FROM
+        self.sql, self.params = self.compiler.as_sql()
+        if self.sql.count(TABLE_FROM) != 1 or "%s" in self.sql.split(TABLE_FROM)[1]:
             raise RuntimeError("The reminder read no longer compiles as expected.")
         klass_info = self.compiler.klass_info
         select = self.compiler.select
@@ -162,7 +165,10 @@ def start(
             cursor.execute(*_start_sql(reminder_id, token, now))
             if not cursor.rowcount:
                 return None, written
-            cursor.execute(f'{read.sql} WHERE "{Reminder._meta.db_table}"."id" = %s', [reminder_id])
+            cursor.execute(
+                f'{read.sql} WHERE "{Reminder._meta.db_table}"."id" = %s',
+                [*read.params, reminder_id],
+            )
             row = cursor.fetchone()
         return (None if row is None else read.instance(row)), written
     start_sql, params = _start_sql(reminder_id, token, now)
@@ -177,7 +183,7 @@ def start(
         joined = ' RIGHT OUTER JOIN (SELECT count(*) AS n FROM finished) "finished_count" ON TRUE'
     select = select.replace(TABLE_FROM, f' FROM started AS "{Reminder._meta.db_table}" ', 1)
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(ctes)} {select}{joined}", params)
+        cursor.execute(f"WITH {', '.join(ctes)} {select}{joined}", [*params, *read.params])
         row = cursor.fetchone()
     written = None
     if after is not None:

@@ -16,12 +16,14 @@ import datetime
 import logging
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Concat
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from clinic.models import Location
@@ -29,7 +31,7 @@ from patients.models import Channel, Patient
 from treatments import channels
 from treatments.links import link_url
 from treatments.models import Appointment, Reminder, TreatmentCourse
-from treatments.models.reminders import CANCELLED_WHILE_SENDING, ReminderQuerySet
+from treatments.models.reminders import CANCELLED_WHILE_SENDING, SENT_WITH, ReminderQuerySet
 from treatments.services import reminder_statements as statements
 from treatments.services.short_links import short_link_url
 
@@ -455,9 +457,12 @@ def _send_started(
     zone = _zone_of(reminder.patient, reminder.appointment)
     if in_quiet_hours(now, zone):
         return _release(reminder, token, due_at=out_of_quiet_hours(now, zone)), _is("deferred")
+    companions, companion_token = _take_companions(reminder, now)
     try:
-        provider_id = channels.send(reminder.channel, render_message(reminder))
+        message = render_message(reminder, companions=companions)
+        provider_id = channels.send(reminder.channel, message)
     except channels.SendError as error:
+        _give_back(companions, companion_token)
         return _send_failed(reminder, token, error, now)
     sent = {
         "status": Status.SENT,
@@ -466,6 +471,7 @@ def _send_started(
         "attempts": reminder.attempts + 1,
         "last_error": "",
     }
+    _companions_sent(reminder, companions, companion_token, sent)
 
     def recorded(written: int) -> str:
         if written:
@@ -482,6 +488,84 @@ def _send_started(
         return "claim-lost-recorded" if late else "claim-lost"
 
     return _finish(reminder, token, **sent), recorded
+
+
+# --- several visits one day, one email --------------------------------------------------------
+
+
+def _take_companions(reminder: Reminder, now: datetime.datetime) -> tuple[list[Reminder], str]:
+    """A visit's email reminder also speaks for the patient's other booked visits at the same
+    place on the same local day (an injection and a review): their reminders of the same kind
+    by email, pending or claimed but not started, are taken here (started, under a token of
+    this send's own, so that their own sends find nothing to start) and go in this message.
+    Returns them with their visits, and the token; nothing for any other reminder.
+
+    Only email: a text listing two visits would not fit one SMS segment."""
+    appointment = reminder.appointment
+    if reminder.channel != Channel.EMAIL or appointment is None:
+        return [], ""
+    if not getattr(reminder, "other_visit_near", True):  # for_sending's hint: nobody to take
+        return [], ""
+    if reminder.kind not in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
+        return [], ""
+    day = appointment.starts_at.astimezone(appointment.zone).date()
+    day_starts = datetime.datetime.combine(day, datetime.time(), appointment.zone)
+    day_ends = datetime.datetime.combine(
+        day + datetime.timedelta(days=1), datetime.time(), appointment.zone
+    )
+    same_day = Reminder.objects.filter(
+        patient_id=reminder.patient_id,
+        kind=reminder.kind,
+        channel=reminder.channel,
+        appointment__location_id=appointment.location_id,
+        appointment__status=Appointment.Status.BOOKED,
+        appointment__starts_at__gte=max(day_starts, now),
+        appointment__starts_at__lt=day_ends,
+    ).exclude(pk=reminder.pk)
+    nobody_sending = Q(status=Status.PENDING) | Q(status=Status.CLAIMED, started_at__isnull=True)
+    token = uuid.uuid4().hex
+    taken = Reminder.objects.filter(nobody_sending, pk__in=same_day.values("pk")).update(
+        status=Status.CLAIMED, claim_token=token, claimed_at=now, started_at=now
+    )
+    if not taken:
+        return [], ""
+    mine = Reminder.objects.filter(status=Status.CLAIMED, claim_token=token)
+    return list(mine.select_related("appointment", "appointment__location")), token
+
+
+def _give_back(companions: list[Reminder], token: str) -> None:
+    """The message did not go: its companions go back to the outbox as they were (each due at
+    its own time, which may be sent with this one's retry)."""
+    if companions:
+        Reminder.objects.filter(
+            pk__in=[c.pk for c in companions], status=Status.CLAIMED, claim_token=token
+        ).update(status=Status.PENDING, claim_token="", started_at=None)
+
+
+def _companions_sent(
+    reminder: Reminder, companions: list[Reminder], token: str, sent: dict
+) -> None:
+    """The companions went in `reminder`'s message: sent, with its provider id and a note. As
+    for the message's own row, one whose claim was taken back meanwhile is recorded too,
+    unless another send has started on it."""
+    if not companions:
+        return
+    still_mine = Q(status=Status.CLAIMED, claim_token=token)
+    nobody_sending = Q(status__in=(Status.PENDING, Status.CANCELLED)) | Q(
+        status=Status.CLAIMED, started_at__isnull=True
+    )
+    Reminder.objects.filter(still_mine | nobody_sending, pk__in=[c.pk for c in companions]).update(
+        **(sent | {"attempts": F("attempts") + 1}),
+        # a visit cancelled while this went keeps its note after this one: the front desk
+        # sees it (NEEDS_ATTENTION)
+        skip_reason=Case(
+            When(
+                skip_reason__endswith=CANCELLED_WHILE_SENDING,
+                then=Concat(Value(f"{SENT_WITH} {reminder.pk}. "), F("skip_reason")),
+            ),
+            default=Value(f"{SENT_WITH} {reminder.pk}."),
+        ),
+    )
 
 
 def _is(outcome: str) -> Callable[[int], str]:
@@ -599,8 +683,10 @@ def _sms_cap_reason(patient: Patient, now: datetime.datetime) -> str:
     return ""
 
 
-def render_message(reminder: Reminder) -> channels.Message:
-    """The words, with no clinical detail: clinic, date, time, place, links."""
+def render_message(reminder: Reminder, *, companions: Sequence[Reminder] = ()) -> channels.Message:
+    """The words, with no clinical detail: clinic, date, time, place, links. An email has them
+    as text and as HTML, and a visit's email lists its companions' visits too (the same
+    patient's other visits that day: `_take_companions`)."""
     patient = reminder.patient
     appointment = reminder.appointment
     location = appointment.location if appointment else patient.location
@@ -615,18 +701,28 @@ def render_message(reminder: Reminder) -> channels.Message:
             key=reminder.idempotency_key,
         )
     stop = link_url("stop", patient_id=patient.pk, channel=reminder.channel)
+    page: dict = {}  # what the HTML part shows besides the subject and the clinic
     if reminder.kind in (Kind.VISIT_WEEK, Kind.VISIT_TOMORROW):
         assert appointment is not None
         when = appointment.starts_at.astimezone(appointment.zone)
-        subject = f"Your appointment at {location.name} on {when:%a %-d %b} at {when:%H:%M}"
-        # the links name this version of the visit: moved later, they say it has changed
-        visit = {"appointment_id": appointment.pk, "sequence": appointment.sequence}
-        body = f"{subject}.\nConfirm: {link_url('confirm', **visit)}\n"
-        cutoff = datetime.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
-        if appointment.starts_at - reminder.due_at > cutoff:
-            body += f"Cancel: {link_url('cancel', **visit)}\n"
-        else:  # inside the cut-off the link would only say "please call"
-            body += f"To cancel, call {location.phone}.\n"
+        visits = [
+            _visit(visit, reminder)
+            for visit in sorted(
+                [appointment, *(c.appointment for c in companions if c.appointment)],
+                key=lambda visit: visit.starts_at,
+            )
+        ]
+        if len(visits) == 1:
+            subject = f"Your appointment at {location.name} on {when:%a %-d %b} at {when:%H:%M}"
+            body = f"{subject}.\n" + _visit_lines(visits[0], location.phone)
+        else:
+            *earlier, last = [visit["time"] for visit in visits]
+            times = f"{', '.join(earlier)} and {last}"
+            subject = f"Your appointments at {location.name} on {when:%a %-d %b} at {times}"
+            body = f"{subject}.\n" + "".join(
+                f"\n{visit['time']}\n{_visit_lines(visit, location.phone)}" for visit in visits
+            )
+        page = {"visits": visits}
     elif reminder.kind == Kind.SLOT_OFFER:
         offer = reminder.offer
         assert offer is not None  # an offer's messages go with it (CASCADE)
@@ -634,22 +730,28 @@ def render_message(reminder: Reminder) -> channels.Message:
         when = offer.starts_at.astimezone(location.zone)
         until = offer.expires_at.astimezone(location.zone)
         subject = f"An earlier appointment at {location.name}: {when:%a %-d %b} at {when:%H:%M}"
-        body = (
-            f"{subject}. First to claim it gets it, until {until:%H:%M}:\n"
-            f"{link_url('offer', offer_id=offer.pk)}\n"
-        )
+        claim = link_url("offer", offer_id=offer.pk)
+        body = f"{subject}. First to claim it gets it, until {until:%H:%M}:\n{claim}\n"
+        page = {"offer": {"until": f"{until:%H:%M}", "link": claim}}
     elif reminder.kind == Kind.DUE_NOT_BOOKED:
         subject = f"Time to book your next visit at {location.name}"
-        body = f"{subject}. Please call {location.phone}.\n"
+        page = {"lead": f"Please call {location.phone}."}
+        body = f"{subject}. {page['lead']}\n"
     else:
         subject = f"We missed you at {location.name}"
-        body = f"{subject}. Please call {location.phone} to book a new visit.\n"
-    body += (
-        f"\n{location.name}, {' '.join(location.address.split())}, "
-        f"{location.phone}\nNo more emails: {stop}\n"
-    )
+        page = {"lead": f"Please call {location.phone} to book a new visit."}
+        body = f"{subject}. {page['lead']}\n"
+    address = " ".join(location.address.split())
+    body += f"\n{location.name}, {address}, {location.phone}\nNo more emails: {stop}\n"
+    context = page | {"subject": subject, "location": location, "address": address}
+    html = render_to_string("treatments/reminder_email.html", context | {"stop": stop})
     return channels.Message(
-        to=patient.email, subject=subject, body=body, key=reminder.idempotency_key
+        to=patient.email,
+        subject=subject,
+        body=body,
+        key=reminder.idempotency_key,
+        html=html,
+        unsubscribe=stop,
     )
 
 
@@ -686,6 +788,22 @@ def sms_text(reminder: Reminder, location: Location) -> str:
 
 def _short(reminder: Reminder, purpose: str, **ids) -> str:
     return short_link_url(reminder_id=reminder.pk, purpose=purpose, **ids)
+
+
+def _visit(appointment: Appointment, reminder: Reminder) -> dict[str, str]:
+    """A visit's time and links in a message: confirm, and cancel unless the message goes
+    inside the cancellation cut-off (the link would only say "please call")."""
+    when = appointment.starts_at.astimezone(appointment.zone)
+    # the links name this version of the visit: moved later, they say it has changed
+    ids = {"appointment_id": appointment.pk, "sequence": appointment.sequence}
+    cutoff = datetime.timedelta(hours=settings.CANCELLATION_CUTOFF_HOURS)
+    cancel = link_url("cancel", **ids) if appointment.starts_at - reminder.due_at > cutoff else ""
+    return {"time": f"{when:%H:%M}", "confirm": link_url("confirm", **ids), "cancel": cancel}
+
+
+def _visit_lines(visit: dict[str, str], phone: str) -> str:
+    cancel = f"Cancel: {visit['cancel']}" if visit["cancel"] else f"To cancel, call {phone}."
+    return f"Confirm: {visit['confirm']}\n{cancel}\n"
 
 
 @transaction.atomic

@@ -13,10 +13,12 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from patients.models import Channel, Patient
@@ -173,8 +175,37 @@ def link_cancel(request: HttpRequest, appointment: Appointment, sequence: int) -
     return render(request, "links/cancel.html", context | {"replay": request.method == "POST"})
 
 
+# RFC 8058: a one-click unsubscribe POSTs List-Unsubscribe=One-Click
+ONE_CLICK = "One-Click"
+
+
+def _one_click(request: HttpRequest) -> bool:
+    return request.method == "POST" and request.POST.get("List-Unsubscribe") == ONE_CLICK
+
+
+def one_click_or_csrf(view):
+    """CSRF as everywhere, except for RFC 8058's one-click unsubscribe: a mail client's POST of
+    `List-Unsubscribe=One-Click` to the link in the List-Unsubscribe header, which cannot carry
+    a token. The signed link is what authorizes it; that POST can only stop messages."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not _one_click(request):
+            refused = CsrfViewMiddleware(lambda request: HttpResponse()).process_view(
+                request, None, (), {}
+            )
+            if refused is not None:
+                return refused
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapped)
+
+
 @public_link
+@one_click_or_csrf
 def link_stop(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks (a person, or a scanner, which changes nothing); the page's POST stops the
+    channel's messages, and so does a mail client's one-click POST (no CSRF token there)."""
     data = _read(token, "stop")
     if data is None:
         return _bad_link(request)
