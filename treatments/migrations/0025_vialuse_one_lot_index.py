@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0023_waitlist"),
+        ("treatments", "0024_shortlink"),
     ]
 
     operations = [
