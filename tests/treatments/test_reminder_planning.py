@@ -16,7 +16,7 @@ from clinic.models import Location
 from patients.models import ContactConsent
 from tests.conftest import fresh_vials, make_patient, make_user, session_input
 from treatments.models import Appointment, Reminder, TreatmentCourse
-from treatments.services import reminder_planning
+from treatments.services import record_session, reminder_planning, sign_session
 from treatments.services.reminder_planning import (
     PlanningFailed,
     _latest_consents,
@@ -24,7 +24,6 @@ from treatments.services.reminder_planning import (
     replan_all_due_reminders,
     replan_all_visit_reminders,
 )
-from treatments.services import record_session, sign_session
 from treatments.services.reminders import plan_due_reminder, plan_visit_reminders
 
 # The clock is pinned here: Monday 1 March 2027, 10:00 in New York. The fixed dates below are
