@@ -7,10 +7,12 @@ import zoneinfo
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from audit.models import AccessEvent
 from patients.services import record_consent
+from tests.concurrency import at_once
 from tests.conftest import fresh_vials, session_input
 from treatments.links import make_link_token
 from treatments.models import AdverseEvent, Alert, CheckIn, Reminder
@@ -351,3 +353,28 @@ def test_the_front_desk_cannot_dismiss_a_draft(client, answered, front_desk):
     assert response.status_code == 403
     event.refresh_from_db()
     assert event.dismissed_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submissions_of_one_link_at_once_record_one_checkin(
+    time_machine, patient_b, clinician, location
+):
+    # Given a signed session (the clock pinned, as `given` pins it)
+    time_machine.move_to(NOW, tick=False)
+    session = give(patient_b, clinician, location)
+    url = link(session)
+
+    # When the same answers are sent twice at the same instant (a double tap, two tabs)
+    statuses = at_once(
+        [
+            lambda: Client().post(url, {"eyelids": "yes", "trouble": ["breathing"]}).status_code
+            for _ in range(2)
+        ]
+    )
+
+    # Then both are answered, and the check-in and its events are recorded once
+    assert statuses == [200, 200]
+    assert CheckIn.objects.count() == 1
+    assert set(drafts(session)) == {"eyelid_ptosis", "dyspnoea"}
+    assert AdverseEvent.objects.filter(session=session).count() == 2
+    assert Alert.objects.count() == 2
