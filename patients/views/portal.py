@@ -5,6 +5,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -264,7 +265,16 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
 @patient_required
 def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _me(request)
-    sessions = list(patient.sessions.signed().select_related("location")) if patient else []
+    answered = CheckIn.objects.filter(session=OuterRef("pk"))
+    sessions = (
+        list(
+            patient.sessions.signed()
+            .select_related("location")
+            .annotate(checkin_answered=Exists(answered))
+        )
+        if patient
+        else []
+    )
     last = sessions[0] if sessions else None  # sessions are newest first
     data = request.POST if request.method == "POST" else None
     form = SideEffectForm(data, session=last) if last else None
@@ -294,7 +304,7 @@ def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
         "danger": request.session.pop("side_effect_danger", False),
         "clinic": location,
         "emergency_number": emergency_number(location),
-        "checkin_open": bool(last) and not CheckIn.objects.filter(session=last).exists(),
+        "checkin_open": last is not None and not last.checkin_answered,
     }
     return render(request, "patients/portal_treatment.html", context)
 

@@ -1,4 +1,4 @@
-"""The post-injection check-in (DOMAIN.md section 10): planned when a session is signed, sent
+"""The post-injection check-in (docs/clinical-rules.md): planned when a session is signed, sent
 with a signed link, answered by the link or in the portal, its answers draft adverse events
 with the side-effect report's alarms, confirmed or dismissed by a clinician."""
 

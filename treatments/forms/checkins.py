@@ -1,4 +1,4 @@
-"""The post-injection check-in's four questions (DOMAIN.md section 10), in the patient's
+"""The post-injection check-in's four questions (docs/clinical-rules.md), in the patient's
 words: the same form by the message's link and in the portal."""
 
 from django import forms

@@ -15,7 +15,8 @@ from treatments.models import AdverseEvent, CheckIn, TreatmentSession
 from treatments.services.side_effects import report_side_effect
 
 Term = AdverseEvent.Term
-# Each yes of the four questions, as the term of its draft event (DOMAIN.md sections 6, 10).
+# Each yes of the four questions, as the term of its draft event (docs/clinical-rules.md,
+# "Side effects the patient reports").
 # Neck weakness is in the injected muscles (cervical paraspinal, trapezius): a local effect.
 ANSWER_TERMS = {
     "eyelids": Term.EYELID_PTOSIS,

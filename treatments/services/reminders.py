@@ -746,7 +746,7 @@ def render_message(reminder: Reminder) -> channels.Message:
         )
     elif reminder.kind == Kind.CHECKIN:
         assert reminder.session is not None  # a check-in's messages go with it (CASCADE)
-        # no symptom, no treatment named: only that there are questions (DOMAIN.md, 10)
+        # no symptom, no treatment named: only that there are questions (docs/clinical-rules.md)
         subject = f"{location.name}: a few questions after your visit"
         body = f"{subject}: {link_url('checkin', session_id=reminder.session_id)}\n"
     elif reminder.kind == Kind.DUE_NOT_BOOKED:
