@@ -6,6 +6,7 @@ import random
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clinic import mfa
@@ -42,6 +43,7 @@ from treatments.services import (
     sign_session,
     standard_sites,
 )
+from treatments.services.reminders import in_quiet_hours
 
 DEMO_PASSWORD = "cadence-demo"
 
@@ -366,7 +368,7 @@ def _seed_schedule(created, locations) -> None:
         created["appointments"] += 1
         if index in (5, 17):  # missed visits, already on the due list
             _missed(appointment, desk)
-    _reminders_due_now()
+    _reminders_due_now(locations)
 
 
 def _seed_hours_and_rota(locations) -> None:
@@ -405,11 +407,24 @@ def _seed_closures(locations) -> None:
         Closure.objects.create(clinician=clinician, day=away, reason="Annual leave")
 
 
-def _reminders_due_now() -> None:
+def _reminders_due_now(locations: list[Location]) -> None:
     """Bring a few planned reminders forward to now, so that a first `make run` shows
-    messages going out under var/mail/ and var/sms/ within a minute or two (outside quiet
-    hours in the clinic's zone; inside them they wait until 08:00 there, as they should)."""
-    pending = Reminder.objects.filter(status=Reminder.Status.PENDING).order_by("due_at", "pk")
+    messages going out under var/mail/ and var/sms/ within a minute or two: those of a
+    location where it is daytime now (out of its quiet hours), so that they go out at once.
+    When every location is in its quiet hours (New York's and London's overlap: 02:00 to
+    08:00 UTC in winter) they are any location's, and wait until 08:00 there, as they should."""
+    now = timezone.now()
+    awake = [loc for loc in locations if not in_quiet_hours(now, loc.zone)] or locations
+    # where each kind's quiet hours are read: a visit's location, a check-in's session's, else
+    # the patient's usual location (reminders._reminder_zone)
+    at = (
+        Q(appointment__location__in=awake)
+        | Q(appointment__isnull=True, session__location__in=awake)
+        | Q(appointment__isnull=True, session__isnull=True, patient__location__in=awake)
+    )
+    pending = (
+        Reminder.objects.filter(status=Reminder.Status.PENDING).filter(at).order_by("due_at", "pk")
+    )
     chosen = [*pending.filter(channel="sms")[:2], *pending.filter(channel="email")[:3]]
     Reminder.objects.filter(pk__in=[r.pk for r in chosen]).update(due_at=timezone.now())
 

@@ -482,6 +482,9 @@ REMINDER_VISIT_EMAIL_DAYS = env_int("REMINDER_VISIT_EMAIL_DAYS", 7)
 REMINDER_VISIT_SMS_DAYS = env_int("REMINDER_VISIT_SMS_DAYS", 1)
 REMINDER_DUE_DAY = env_int("REMINDER_DUE_DAY", 70)  # days after the last session
 REMINDER_SEND_HOUR = env_int("REMINDER_SEND_HOUR", 10)  # local hour for due/no-show messages
+# The post-injection check-in (docs/clinical-rules.md): this many days after a signed session,
+# at REMINDER_SEND_HOUR in the session's location.
+CHECKIN_AFTER_DAYS = env_int("CHECKIN_AFTER_DAYS", 10)
 QUIET_HOURS_START = env_int("QUIET_HOURS_START", 21)
 QUIET_HOURS_END = env_int("QUIET_HOURS_END", 8)
 SMS_MAX_PER_DAY = env_int("SMS_MAX_PER_DAY", 1)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("visits/<int:pk>/calendar.ics", portal.portal_ics, name="ics"),
     path("calendar-feed/", portal.portal_feed, name="feed"),
     path("treatment/", portal.portal_treatment, name="treatment"),
+    path("treatment/<int:pk>/checkin/", portal.portal_checkin, name="checkin"),
     path("contact/", portal.portal_contact, name="contact"),
     path("earlier-slot/", portal_waitlist.portal_waitlist, name="waitlist"),
 ]

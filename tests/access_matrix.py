@@ -151,6 +151,9 @@ EXPECTED = {
     "treatments/adverse-events/<int:pk>/resolve/": row(
         "login", "not_found", "forbidden", "not_allowed", "forbidden"
     ),
+    "treatments/adverse-events/<int:pk>/dismiss/": row(
+        "login", "not_found", "forbidden", "not_allowed", "forbidden"
+    ),
     "treatments/alerts/": row("login", "not_found", "forbidden", "ok", "forbidden"),
     "treatments/alerts/<int:pk>/": row("login", "not_found", "forbidden", "ok", "forbidden"),
     "treatments/alerts/<int:pk>/acknowledge/": row(
@@ -177,6 +180,7 @@ EXPECTED = {
     "r/cancel/<str:token>/": row(*["bad_request"] * 5),
     "r/stop/<str:token>/": row(*["bad_request"] * 5),
     "r/offer/<str:token>/": row(*["bad_request"] * 5),
+    "r/checkin/<str:token>/": row(*["bad_request"] * 5),
     # a text message's short link: public; the matrix's made-up code is unknown to everyone
     "s/<str:code>": row(*["not_found"] * 5),
     # the waitlist: the staff's list, asking for a patient (POST), the patient's own page
@@ -211,6 +215,10 @@ EXPECTED = {
         "login", "not_found", "forbidden", "forbidden", "forbidden"
     ),
     "portal/treatment/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    # the check-in of one's own session: the matrix's session is patient_b's (404 for patient_a)
+    "portal/treatment/<int:pk>/checkin/": row(
+        "login", "not_found", "forbidden", "forbidden", "forbidden"
+    ),
     "portal/contact/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # a private calendar feed: public, by its secret (a made-up one finds nothing)
     "feed/<str:token>.ics": row(*["not_found"] * 5),
@@ -258,6 +266,7 @@ AUDITED = frozenset(
         "portal/book/",
         "portal/visits/<int:pk>/move/",
         "portal/treatment/",
+        "portal/treatment/<int:pk>/checkin/",
         "portal/contact/",
         # sessions, chart, adverse events, alerts, lot recall
         "treatments/patients/<int:patient_pk>/sessions/new/",
@@ -269,6 +278,7 @@ AUDITED = frozenset(
         "treatments/sessions/<int:pk>/adverse-events/new/",
         "treatments/adverse-events/<int:pk>/review/",
         "treatments/adverse-events/<int:pk>/resolve/",
+        "treatments/adverse-events/<int:pk>/dismiss/",
         "treatments/alerts/",
         "treatments/alerts/<int:pk>/",
         "treatments/alerts/<int:pk>/acknowledge/",
@@ -291,6 +301,7 @@ AUDITED = frozenset(
         "r/cancel/<str:token>/",
         "r/stop/<str:token>/",
         "r/offer/<str:token>/",
+        "r/checkin/<str:token>/",
         "feed/<str:token>.ics",
         # the waitlist
         "treatments/waitlist/",

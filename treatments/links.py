@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from patients.models import Channel
 
-PURPOSES = ("confirm", "cancel", "stop", "offer")
+PURPOSES = ("confirm", "cancel", "stop", "offer", "checkin")
 # Channels by one letter in the token: SMS length again.
 CHANNEL_CODES: dict[str, str] = {Channel.EMAIL: "e", Channel.SMS: "s"}
 CHANNELS_BY_CODE = {code: str(channel) for channel, code in CHANNEL_CODES.items()}
@@ -48,12 +48,22 @@ def make_link_token(
     patient_id: int | None = None,
     channel: str | None = None,
     offer_id: int | None = None,
+    session_id: int | None = None,
 ) -> str:
     """A signed, timestamped token for one purpose: "confirm" and "cancel" take
     `appointment_id` and the visit's `sequence`; "stop" takes `patient_id` and `channel`
-    ("email" or "sms"); "offer" takes `offer_id` (a waitlist offer to claim)."""
+    ("email" or "sms"); "offer" takes `offer_id` (a waitlist offer to claim); "checkin" takes
+    `session_id` (the signed session the post-injection check-in asks about)."""
     salt = _salt(purpose)
     payload: dict[str, str | int | None]
+    if purpose == "checkin":
+        if not _is_id(session_id) or offer_id is not None or appointment_id is not None:
+            raise ValueError("A check-in link takes a session_id.")
+        if patient_id is not None or channel is not None:
+            raise ValueError("A check-in link takes a session_id.")
+        return signing.dumps({"t": session_id}, salt=salt, compress=True)
+    if session_id is not None:
+        raise ValueError(f"A {purpose} link takes no session_id.")
     if purpose == "offer":
         if not _is_id(offer_id) or appointment_id is not None or patient_id is not None:
             raise ValueError("An offer link takes an offer_id.")
@@ -78,8 +88,9 @@ def make_link_token(
 
 def read_link_token(token: str, *, purpose: str) -> dict:
     """The payload of a valid token of this purpose, by long name: `appointment_id` and
-    `sequence`, or `patient_id` and `channel`. BadLink if it is tampered with, expired (older than
-    LINK_MAX_AGE_DAYS) or of another purpose; it never says which."""
+    `sequence`, `patient_id` and `channel`, `offer_id`, or `session_id`. BadLink if it is
+    tampered with, expired (older than LINK_MAX_AGE_DAYS) or of another purpose; it never says
+    which."""
     salt = _salt(purpose)
     try:
         payload = signing.loads(
@@ -88,7 +99,10 @@ def read_link_token(token: str, *, purpose: str) -> dict:
     except signing.BadSignature as error:  # SignatureExpired is a BadSignature too
         raise BadLink from error
     # Signed by us, so well-formed; checked anyway so that a bug cannot become a 500.
-    if purpose == "offer":
+    if purpose == "checkin":
+        if isinstance(payload, dict) and payload.keys() == {"t"} and _is_id(payload["t"]):
+            return {"session_id": payload["t"]}
+    elif purpose == "offer":
         if isinstance(payload, dict) and payload.keys() == {"o"} and _is_id(payload["o"]):
             return {"offer_id": payload["o"]}
     elif purpose == "stop":

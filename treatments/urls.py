@@ -25,6 +25,11 @@ urlpatterns = [
         alerts.adverse_event_resolve,
         name="adverse_event_resolve",
     ),
+    path(
+        "adverse-events/<int:pk>/dismiss/",
+        alerts.adverse_event_dismiss,
+        name="adverse_event_dismiss",
+    ),
     path("lots/", sessions.lot_recall, name="lot_recall"),
     # the clinicians' alerts inbox (side effects the patients report)
     path("alerts/", alerts.alert_list, name="alert_list"),

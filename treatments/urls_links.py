@@ -11,4 +11,5 @@ urlpatterns = [
     path("cancel/<str:token>/", links.link_cancel, name="cancel"),
     path("stop/<str:token>/", links.link_stop, name="stop"),
     path("offer/<str:token>/", links.link_offer, name="offer"),
+    path("checkin/<str:token>/", links.link_checkin, name="checkin"),
 ]

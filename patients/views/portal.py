@@ -5,6 +5,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,8 +20,9 @@ from patients.services import record_consent
 from patients.views.diary import questionnaire_links
 from treatments.forms import DateChangeForm, OwnSlotForm, PatientCancelForm, SideEffectForm
 from treatments.ical import appointments_calendar
-from treatments.models import Appointment
+from treatments.models import Appointment, CheckIn, TreatmentSession
 from treatments.services import BookingError, report_side_effect
+from treatments.services.checkins import checkin_session
 from treatments.services.responses import (
     confirm_appointment,
     patient_cancel_appointment,
@@ -34,6 +36,8 @@ from treatments.services.schedule import (
     self_booking_slots,
     self_booking_window,
 )
+from treatments.services.side_effects import emergency_number
+from treatments.views.checkins import checkin_response
 
 
 def _me(request) -> Patient | None:
@@ -262,15 +266,19 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
-# The emergency number a patient is told to call, by the clinic's country (its phone's region).
-EMERGENCY_NUMBERS = {"US": "911", "CA": "911", "GB": "999", "AU": "000"}
-EMERGENCY_NUMBER_ELSEWHERE = "112"  # the EU's and GSM phones' number
-
-
 @patient_required
 def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = _me(request)
-    sessions = list(patient.sessions.signed().select_related("location")) if patient else []
+    answered = CheckIn.objects.filter(session=OuterRef("pk"))
+    sessions = (
+        list(
+            patient.sessions.signed()
+            .select_related("location")
+            .annotate(checkin_answered=Exists(answered))
+        )
+        if patient
+        else []
+    )
     last = sessions[0] if sessions else None  # sessions are newest first
     data = request.POST if request.method == "POST" else None
     form = SideEffectForm(data, session=last) if last else None
@@ -299,11 +307,27 @@ def portal_treatment(request: AuthenticatedHttpRequest) -> HttpResponse:
         "form": form,
         "danger": request.session.pop("side_effect_danger", False),
         "clinic": location,
-        "emergency_number": EMERGENCY_NUMBERS.get(
-            (location.region if location else None) or "", EMERGENCY_NUMBER_ELSEWHERE
-        ),
+        "emergency_number": emergency_number(location),
+        "checkin_open": last is not None and not last.checkin_answered,
     }
     return render(request, "patients/portal_treatment.html", context)
+
+
+@patient_required
+def portal_checkin(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The post-injection check-in of one of the patient's own sessions (its message's link
+    asks the same questions without a login)."""
+    get_object_or_404(TreatmentSession.objects.for_user(request.user), pk=pk)
+    session = checkin_session(pk)
+    if session is None:
+        raise Http404
+    return checkin_response(
+        request,
+        session,
+        user=request.user,
+        via=CheckIn.Via.PORTAL,
+        page="patients/portal_checkin.html",
+    )
 
 
 # How the portal names each channel, and what it shows when there is no address for it.

@@ -114,6 +114,9 @@ def url_for(route: str, objects: dict) -> str:
         ),
         "feed/<str:token>.ics": "feed-secret-for-the-audit-test",
         "r/offer/<str:token>/": make_link_token(purpose="offer", offer_id=objects["offer"].pk),
+        "r/checkin/<str:token>/": make_link_token(
+            purpose="checkin", session_id=objects["session"].pk
+        ),
     }
     if route in tokens:
         return "/" + route.replace("<str:token>", tokens[route])

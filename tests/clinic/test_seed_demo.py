@@ -1,5 +1,7 @@
+import datetime
 import io
 
+import pytest
 from django.apps import apps
 from django.core.management import call_command
 
@@ -64,3 +66,41 @@ def test_if_empty_loads_the_demo_into_a_new_database_only(db, clinician):
     assert (
         User.objects.filter(username__in=["dr.osei", "desk.kim", "admin", "patient01"]).count() == 4
     )
+
+
+def zone_of(reminder):
+    """Where a message's quiet hours are read: its visit's location, its session's (a
+    check-in), else the patient's usual one."""
+    if reminder.appointment_id:
+        return reminder.appointment.location.time_zone
+    if reminder.session_id:
+        return reminder.session.location.time_zone
+    return reminder.patient.location.time_zone
+
+
+@pytest.mark.parametrize(
+    ("instant", "awake"),
+    [
+        # 23:00 in London (quiet), 18:00 in New York
+        (datetime.datetime(2027, 1, 13, 23, 0, tzinfo=datetime.UTC), "America/New_York"),
+        # 05:00 in New York (quiet), 10:00 in London
+        (datetime.datetime(2027, 1, 13, 10, 0, tzinfo=datetime.UTC), "Europe/London"),
+    ],
+)
+def test_a_first_run_brings_forward_messages_of_a_location_where_it_is_daytime(
+    db, time_machine, instant, awake
+):
+    from treatments.models import Reminder
+    from treatments.services.reminders import dispatch_due_reminders
+
+    # Given the clock at an hour when one demo clinic is in its quiet hours
+    time_machine.move_to(instant, tick=False)
+
+    # When the demo is loaded
+    call_command("seed_demo", stdout=io.StringIO())
+
+    # Then the messages due now are the awake clinic's, and the dispatcher takes them at once
+    due = list(Reminder.objects.filter(status="pending", due_at__lte=instant))
+    assert len(due) == 5
+    assert {zone_of(reminder) for reminder in due} == {awake}
+    assert len(dispatch_due_reminders(now=instant)) == 5

@@ -36,7 +36,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
     values = {
         "pk": objects[
             "session"
-            if route.startswith("treatments/sessions/")
+            if route.startswith(("treatments/sessions/", "portal/treatment/"))
             else "adverse_event"
             if route.startswith("treatments/adverse-events/")
             else "alert"

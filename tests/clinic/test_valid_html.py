@@ -77,10 +77,18 @@ def other_states(
     # patient_a waits for an earlier slot and has an open offer (the waitlist and its link)
     offer = make_offer(appointment, to=patient_a, by=personas["front_desk"])
     offer_link = reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
+    # patient_b's check-in, by the message's link: the questions, an answer refused, a danger
+    # answer (the emergency message); then the portal's page of it, answered
+    checkin_link = reverse(
+        "links:checkin", args=[make_link_token(purpose="checkin", session_id=current.pk)]
+    )
     requests = {
         "anonymous": [
             ("post", "/accounts/login/", {"username": "nobody", "password": "x"}),
             ("get", offer_link, None),
+            ("get", checkin_link, None),
+            ("post", checkin_link, {"eyelids": "maybe"}),
+            ("post", checkin_link, {"eyelids": "yes", "trouble": ["breathing"], "other": "x"}),
         ],
         "front_desk": [
             ("post", "/patients/new/", {}),
@@ -112,6 +120,8 @@ def other_states(
             ("get", f"/treatments/sessions/{superseded.pk}/", None),
             ("get", f"/treatments/sessions/{current.pk}/", None),
             ("post", f"/treatments/sessions/{current.pk}/amend/", {"reason": ""}),
+            # the check-in's draft events, to confirm or dismiss
+            ("get", f"/treatments/sessions/{current.pk}/", None),
         ],
         # patient_b: a booked visit, a signed session, diary days
         "patient_b": [
@@ -126,6 +136,7 @@ def other_states(
             ("get", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", None),
             ("post", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", {"slot": "x"}),
             ("get", "/portal/treatment/", None),
+            ("get", f"/portal/treatment/{current.pk}/checkin/", None),
             # a calendar link: the copy button and the webcal link
             ("post_follow", "/portal/calendar-feed/", {"action": "new"}),
             ("post_follow", "/portal/earlier-slot/", {"action": "join"}),

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 
 from clinic.models import Location
 from patients.models import ContactConsent
-from tests.conftest import make_patient, make_user
+from tests.conftest import fresh_vials, make_patient, make_user, session_input
 from treatments.models import Appointment, Reminder, TreatmentCourse
-from treatments.services import reminder_planning
+from treatments.services import record_session, reminder_planning, sign_session
 from treatments.services.reminder_planning import (
     PlanningFailed,
     _latest_consents,
+    replan_all_checkin_reminders,
     replan_all_due_reminders,
     replan_all_visit_reminders,
 )
@@ -563,6 +564,80 @@ def test_planning_a_due_reminder_twice_keeps_it(courses):
     assert again.pk == first.pk
     assert Reminder.objects.get(pk=first.pk).status == "pending"
     assert Reminder.objects.filter(course=course).count() == 1
+
+
+# (location, days before NOW the session was given): the post-injection check-ins, due at 10:00
+# local ten days after, in the session's zone.
+SESSIONS = [
+    ("New York", 2),  # due on 9 March, before US daylight saving time starts
+    ("London", 5),
+    ("Sydney", 0),  # given on 2 March, local (02:00): due on 12 March
+    ("Kolkata", 10),  # due today at 10:00 Kolkata, 20:30 there now: late, skipped
+    ("New York", 30),  # long past: signing records it skipped; planning in bulk leaves it out
+]
+
+
+@pytest.fixture
+def signed(db, time_machine):
+    """The sessions above, each for its own patient (consents cycled), signed."""
+    time_machine.move_to(NOW, tick=False)
+    clinician = make_user("checkin-clinician", "clinician")
+    made = []
+    for n, (name, days) in enumerate(SESSIONS):
+        place = Location.objects.create(
+            name=f"{name} {n}", address="1 High Street", phone="+12125550142", time_zone=ZONES[name]
+        )
+        patient = make_patient(400 + n, location=place)
+        give_consents(patient, n)
+        when = NOW - datetime.timedelta(days=days)
+        data = session_input(place, when=when, vials=fresh_vials(when))
+        session = record_session(patient=patient, injector=clinician, data=data)
+        made.append(sign_session(session=session, user=clinician, acknowledged=[]))
+    return made
+
+
+def checkins() -> set[tuple]:
+    return set(
+        Reminder.objects.filter(kind="checkin").values_list(
+            "subject_key", "channel", "due_at", "status", "skip_reason", "patient_id", "session_id"
+        )
+    )
+
+
+def test_planning_checkins_in_bulk_writes_the_rows_signing_writes(signed):
+    # Given each session's check-in as signing it planned it
+    one_at_a_time = checkins()
+    old = signed[-1]
+    Reminder.objects.filter(kind="checkin").delete()
+
+    # When every recent session's check-in is planned in bulk, two sessions per batch, twice
+    result = replan_all_checkin_reminders(now=NOW, batch_size=2)
+    again = replan_all_checkin_reminders(now=NOW, batch_size=2)
+
+    # Then the rows are signing's, but the long-past session's (signing skipped it as late)
+    assert checkins() == {row for row in one_at_a_time if row[-1] != old.pk}
+    assert (result.sessions, result.inserted, again.inserted) == (4, 4, 0)
+    statuses = dict(Reminder.objects.filter(kind="checkin").values_list("session_id", "status"))
+    assert statuses == {
+        signed[0].pk: "pending",
+        signed[1].pk: "pending",
+        signed[2].pk: "pending",
+        signed[3].pk: "skipped",
+    }
+    by_session = {r.session_id: r for r in Reminder.objects.filter(kind="checkin")}
+    assert by_session[signed[0].pk].due_at == datetime.datetime(
+        2027, 3, 9, 10, tzinfo=zoneinfo.ZoneInfo("America/New_York")
+    )
+    assert by_session[signed[2].pk].due_at == datetime.datetime(
+        2027, 3, 12, 10, tzinfo=zoneinfo.ZoneInfo("Australia/Sydney")
+    )
+
+
+def test_the_command_plans_the_checkins_too(signed):
+    Reminder.objects.filter(kind="checkin").delete()
+    out = io.StringIO()
+    call_command("plan_reminders", stdout=out)
+    assert "Planned 4 recent signed sessions' check-ins: 4 new" in out.getvalue()
 
 
 postgresql_only = pytest.mark.skipif(

@@ -12,7 +12,7 @@ from clinic.models import SMS_NAME_SEPTETS, SMS_PHONE_CHARACTERS, Location, vali
 from clinic.sms import gsm_septets, is_gsm7, sms_segments, to_gsm
 from tests.conftest import make_offer
 from treatments.checks import SMS_LINK_URL_MAX_LENGTH
-from treatments.models import Reminder
+from treatments.models import Reminder, TreatmentSession
 from treatments.services.reminders import render_message
 
 Kind = Reminder.Kind
@@ -137,6 +137,18 @@ def patient_reminder(kind, appointment, *, cancel_allowed):
     )
 
 
+def checkin_reminder(kind, appointment, *, cancel_allowed):
+    """The check-in after the patient's signed session (the appointment's fixture signs one)."""
+    session = TreatmentSession.objects.filter(patient=appointment.patient).latest("pk")
+    return Reminder(
+        patient=appointment.patient,
+        session=session,
+        kind=kind,
+        subject_key=f"test:{kind}",
+        due_at=session.administered_at + datetime.timedelta(days=10),
+    )
+
+
 # Every kind must be here: a new kind without a one-segment text fails
 # test_every_kind_of_text_fits_one_segment_at_the_limits until it is added.
 BUILDERS = {
@@ -145,6 +157,7 @@ BUILDERS = {
     Kind.DUE_NOT_BOOKED: patient_reminder,
     Kind.REBOOK_NOSHOW: patient_reminder,
     Kind.SLOT_OFFER: offer_reminder,
+    Kind.CHECKIN: checkin_reminder,
 }
 
 

@@ -1,4 +1,5 @@
 from treatments.forms.alerts import AdverseEventResolveForm, AlertAcknowledgeForm
+from treatments.forms.checkins import CheckInForm
 from treatments.forms.schedule import (
     CallOutcomeForm,
     CancelForm,
@@ -24,6 +25,7 @@ __all__ = [
     "AmendmentReasonForm",
     "CallOutcomeForm",
     "CancelForm",
+    "CheckInForm",
     "ConfirmForm",
     "DateChangeForm",
     "DiscardForm",

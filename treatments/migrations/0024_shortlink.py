@@ -41,7 +41,9 @@ class Migration(migrations.Migration):
                         fields=("reminder", "purpose"), name="short_link_per_reminder_purpose"
                     ),
                     models.CheckConstraint(
-                        condition=models.Q(("purpose__in", ["confirm", "cancel", "stop", "offer"])),
+                        condition=models.Q(
+                            ("purpose__in", ["confirm", "cancel", "stop", "offer", "checkin"])
+                        ),
                         name="short_link_purpose_valid",
                     ),
                     models.CheckConstraint(

@@ -1,4 +1,5 @@
 from treatments.models.alerts import Alert
+from treatments.models.checkins import CheckIn
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     AddDays,
@@ -23,6 +24,7 @@ from treatments.models.short_links import ShortLink
 from treatments.models.waitlist import SlotOffer, WaitlistEntry
 
 __all__ = [
+    "CheckIn",
     "AddDays",
     "AdverseEvent",
     "Alert",

@@ -72,6 +72,7 @@ class Reminder(models.Model):
         DUE_NOT_BOOKED = "due_not_booked", "Next session due, not booked"
         REBOOK_NOSHOW = "rebook_noshow", "Rebook after a missed visit"
         SLOT_OFFER = "slot_offer", "Earlier slot offered"
+        CHECKIN = "checkin", "Post-injection check-in"
 
     Channel = Channel  # the patient's contact channels: one enum for consent and messages
 
@@ -111,9 +112,18 @@ class Reminder(models.Model):
         related_name="messages",
         db_index=False,  # reminder_offer_idx, partial: few rows are offers
     )
+    session = models.ForeignKey(
+        "treatments.TreatmentSession",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="checkin_messages",
+        db_index=False,  # reminder_session_idx, partial: few rows are check-ins
+    )
     # What the message is about, as a stable string: "appointment:12:0" (the visit and its
     # calendar SEQUENCE), "course:5:2026-03-02" (due after that session), "noshow:12",
-    # "offer:7" (an earlier slot offered from the waitlist).
+    # "offer:7" (an earlier slot offered from the waitlist), "checkin:31" (the check-in after that
+    # signed session).
     subject_key = models.CharField(max_length=60)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices)
@@ -145,6 +155,11 @@ class Reminder(models.Model):
             ),
             models.Index(
                 fields=["offer"], name="reminder_offer_idx", condition=Q(offer__isnull=False)
+            ),
+            models.Index(
+                fields=["session"],
+                name="reminder_session_idx",
+                condition=Q(session__isnull=False),
             ),
             # the front desk's list of failed and skipped messages (and those sent for a visit
             # cancelled during the hand-over), newest first

@@ -437,16 +437,22 @@ class AdverseEvent(models.Model):
         help_text='Shown when the next session is opened, e.g. "frontalis sites higher".',
     )
     reported_by = models.CharField(max_length=10, choices=Reporter.choices)
+    # None: the patient answered a check-in's signed link, without logging in.
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # A patient's report becomes a structured event when a clinician reviews it.
+    # A patient's report (a draft) becomes a structured event when a clinician reviews it, or
+    # is dismissed (kept, struck through: not an adverse event after all).
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     resolved_on = models.DateField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     objects = PatientOwnedQuerySet.as_manager()
 
@@ -474,6 +480,19 @@ class AdverseEvent(models.Model):
                 | Q(confirmed_at__isnull=False, confirmed_by__isnull=False),
                 name="adverse_event_confirmed_by_someone",
             ),
+            models.CheckConstraint(
+                condition=Q(dismissed_at__isnull=True, dismissed_by__isnull=True)
+                | Q(
+                    dismissed_at__isnull=False,
+                    dismissed_by__isnull=False,
+                    confirmed_at__isnull=True,
+                ),
+                name="adverse_event_dismissed_by_someone_unconfirmed",
+            ),
+            models.CheckConstraint(
+                condition=Q(recorded_by__isnull=False) | Q(reported_by="patient"),
+                name="adverse_event_recorded_by_unless_patient",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -490,8 +509,12 @@ class AdverseEvent(models.Model):
 
     @property
     def awaits_review(self) -> bool:
-        """A patient's report no clinician has turned into a structured event yet."""
-        return self.reported_by == self.Reporter.PATIENT and self.confirmed_at is None
+        """A patient's report (a draft) no clinician has confirmed or dismissed yet."""
+        return (
+            self.reported_by == self.Reporter.PATIENT
+            and self.confirmed_at is None
+            and self.dismissed_at is None
+        )
 
     @property
     def badge_class(self) -> str:

@@ -42,7 +42,7 @@ class ShortLink(models.Model):
                 fields=["reminder", "purpose"], name="short_link_per_reminder_purpose"
             ),
             models.CheckConstraint(
-                condition=Q(purpose__in=["confirm", "cancel", "stop", "offer"]),
+                condition=Q(purpose__in=["confirm", "cancel", "stop", "offer", "checkin"]),
                 name="short_link_purpose_valid",
             ),
             models.CheckConstraint(

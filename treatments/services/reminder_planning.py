@@ -27,6 +27,9 @@ started, and `PlanningFailed` is raised with the counts of what was committed, e
 batch's id range and error, and the last id handed out: no visit after it was tried.
 Running it again plans what is missing and keeps the rest.
 
+`replan_all_checkin_reminders` plans the post-injection check-in of every recent signed session
+(`reminders.plan_checkin_reminder`), as signing does.
+
 `replan_all_due_reminders` does the same for the active courses' "due, not booked" reminder
 (`reminders.plan_due_reminder`): a few thousand courses per batch, computed in Python with
 signing's own function (one row per course, a tenth of the visits' at most), one insert, and
@@ -48,11 +51,12 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from patients.models import ContactConsent
-from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.models import Appointment, Reminder, TreatmentCourse, TreatmentSession
 from treatments.models.reminders import ReminderQuerySet
 from treatments.services.reminders import (
     LATE,
     cancel_open_reminders,
+    checkin_reminder_plan,
     due_reminder_plan,
     planned_state,
     visit_reminder_plans,
@@ -66,6 +70,7 @@ VISIT_KINDS = (Reminder.Kind.VISIT_WEEK, Reminder.Kind.VISIT_TOMORROW)
 class PlanningResult:
     appointments: int = 0  # booked visits planned (replan_all_visit_reminders)
     courses: int = 0  # active courses planned (replan_all_due_reminders)
+    sessions: int = 0  # signed sessions planned (replan_all_checkin_reminders)
     batches: int = 0
     rows: int = 0  # rows planned (two per visit)
     inserted: int = 0  # new rows; the others existed already
@@ -284,6 +289,68 @@ def replan_all_due_reminders(
             result.inserted += _insert(reminders, due_rows)
         last = batch[-1][0]
         result.courses += len(batch)
+        result.batches += 1
+        result.rows += len(reminders)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def replan_all_checkin_reminders(
+    *, now: datetime.datetime | None = None, batch_size: int = 5000
+) -> PlanningResult:
+    """Make sure every signed session whose check-in may still be ahead (given at most
+    CHECKIN_AFTER_DAYS + 1 days ago, local dates run up to a day behind UTC's) has its
+    check-in row, as `plan_checkin_reminder(session=...)` writes it when the session is
+    signed; rows already there stay untouched. Older sessions are left out: their row would
+    only be recorded as skipped (late), and there are as many of them as sessions ever given.
+    One transaction per batch of `batch_size` sessions, computed in Python with signing's own
+    function (`checkin_reminder_plan`)."""
+    now = now or timezone.now()
+    result = PlanningResult()
+    started = time.perf_counter()
+    since = now.date() - datetime.timedelta(days=settings.CHECKIN_AFTER_DAYS + 1)
+    sessions = TreatmentSession.objects.signed().filter(given_on__gte=since)
+    last = 0
+    while True:
+        batch = list(
+            sessions.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "patient_id", "given_on", "location__time_zone")[:batch_size]
+        )
+        if not batch:
+            break
+        consents = _latest_consents({patient for _, patient, _, _ in batch})
+        zones: dict[str, ZoneInfo] = {}
+        reminders = []
+        for pk, patient, given_on, zone_name in batch:
+            zone = zones.get(zone_name) or zones.setdefault(zone_name, ZoneInfo(zone_name))
+            key, channel, due_at = checkin_reminder_plan(
+                session_id=pk,
+                given_on=given_on,
+                zone=zone,
+                consents_to=functools.partial(_consented, consents, patient),
+            )
+            status, skip_reason = planned_state(due_at, now)
+            reminders.append(
+                Reminder(
+                    patient_id=patient,
+                    session_id=pk,
+                    subject_key=key,
+                    kind=Reminder.Kind.CHECKIN,
+                    channel=channel,
+                    due_at=due_at,
+                    status=status,
+                    skip_reason=skip_reason,
+                )
+            )
+        batch_sessions = sessions.filter(pk__gt=last, pk__lte=batch[-1][0])
+        with transaction.atomic():
+            result.inserted += _insert(
+                reminders,
+                Reminder.objects.filter(session__in=batch_sessions, kind=Reminder.Kind.CHECKIN),
+            )
+        last = batch[-1][0]
+        result.sessions += len(batch)
         result.batches += 1
         result.rows += len(reminders)
     result.seconds = time.perf_counter() - started

@@ -30,7 +30,7 @@ from clinic.models import Location
 from patients.models import Channel, Patient
 from treatments import channels
 from treatments.links import link_url
-from treatments.models import Appointment, Reminder, TreatmentCourse
+from treatments.models import Appointment, CheckIn, Reminder, TreatmentCourse, TreatmentSession
 from treatments.models.reminders import CANCELLED_WHILE_SENDING, SENT_WITH, ReminderQuerySet
 from treatments.services import reminder_statements as statements
 from treatments.services.short_links import short_link_url
@@ -69,6 +69,13 @@ def _zone_of(patient: Patient, appointment: Appointment | None = None) -> zonein
     return location.zone if location else zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
+def _reminder_zone(reminder: Reminder) -> zoneinfo.ZoneInfo:
+    """Where a message's quiet hours are read: a check-in's at its session's location."""
+    if reminder.kind == Kind.CHECKIN and reminder.session is not None:
+        return reminder.session.location.zone
+    return _zone_of(reminder.patient, reminder.appointment)
+
+
 # --- planning ------------------------------------------------------------------------------------
 
 
@@ -103,6 +110,7 @@ def _plan(
     now: datetime.datetime,
     appointment: Appointment | None = None,
     course: TreatmentCourse | None = None,
+    session: TreatmentSession | None = None,
 ) -> Reminder:
     """One row per (subject, kind, channel); planning again changes nothing. A reminder whose
     time has already passed is recorded as skipped, never sent late."""
@@ -115,6 +123,7 @@ def _plan(
             "patient": patient,
             "appointment": appointment,
             "course": course,
+            "session": session,
             "due_at": due_at,
             "status": status,
             "skip_reason": skip_reason,
@@ -256,6 +265,62 @@ def due_reminder_plan(
     )
 
 
+def plan_checkin_reminder(
+    *, session: TreatmentSession, now: datetime.datetime | None = None
+) -> Reminder:
+    """The post-injection check-in, CHECKIN_AFTER_DAYS after a signed session: at
+    REMINDER_SEND_HOUR in the session's location, out of quiet hours; by SMS, else by email
+    (`preferred_channel`). Planning twice changes nothing."""
+    now = now or timezone.now()
+    patient = session.patient
+    key, channel, due_at = checkin_reminder_plan(
+        session_id=session.pk,
+        given_on=session.given_on,
+        zone=session.location.zone,
+        consents_to=patient.consents_to,
+    )
+    return _plan(
+        patient=patient,
+        session=session,
+        kind=Kind.CHECKIN,
+        channel=channel,
+        due_at=due_at,
+        subject_key=key,
+        now=now,
+    )
+
+
+def checkin_reminder_plan(
+    *,
+    session_id: int,
+    given_on: datetime.date,
+    zone: zoneinfo.ZoneInfo,
+    consents_to: Callable[[str], bool | None],
+) -> tuple[str, str, datetime.datetime]:
+    """A session's check-in as (subject key, channel, due time), from plain values: the one
+    rule for signing a session (`plan_checkin_reminder`) and re-planning them all
+    (`reminder_planning.replan_all_checkin_reminders`)."""
+    day = given_on + datetime.timedelta(days=settings.CHECKIN_AFTER_DAYS)
+    return (
+        f"checkin:{session_id}",
+        preferred_channel(Channel.SMS, consents_to),
+        out_of_quiet_hours(_at_local_hour(day, zone), zone),
+    )
+
+
+def on_session_amended(
+    *, previous: TreatmentSession, version: TreatmentSession, now: datetime.datetime | None = None
+) -> None:
+    """An amendment replaces a signed version: the previous version's check-in, if not sent
+    yet, is cancelled and the new version's planned (its date may have moved). One already
+    sent, or never planned, is not sent again."""
+    cancelled = cancel_open_reminders(
+        Reminder.objects.filter(session=previous, kind=Kind.CHECKIN), "The session was amended."
+    )
+    if cancelled:
+        plan_checkin_reminder(session=version, now=now)
+
+
 def plan_noshow_reminder(
     *, appointment: Appointment, now: datetime.datetime | None = None
 ) -> Reminder:
@@ -395,7 +460,7 @@ def send_reminders(claims) -> dict[str, str]:
                 results[str(reminder_id)] = "error"
         if held:
             try:
-                written = statements.write(held.write)
+                written = statements.write(held.write) if held.write else None
             except Exception:  # noqa: BLE001 (the row stays claimed; the lease gives it back)
                 logger.exception("Sending reminder %s failed unexpectedly.", held.key)
                 results[held.key] = "error"
@@ -410,7 +475,7 @@ class _Held:
     row count means."""
 
     key: str
-    write: statements.Write
+    write: statements.Write | None  # None: made already
     then: Callable[[int], str]
 
 
@@ -440,23 +505,67 @@ def send_reminder(
     if reminder is None:
         return "not-mine"
     write, then = _send_started(reminder, claim_token, now)
-    return then(statements.write(write))
+    return then(statements.write(write) if write else 0)
 
 
 def _send_started(
     reminder: Reminder, token: str, now: datetime.datetime | None = None
-) -> tuple[statements.Write, Callable[[int], str]]:
+) -> tuple[statements.Write | None, Callable[[int], str]]:
     """Steps 2 and 3 of `send_reminder` for a started row: the write that records what
-    happened, and what the write's row count means (the outcome)."""
+    happened, and what the write's row count means (the outcome); no write when it has been
+    made already (an SMS, under the patient's lock)."""
     now = now or timezone.now()
     reason = _why_skip(reminder, now)
     if not reason and reminder.skip_reason.endswith(CANCELLED_WHILE_SENDING):
         reason = reminder.skip_reason
     if reason:
         return _finish(reminder, token, status=Status.SKIPPED, skip_reason=reason), _is("skipped")
-    zone = _zone_of(reminder.patient, reminder.appointment)
+    zone = _reminder_zone(reminder)
     if in_quiet_hours(now, zone):
         return _release(reminder, token, due_at=out_of_quiet_hours(now, zone)), _is("deferred")
+    if reminder.channel == Channel.SMS:
+        return _send_capped(reminder, token, now)
+    return _hand_over(reminder, token, now)
+
+
+def _send_capped(
+    reminder: Reminder, token: str, now: datetime.datetime
+) -> tuple[statements.Write | None, Callable[[int], str]]:
+    """An SMS under the patient's daily and weekly caps, which two sends at the same instant
+    must not both pass: the patient's SMS lock is held from the count to the "sent" write's
+    commit, which is made here rather than with the next row's start. Only SMS rows pay the
+    transaction, and only sends to one patient wait for each other."""
+    with transaction.atomic():
+        _lock_patient_sms(reminder.patient_id)
+        reason = _sms_cap_reason(reminder.patient, now)
+        if reason:
+            skip = _finish(reminder, token, status=Status.SKIPPED, skip_reason=reason)
+            statements.write(skip)
+            return None, _is("skipped")
+        write, then = _hand_over(reminder, token, now)
+        assert write is not None
+        outcome = then(statements.write(write))
+    return None, _is(outcome)
+
+
+# A namespace of PostgreSQL's two-key advisory locks: "SMS" (the second key is the patient).
+SMS_LOCK_SPACE = 0x534D53
+
+
+def _lock_patient_sms(patient_id: int) -> None:
+    """Until the transaction ends, one send at a time counts and sends a patient's SMS. On
+    PostgreSQL an advisory lock (no row of the patient's is locked, so nothing that locks the
+    patient's rows can deadlock with it); SQLite's IMMEDIATE transactions already serialize
+    every writer."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SMS_LOCK_SPACE, patient_id])
+
+
+def _hand_over(
+    reminder: Reminder, token: str, now: datetime.datetime
+) -> tuple[statements.Write | None, Callable[[int], str]]:
+    """Hand the message to its channel; the write that records it sent, failed or retried."""
     companions, companion_token = _take_companions(reminder, now)
     try:
         message = render_message(reminder, companions=companions)
@@ -647,13 +756,17 @@ def _why_skip(reminder: Reminder, now: datetime.datetime) -> str:
         reason = _offer_skip_reason(reminder, now)
         if reason:
             return reason
+    if reminder.kind == Kind.CHECKIN:
+        session = reminder.session
+        if session is None or session.status != TreatmentSession.Status.SIGNED:
+            return "The session was amended."
+        if CheckIn.objects.filter(session=session).exists():
+            return "The check-in was already answered."
     if not reminder.consent_granted:  # type: ignore[attr-defined]  # for_sending
         return f"No consent to {reminder.get_channel_display()} messages."
     if not patient.address_for(reminder.channel):
         return f"No {'email address' if reminder.channel == Channel.EMAIL else 'phone number'}."
-    if reminder.channel == Channel.SMS:
-        return _sms_cap_reason(patient, now)
-    return ""
+    return ""  # the SMS caps are counted under the patient's lock (_send_capped)
 
 
 def _offer_skip_reason(reminder: Reminder, now: datetime.datetime) -> str:
@@ -692,6 +805,8 @@ def render_message(reminder: Reminder, *, companions: Sequence[Reminder] = ()) -
     location = appointment.location if appointment else patient.location
     if reminder.kind == Kind.SLOT_OFFER and reminder.offer is not None:
         location = reminder.offer.location
+    if reminder.kind == Kind.CHECKIN and reminder.session is not None:
+        location = reminder.session.location
     assert location is not None  # only patients with a usual location get "please book"
     if reminder.channel == Channel.SMS:
         return channels.Message(
@@ -733,6 +848,13 @@ def render_message(reminder: Reminder, *, companions: Sequence[Reminder] = ()) -
         claim = link_url("offer", offer_id=offer.pk)
         body = f"{subject}. First to claim it gets it, until {until:%H:%M}:\n{claim}\n"
         page = {"offer": {"until": f"{until:%H:%M}", "link": claim}}
+    elif reminder.kind == Kind.CHECKIN:
+        assert reminder.session is not None  # a check-in's messages go with it (CASCADE)
+        # no symptom, no treatment named: only that there are questions (docs/clinical-rules.md)
+        subject = f"{location.name}: a few questions after your visit"
+        answer = link_url("checkin", session_id=reminder.session_id)
+        body = f"{subject}: {answer}\n"
+        page = {"action": {"link": answer, "text": "Answer four short questions"}}
     elif reminder.kind == Kind.DUE_NOT_BOOKED:
         subject = f"Time to book your next visit at {location.name}"
         page = {"lead": f"Please call {location.phone}."}
@@ -780,6 +902,9 @@ def sms_text(reminder: Reminder, location: Location) -> str:
         text = f"{name}: time to book your next visit. Please call {location.sms_phone}"
     elif reminder.kind == Kind.REBOOK_NOSHOW:
         text = f"{name}: we missed you. Please call {location.sms_phone} to book a new visit."
+    elif reminder.kind == Kind.CHECKIN:
+        answer = _short(reminder, "checkin", session_id=reminder.session_id)
+        text = f"{name}: a few questions after your visit\nAnswer here: {answer}"
     else:  # a new kind needs its own words, checked at the limits by test_sms_length.py
         raise ValueError(f"No text message for a {reminder.kind} reminder.")
     stop = _short(reminder, "stop", patient_id=reminder.patient_id, channel=reminder.channel)

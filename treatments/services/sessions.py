@@ -16,6 +16,7 @@ from treatments import protocol, rules
 from treatments.models import (
     AdverseEvent,
     Appointment,
+    CheckIn,
     InjectionSite,
     SessionAmendment,
     TreatmentCourse,
@@ -23,7 +24,11 @@ from treatments.models import (
     VialLot,
     VialUse,
 )
-from treatments.services.reminders import plan_due_reminder
+from treatments.services.reminders import (
+    on_session_amended,
+    plan_checkin_reminder,
+    plan_due_reminder,
+)
 from treatments.services.schedule import set_appointment_status
 
 
@@ -261,6 +266,7 @@ def sign_session(
     session.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
     _move_due_dates(session.course)
     plan_due_reminder(course=session.course)
+    plan_checkin_reminder(session=session)
     visit = session.appointment
     if visit is not None and visit.status == Appointment.Status.ARRIVED:
         # A recorded session fulfils its visit: through the state machine (lock, event).
@@ -291,7 +297,8 @@ def amend_session(
        acknowledgement must have one (a later "pregnant: yes" needs R7's like a first one).
     3. The old version is marked superseded, the one change the database lets a signed row
        take (migration 0012); the new version is written as a draft and signed by `user`;
-       the visit it fulfilled and its adverse events move to it. Both versions are kept.
+       the visit it fulfilled, its adverse events and its check-in move to it, and a check-in
+       message not sent yet is planned again for it. Both versions are kept.
     4. An amended date moves the due dates and re-plans the "due, not booked" reminder; the
        patient's future visits are re-checked by `visits_before_earliest` (shown after).
     """
@@ -338,6 +345,8 @@ def amend_session(
     version.signed_by = user
     version.save(update_fields=["acknowledged", "status", "signed_at", "signed_by", "updated_at"])
     AdverseEvent.objects.filter(session=session).update(session=version)
+    CheckIn.objects.filter(session=session).update(session=version)
+    on_session_amended(previous=session, version=version)
     amendment = SessionAmendment.objects.create(
         session=original,
         previous_version=session,
@@ -402,7 +411,7 @@ def discard_draft(*, session: TreatmentSession, user: User, reason: str) -> Trea
 
 @transaction.atomic
 def report_adverse_event(
-    *, session: TreatmentSession, recorded_by: User, reported_by: str, **fields
+    *, session: TreatmentSession, recorded_by: User | None, reported_by: str, **fields
 ) -> AdverseEvent:
     """Record an adverse event against a session (its patient is the session's)."""
     return AdverseEvent.objects.create(

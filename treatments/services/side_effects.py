@@ -13,12 +13,23 @@ from clinic.models import User
 from treatments.models import AdverseEvent, Alert, TreatmentSession
 from treatments.services.sessions import report_adverse_event
 
+# The emergency number a patient is told to call, by the clinic's country (its phone's region).
+EMERGENCY_NUMBERS = {"US": "911", "CA": "911", "GB": "999", "AU": "000"}
+EMERGENCY_NUMBER_ELSEWHERE = "112"  # the EU's and GSM phones' number
+
+
+def emergency_number(location) -> str:
+    """The number a patient of `location` (a Location, or None) calls in an emergency."""
+    region = location.region if location else None
+    return EMERGENCY_NUMBERS.get(region or "", EMERGENCY_NUMBER_ELSEWHERE)
+
+
 # What the email says: never the symptom or the patient (docs/clinical-rules.md).
 ALERT_EMAIL_SUBJECT = "Cadence: a patient report needs review"
 
 
 @transaction.atomic
-def report_side_effect(*, session: TreatmentSession, user: User, **fields) -> AdverseEvent:
+def report_side_effect(*, session: TreatmentSession, user: User | None, **fields) -> AdverseEvent:
     """Record a side effect the patient reports, and alert the clinicians if it is a
     boxed-warning sign.
 
@@ -68,6 +79,7 @@ def confirm_adverse_event(*, event: AdverseEvent, user: User, **fields) -> Adver
         event.resolved_on = None
     event.confirmed_at = timezone.now()
     event.confirmed_by = user
+    event.dismissed_at = event.dismissed_by = None  # confirmed after all
     event.save()
     return event
 

@@ -11,6 +11,7 @@ from clinic.paging import page_of
 from treatments.forms import AdverseEventForm, AdverseEventResolveForm, AlertAcknowledgeForm
 from treatments.models import AdverseEvent, Alert
 from treatments.services import acknowledge_alert, confirm_adverse_event, resolve_adverse_event
+from treatments.services.checkins import dismiss_adverse_event
 from treatments.views import pk_url
 
 
@@ -88,4 +89,17 @@ def adverse_event_resolve(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
     else:
         errors = " ".join(str(e) for errs in form.errors.values() for e in errs)
         messages.error(request, f"Not resolved: {errors}")
+    return redirect("treatments:session_detail", pk=event.session_id)
+
+
+@clinician_required
+@require_POST
+def adverse_event_dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A patient's draft report (a check-in answer, a portal report) is not an adverse event
+    after all: kept on the session, marked dismissed by this clinician."""
+    event = _event(request, pk)
+    if dismiss_adverse_event(event=event, user=request.user):
+        messages.success(request, "Patient report dismissed.")
+    else:
+        messages.info(request, "This report had already been confirmed or dismissed.")
     return redirect("treatments:session_detail", pk=event.session_id)

@@ -1,4 +1,5 @@
-"""The pages behind the signed links in messages: confirm a visit, cancel it, stop messages.
+"""The pages behind the signed links in messages: confirm a visit, cancel it, stop messages,
+claim an earlier slot, answer the post-injection check-in.
 
 Anyone holding the link may open them, and a link may be forwarded: the pages show a visit's
 place and time only, never a name or a clinical detail. GET never changes anything (mail
@@ -24,7 +25,8 @@ from django.views.decorators.http import require_http_methods
 from patients.models import Channel, Patient
 from treatments.forms import PatientCancelForm
 from treatments.links import BadLink, make_link_token, read_link_token
-from treatments.models import Appointment, SlotOffer
+from treatments.models import Appointment, CheckIn, SlotOffer
+from treatments.services.checkins import checkin_session
 from treatments.services.responses import (
     VisitChanged,
     cancellation_cutoff,
@@ -35,6 +37,7 @@ from treatments.services.responses import (
 from treatments.services.schedule import BookingError
 from treatments.services.short_links import resolve_short_link
 from treatments.services.waitlist import claim_offer, expire_offer_if_due, offer_state
+from treatments.views.checkins import checkin_response
 
 logger = logging.getLogger(__name__)
 
@@ -258,3 +261,18 @@ def link_offer(request: HttpRequest, token: str) -> HttpResponse:
             state = "open" if state == "refused" else state
     context = {"offer": offer, "state": state, "error": error, "moved": moved}
     return render(request, "links/offer.html", context)
+
+
+@public_link
+def link_checkin(request: HttpRequest, token: str) -> HttpResponse:
+    """The post-injection check-in: four questions about the session the link names (its
+    current version, if amended since); answered once."""
+    data = _read(token, "checkin")
+    if data is None:
+        return _bad_link(request)
+    session = checkin_session(data["session_id"])
+    if session is None:
+        return _gone(request)
+    return checkin_response(
+        request, session, user=None, via=CheckIn.Via.LINK, page="links/checkin.html"
+    )

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from treatments.services.reminder_planning import (
     PlanningFailed,
+    replan_all_checkin_reminders,
     replan_all_due_reminders,
     replan_all_visit_reminders,
 )
@@ -9,10 +10,10 @@ from treatments.services.reminder_planning import (
 
 class Command(BaseCommand):
     help = (
-        "Plan the reminders of every booked visit still ahead, as booking would, and every "
-        'active course\'s "due, not booked" reminder, as signing its last session would; rows '
-        "already there stay as they are (with --replace-pending, visits' unsent ones are "
-        "planned again)."
+        "Plan the reminders of every booked visit still ahead, as booking would, every "
+        'active course\'s "due, not booked" reminder, as signing its last session would, and '
+        "every recent signed session's check-in; rows already there stay as they are (with "
+        "--replace-pending, visits' unsent ones are planned again)."
     )
 
     def add_arguments(self, parser):
@@ -58,6 +59,12 @@ class Command(BaseCommand):
             f'Planned {due.courses:,} active courses\' "due, not booked" reminders: '
             f"{due.inserted:,} new, {due.rows - due.inserted:,} already there; "
             f"{due.seconds:.1f} s."
+        )
+        checkins = replan_all_checkin_reminders()
+        self.stdout.write(
+            f"Planned {checkins.sessions:,} recent signed sessions' check-ins: "
+            f"{checkins.inserted:,} new, {checkins.rows - checkins.inserted:,} already there; "
+            f"{checkins.seconds:.1f} s."
         )
 
     def _report(self, result, options) -> None:
