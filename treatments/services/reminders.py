@@ -904,7 +904,7 @@ def sms_text(reminder: Reminder, location: Location) -> str:
         text = f"{name}: we missed you. Please call {location.sms_phone} to book a new visit."
     elif reminder.kind == Kind.CHECKIN:
         answer = _short(reminder, "checkin", session_id=reminder.session_id)
-        text = f"{name}: a few questions after your visit\nAnswer here: {answer}"
+        text = f"{name}: a few questions after your visit\nAnswer: {answer}"
     else:  # a new kind needs its own words, checked at the limits by test_sms_length.py
         raise ValueError(f"No text message for a {reminder.kind} reminder.")
     stop = _short(reminder, "stop", patient_id=reminder.patient_id, channel=reminder.channel)
