@@ -23,6 +23,7 @@ urlpatterns = [
     path("portal/", include("patients.urls_portal")),
     path("treatments/", include("treatments.urls")),
     path("r/", include("treatments.urls_links")),
+    path("webhooks/", include("treatments.urls_webhooks")),
     path("audit/", include("audit.urls")),
     path("feed/<str:token>.ics", portal.calendar_feed, name="calendar_feed"),
     path("admin/", admin.site.urls),

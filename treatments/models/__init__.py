@@ -1,4 +1,5 @@
 from treatments.models.alerts import Alert
+from treatments.models.inbox import InboundMessage
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     AddDays,
@@ -28,6 +29,7 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "CallOutcome",
+    "InboundMessage",
     "Closure",
     "DueState",
     "InjectorDay",
