@@ -18,9 +18,10 @@ from treatments.services.reminders import dispatch_due_reminders, send_reminders
 from treatments.sms_twilio import TwilioSmsBackend
 
 
-def make_texts(count: int, *, first_phone: int = 1000) -> list[Reminder]:
+def make_texts(count: int, *, first_phone: int = 1000, cancelled_every: int = 0) -> list[Reminder]:
     """`count` patients consenting to SMS, each with their own mobile number, a visit in three
-    days and its "visit tomorrow" text due a minute ago."""
+    days and its "visit tomorrow" text due a minute ago; every `cancelled_every`-th visit is
+    cancelled (its text must not go)."""
     location = Location.objects.create(
         name="Riverside Clinic",
         address="120 Riverside Drive",
@@ -52,6 +53,11 @@ def make_texts(count: int, *, first_phone: int = 1000) -> list[Reminder]:
             booked_by=clinician,
             starts_at=start + datetime.timedelta(minutes=30 * n),
             ends_at=start + datetime.timedelta(minutes=30 * n + 30),
+            **(
+                {"status": "cancelled", "cancel_reason": "test"}
+                if cancelled_every and n % cancelled_every == 0
+                else {}
+            ),
         )
         for n, p in enumerate(patients)
     )
