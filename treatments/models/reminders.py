@@ -124,10 +124,16 @@ class Reminder(models.Model):
     skip_reason = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
+    # Defaults in the database too: the bulk planners insert rows with SQL of their own.
     delivery_status = models.CharField(
-        max_length=12, choices=Delivery.choices, blank=True, default=Delivery.UNKNOWN
+        max_length=12,
+        choices=Delivery.choices,
+        blank=True,
+        default=Delivery.UNKNOWN,
+        db_default=Delivery.UNKNOWN,
     )
-    delivery_error = models.CharField(max_length=20, blank=True)  # the provider's error code
+    # the provider's error code
+    delivery_error = models.CharField(max_length=20, blank=True, default="", db_default="")
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
