@@ -7,6 +7,7 @@ import datetime
 from urllib.parse import urlencode
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -430,3 +431,11 @@ def test_a_patient_cannot_open_the_inbox_or_mark_a_text(client, patient_a, db):
     assert response.status_code == 404
     message.refresh_from_db()
     assert message.is_open
+
+
+def test_the_database_refuses_a_delivery_on_a_reminder_never_sent(db, settings):
+    [reminder] = make_texts(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Reminder.objects.filter(pk=reminder.pk).update(delivery_status="delivered")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Reminder.objects.filter(pk=reminder.pk).update(status="sent", delivery_status="lost")

@@ -184,6 +184,11 @@ class Reminder(models.Model):
                 ),
                 name="reminder_delivery_status_valid",
             ),
+            # only a message handed over has a delivery to report
+            models.CheckConstraint(
+                condition=Q(delivery_status="") | Q(status="sent"),
+                name="reminder_delivery_only_when_sent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 """What an SMS provider tells us back: delivery receipts for the texts we sent, and the texts
-patients send to the clinic's number (docs/reminders.md is silent on providers; see the README's
-production section for Twilio's webhooks).
+patients send to the clinic's number (the README's production section says how Twilio is
+set up to call them).
 
 Receipts arrive out of order and more than once: a reminder's delivery only moves forward.
 Replies may arrive twice too (the provider retries a webhook that timed out): each is stored
@@ -55,7 +55,9 @@ def record_delivery(
     delivery = PROVIDER_STATUSES[status]
     error = error_code if delivery in (Delivery.UNDELIVERED, Delivery.FAILED) else ""
     return Reminder.objects.filter(
-        provider_message_id=provider_message_id, delivery_status__in=EARLIER[delivery]
+        provider_message_id=provider_message_id,
+        status=Reminder.Status.SENT,
+        delivery_status__in=EARLIER[delivery],
     ).update(
         delivery_status=delivery,
         delivery_error=error,
