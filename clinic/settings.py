@@ -520,6 +520,13 @@ REMINDER_PLANNING_CONNECTIONS = env_int(
 SMS_BACKEND = env_str("SMS_BACKEND", "treatments.channels.FileSmsBackend")
 SMS_FILE_PATH = Path(env_str("SMS_FILE_PATH", str(VAR_DIR / "sms")))
 SMS_TIMEOUT = env_int("SMS_TIMEOUT", 30)  # seconds, passed to the SMS backend
+# Twilio (SMS_BACKEND=treatments.sms_twilio.TwilioSmsBackend): the account, its auth token (it
+# also checks the signature of Twilio's webhooks), the sender (a number in E.164 or a Messaging
+# Service SID, MG...), and the API's address (tests point it at a local server).
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM = env_str("TWILIO_FROM")
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com")
 
 LOGGING = {
     "version": 1,
@@ -533,5 +540,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # django-axes notes every login at INFO; its warnings (lockouts) are what matter.
         "axes": {"level": "WARNING"},
+        # The twilio package logs every request's URL and headers at INFO: noise at best.
+        "twilio.http_client": {"level": "WARNING"},
     },
 }

@@ -26,6 +26,7 @@ urlpatterns = [
     path("r/", include("treatments.urls_links")),
     # a text message's short link (no trailing slash: it costs a character in every text)
     path("s/<str:code>", links.short_link, name="short_link"),
+    path("webhooks/", include("treatments.urls_webhooks")),
     path("audit/", include("audit.urls")),
     path("feed/<str:token>.ics", portal.calendar_feed, name="calendar_feed"),
     path("admin/", admin.site.urls),

@@ -351,6 +351,7 @@ class ContactConsent(models.Model):
         WRITTEN = "written", "Written form"
         PORTAL = "portal", "Patient portal"
         STOP_LINK = "stop_link", "Stop link in a message"
+        SMS_REPLY = "sms_reply", "Text message reply"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
     channel = models.CharField(max_length=10, choices=Channel.choices)

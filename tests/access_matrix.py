@@ -175,6 +175,14 @@ EXPECTED = {
     "treatments/reminders/<int:pk>/resend/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
     ),
+    # texts from patients (the SMS provider's inbound webhook): staff only
+    "treatments/inbox/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/inbox/<int:pk>/handled/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
+    ),
+    # the SMS provider's webhooks: public (its signature, not a login), POST only
+    "webhooks/twilio/status/": row(*["not_allowed"] * 5),
+    "webhooks/twilio/inbound/": row(*["not_allowed"] * 5),
     # signed links in messages: public; the matrix's made-up token is refused for everyone
     "r/confirm/<str:token>/": row(*["bad_request"] * 5),
     "r/cancel/<str:token>/": row(*["bad_request"] * 5),
@@ -294,6 +302,8 @@ AUDITED = frozenset(
         "treatments/due/",
         "treatments/reminders/",
         "treatments/reminders/<int:pk>/resend/",
+        "treatments/inbox/",
+        "treatments/inbox/<int:pk>/handled/",
         "treatments/closures/visits/",
         "treatments/calendar/",
         # signed links and the calendar feed: no login, the token names the patient

@@ -23,6 +23,7 @@ from django.utils import timezone
 from clinic.models import Location, User
 from patients.models import Patient
 from tests import clock
+from tests.fake_twilio import fake_twilio  # noqa: F401 (a fixture: tests/fake_twilio.py)
 
 # Playwright's sync API keeps an event loop in the test thread; Django's ORM refuses to run
 # beside one unless told it is safe. Our tests have no async code.

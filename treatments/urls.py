@@ -1,6 +1,15 @@
 from django.urls import path
 
-from treatments.views import alerts, calendar, closures, reminders, schedule, sessions, waitlist
+from treatments.views import (
+    alerts,
+    calendar,
+    closures,
+    inbox,
+    reminders,
+    schedule,
+    sessions,
+    waitlist,
+)
 
 app_name = "treatments"
 urlpatterns = [
@@ -48,6 +57,9 @@ urlpatterns = [
     path("closures/visits/", closures.closure_visit_list, name="closure_visit_list"),
     path("reminders/", reminders.reminder_list, name="reminder_list"),
     path("reminders/<int:pk>/resend/", reminders.reminder_resend, name="reminder_resend"),
+    # texts patients send to the clinic's number
+    path("inbox/", inbox.inbound_list, name="inbound_list"),
+    path("inbox/<int:pk>/handled/", inbox.inbound_handled, name="inbound_handled"),
     # the waitlist
     path("waitlist/", waitlist.waitlist_list, name="waitlist"),
     path("patients/<int:patient_pk>/waitlist/", waitlist.waitlist_patient, name="waitlist_patient"),

@@ -20,6 +20,7 @@ from treatments.models import (
     Alert,
     CallOutcome,
     Closure,
+    InboundMessage,
     Reminder,
     TreatmentCourse,
 )
@@ -92,6 +93,15 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
     offer = make_offer(booked_appointment, to=patient_b, by=front_desk)
     patient_b.user.calendar_token = "feed-secret-for-the-audit-test"
     patient_b.user.save()
+    # patient_b texted the clinic (the inbox)
+    text = InboundMessage.objects.create(
+        patient=patient_b,
+        from_number=str(patient_b.phone),
+        body="Running late",
+        provider_message_id="SM" + "0" * 32,
+        action="inbox",
+        received_at=booked_appointment.starts_at,
+    )
     return {
         "patient": patient_b,
         "user": front_desk,
@@ -101,6 +111,7 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
         "alert": alert,
         "reminder": reminder,
         "offer": offer,
+        "text": text,
     }
 
 
@@ -122,6 +133,8 @@ def url_for(route: str, objects: dict) -> str:
         return "/" + route.replace("<str:token>", tokens[route])
     if route.startswith("treatments/reminders/<int:pk>"):
         return f"/treatments/reminders/{objects['reminder'].pk}/resend/"
+    if route.startswith("treatments/inbox/<int:pk>"):
+        return f"/treatments/inbox/{objects['text'].pk}/handled/"
     url = concrete_url(route, objects)
     if route == "treatments/closures/visits/":
         visit = objects["appointment"]

@@ -21,7 +21,7 @@ from tests.conftest import (
     give_totp_device,
     make_user,
 )
-from treatments.models import TreatmentCourse
+from treatments.models import InboundMessage, TreatmentCourse
 from treatments.services import report_side_effect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,6 +53,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
         f"/treatments/appointments/{appointment.pk}/reschedule/",
         f"/treatments/appointments/{appointment.pk}/cancel/",
         "/treatments/reminders/",
+        "/treatments/inbox/",
         "/accounts/password_change/",
     ]
     return {
@@ -154,6 +155,15 @@ def test_the_main_pages_of_every_role_have_no_serious_accessibility_violation(
     )
     pages = main_pages(patient_a, patient_b, signed_session, booked_appointment)
     pages["clinician"].append(f"/treatments/alerts/{event.alert.pk}/")
+    # And Ben texted the clinic: a text waiting in the inbox
+    InboundMessage.objects.create(
+        patient=patient_b,
+        from_number="+12125550100",
+        body="Running late, sorry",
+        provider_message_id="SM" + "1" * 32,
+        action="inbox",
+        received_at=booked_appointment.starts_at,
+    )
     # And a new staff account, which is sent to set up its second factor
     make_user("newstaff", User.Role.FRONT_DESK)
     pages["newstaff"] = []

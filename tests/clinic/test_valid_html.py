@@ -22,7 +22,7 @@ from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_offer, make_user, session_input
 from treatments.links import make_link_token
-from treatments.models import TreatmentSession
+from treatments.models import InboundMessage, TreatmentSession
 from treatments.services import record_session, report_side_effect, sign_session
 
 VNU_JAR = os.environ.get("VNU_JAR") or str(
@@ -82,6 +82,24 @@ def other_states(
     checkin_link = reverse(
         "links:checkin", args=[make_link_token(purpose="checkin", session_id=current.pk)]
     )
+    # texts from patients: one waiting, one handled; a text the provider could not deliver
+    for n, handled in enumerate((None, appointment.starts_at)):
+        InboundMessage.objects.create(
+            patient=patient_a if handled is None else None,
+            from_number="+12125550100",
+            body="Running <late> & sorry",
+            provider_message_id=f"SM{n:032x}",
+            action="inbox" if handled is None else "stop",
+            received_at=appointment.starts_at,
+            handled_at=handled,
+            handled_by=personas["front_desk"] if handled else None,
+        )
+    appointment.reminders.filter(kind="visit_week").update(
+        status="sent",
+        sent_at=appointment.starts_at,
+        delivery_status="undelivered",
+        delivery_error="30003",
+    )
     requests = {
         "anonymous": [
             ("post", "/accounts/login/", {"username": "nobody", "password": "x"}),
@@ -97,6 +115,9 @@ def other_states(
             ("get", "/treatments/due/", None),
             ("get", "/treatments/waitlist/", None),
             ("get", "/treatments/waitlist/?show=offers", None),
+            ("get", "/treatments/inbox/", None),
+            ("get", "/treatments/reminders/", None),
+            ("get", f"/patients/{appointment.patient_id}/", None),
             # a call back without its date: the call page with its error
             ("post", f"/treatments/patients/{patient_a.pk}/calls/", {"outcome": "call_back"}),
             ("get", f"/treatments/patients/{patient_a.pk}/book/", None),

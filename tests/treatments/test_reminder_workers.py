@@ -17,6 +17,7 @@ from django.utils import timezone
 from clinic.models import Location, User
 from patients.models import ContactConsent, Patient
 from tests.conftest import PrivateRedis, free_port, wait_until
+from tests.treatments.test_sms_twilio import make_texts
 from treatments.links import site_domain
 from treatments.models import Appointment, Reminder
 from treatments.tasks import dispatch_reminders_task
@@ -143,11 +144,45 @@ def test_kills_double_beats_and_a_lost_queue_lose_nothing_and_send_nothing_twice
     visit, none twice (by key); raw repeats (a kill between hand-over and commit) are at most
     the kills. The claims lost with the queue come back after the queue timeout (10 s here),
     so the drain ends within seconds of it, not after the production timeout."""
+    reminders = make_visits(2000, cancelled_every=10)
+    survive_kills_and_a_lost_queue(
+        celery_cluster, private_redis, reminders, lambda: keys_in_mailbox(celery_cluster.mail_dir)
+    )
+
+
+def test_the_same_faults_lose_no_text_and_send_none_twice_through_the_twilio_adapter(
+    celery_cluster, private_redis, fake_twilio
+):
+    """The same run with texts, sent by the workers through the Twilio adapter to the fake
+    Twilio (tests/fake_twilio.py): each text Twilio accepted, by its patient's number."""
+    celery_cluster.env |= {
+        "SMS_BACKEND": "treatments.sms_twilio.TwilioSmsBackend",
+        "TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "TWILIO_FROM": "+12125550199",
+        "TWILIO_API_BASE_URL": fake_twilio.url,
+        "SITE_URL": "https://cadence.example.org",
+    }
+    reminders = make_texts(2000, cancelled_every=10)
+    key_of = {r.patient.phone.as_e164: r.idempotency_key for r in reminders}
+
+    def handed_over() -> list[str]:
+        with fake_twilio.lock:
+            return [key_of[message["to"]] for message in fake_twilio.messages]
+
+    survive_kills_and_a_lost_queue(celery_cluster, private_redis, reminders, handed_over)
+    assert all(
+        m["status_callback"].endswith("/webhooks/twilio/status/") for m in fake_twilio.messages
+    )
+
+
+def survive_kills_and_a_lost_queue(celery_cluster, private_redis, reminders, handed_over) -> None:
+    """The fault run over `reminders` (some for a cancelled visit); `handed_over()` lists the
+    key of every message the channel was handed, repeats included."""
     queue_timeout = 10
     celery_cluster.env["REMINDER_QUEUE_TIMEOUT_SECONDS"] = str(queue_timeout)
     if private_redis is not None:
         celery_cluster.env["CELERY_BROKER_URL"] = private_redis.url
-    reminders = make_visits(2000, cancelled_every=10)
     expected = {r.idempotency_key for r in reminders if r.appointment.status == "booked"}
     cancelled = {r.idempotency_key for r in reminders} - expected
 
@@ -171,7 +206,7 @@ def test_kills_double_beats_and_a_lost_queue_lose_nothing_and_send_nothing_twice
     wait_until(settled, timeout=queue_timeout + 40, interval=0.5)
     drain = time.monotonic() - lost_at
     statuses = {s: Reminder.objects.filter(status=s).count() for s in ("sent", "skipped", "failed")}
-    delivered = keys_in_mailbox(celery_cluster.mail_dir)
+    delivered = handed_over()
     repeats = len(delivered) - len(set(delivered))
     print(
         f"\nfault test: {len(expected)} expected, {len(delivered)} handed over, "

@@ -1,5 +1,6 @@
 from treatments.models.alerts import Alert
 from treatments.models.checkins import CheckIn
+from treatments.models.inbox import InboundMessage
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     AddDays,
@@ -31,6 +32,7 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "CallOutcome",
+    "InboundMessage",
     "Closure",
     "DueState",
     "InjectorDay",

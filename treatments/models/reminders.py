@@ -19,8 +19,11 @@ SENT_WITH = "Sent in one email with reminder"
 # What the front desk must look at: a message that failed or was skipped, and one that went out
 # for a visit cancelled while it was being handed over. The list's filter and its partial index
 # share this one condition (PostgreSQL uses a partial index only for a query that implies it).
-NEEDS_ATTENTION = Q(status__in=["failed", "skipped"]) | Q(
-    status="sent", skip_reason__endswith=CANCELLED_WHILE_SENDING
+# A message the provider reported it could not deliver (delivery receipts) needs a look too.
+NEEDS_ATTENTION = (
+    Q(status__in=["failed", "skipped"])
+    | Q(status="sent", skip_reason__endswith=CANCELLED_WHILE_SENDING)
+    | Q(status="sent", delivery_status__in=["undelivered", "failed"])
 )
 
 
@@ -75,6 +78,18 @@ class Reminder(models.Model):
         CHECKIN = "checkin", "Post-injection check-in"
 
     Channel = Channel  # the patient's contact channels: one enum for consent and messages
+
+    class Delivery(models.TextChoices):
+        """What the provider says of a message handed over (its status callbacks). Callbacks
+        arrive out of order: a row only moves forward (DELIVERY_RANK), and the first final
+        state stays."""
+
+        UNKNOWN = "", "Unknown"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -137,6 +152,17 @@ class Reminder(models.Model):
     skip_reason = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
+    # Defaults in the database too: the bulk planners insert rows with SQL of their own.
+    delivery_status = models.CharField(
+        max_length=12,
+        choices=Delivery.choices,
+        blank=True,
+        default=Delivery.UNKNOWN,
+        db_default=Delivery.UNKNOWN,
+    )
+    # the provider's error code
+    delivery_error = models.CharField(max_length=20, blank=True, default="", db_default="")
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ReminderQuerySet.as_manager()
@@ -166,6 +192,12 @@ class Reminder(models.Model):
             models.Index(
                 fields=["-due_at"], name="reminder_problem_idx", condition=NEEDS_ATTENTION
             ),
+            # a delivery receipt finds its row by the provider's id (only handed-over rows)
+            models.Index(
+                fields=["provider_message_id"],
+                name="reminder_provider_id_idx",
+                condition=~Q(provider_message_id=""),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -179,10 +211,29 @@ class Reminder(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="claimed") | ~Q(claim_token=""), name="reminder_claim_has_token"
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    delivery_status__in=["", "queued", "sent", "delivered", "undelivered", "failed"]
+                ),
+                name="reminder_delivery_status_valid",
+            ),
+            # only a message handed over has a delivery to report
+            models.CheckConstraint(
+                condition=Q(delivery_status="") | Q(status="sent"),
+                name="reminder_delivery_only_when_sent",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.get_channel_display()} ({self.status})"
+
+    @property
+    def delivery_label(self) -> str:
+        """ "delivered", "undelivered: 30003" (the provider's error code), "" if unknown."""
+        if not self.delivery_status:
+            return ""
+        label = self.get_delivery_status_display().lower()
+        return f"{label}: {self.delivery_error}" if self.delivery_error else label
 
     @property
     def idempotency_key(self) -> str:

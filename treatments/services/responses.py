@@ -118,21 +118,31 @@ def patient_cancel_appointment(
 
 
 @transaction.atomic
-def stop_messages(*, patient: Patient, channel: str) -> bool:
-    """The patient stops messages on one channel: record a revoked consent from the stop link.
-    False (nothing written) when consent on that channel is already revoked."""
+def stop_messages(
+    *, patient: Patient, channel: str, source: str = ContactConsent.Source.STOP_LINK
+) -> bool:
+    """The patient stops messages on one channel: record a revoked consent from the stop link
+    (or a STOP texted back, `source`). False (nothing written) when consent on that channel is
+    already revoked."""
+    return _set_consent(patient=patient, channel=channel, granted=False, source=source)
+
+
+@transaction.atomic
+def start_messages(*, patient: Patient, channel: str, source: str) -> bool:
+    """The patient asks for messages on one channel again (START texted back): record a
+    granted consent. False (nothing written) when it is already granted."""
+    return _set_consent(patient=patient, channel=channel, granted=True, source=source)
+
+
+def _set_consent(*, patient: Patient, channel: str, granted: bool, source: str) -> bool:
     if channel not in Channel.values:
         raise ValueError(f"Unknown channel: {channel!r}")
     # Lock the patient so that two taps at once write one row, not two.
     Patient.objects.select_for_update().filter(pk=patient.pk).first()
-    if patient.consents_to(channel) is False:
+    if patient.consents_to(channel) is granted:
         return False
     record_consent(
-        patient=patient,
-        channel=channel,
-        granted=False,
-        source=ContactConsent.Source.STOP_LINK,
-        recorded_by=None,
+        patient=patient, channel=channel, granted=granted, source=source, recorded_by=None
     )
     return True
 

@@ -32,6 +32,8 @@ REMINDER_ROW = (
     "status",
     "skip_reason",
     "last_error",
+    "delivery_status",
+    "delivery_error",
     "patient__first_name",
     "patient__last_name",
 )
@@ -67,12 +69,28 @@ STATUS_BADGES: dict[str, str] = {
     Reminder.Status.SENT.value: '<span class="badge text-bg-warning">Sent, visit cancelled</span>',
 }
 SKIPPED_BADGE = '<span class="badge text-bg-secondary">Skipped</span>'
+NOT_DELIVERED_BADGE = '<span class="badge text-bg-danger">Sent · not delivered</span>'
+
+
+def _status(reminder: Reminder) -> tuple[SafeString, str]:
+    """The row's badge and its why: what the send recorded, and for a message handed over
+    what the provider says of its delivery ("Sent · delivered", "undelivered: 30003")."""
+    why = reminder.skip_reason or reminder.last_error
+    if reminder.status != Reminder.Status.SENT:
+        return SafeString(STATUS_BADGES.get(reminder.status, SKIPPED_BADGE)), why
+    delivery = reminder.delivery_label
+    if reminder.delivery_status in (Reminder.Delivery.UNDELIVERED, Reminder.Delivery.FAILED):
+        cancelled = f" {why}" if why else ""
+        return SafeString(NOT_DELIVERED_BADGE), f"{delivery}.{cancelled}"
+    sent = SafeString(STATUS_BADGES[reminder.status])
+    return sent, f"{why} Sent · {delivery}." if delivery else why
 
 
 def _row(reminder: Reminder, detail, resend) -> SafeString:
     """A row's markup, built in Python (the template's dozen variables and filters a row cost
     0.1 ms each, 5 ms a page); every text escaped by format_html, the markup the template had."""
     patient = reminder.patient
+    badge, why = _status(reminder)
     if reminder.status == Reminder.Status.SENT:
         again = ""
     else:
@@ -99,8 +117,8 @@ def _row(reminder: Reminder, detail, resend) -> SafeString:
         reminder.get_kind_display(),
         reminder.get_channel_display(),
         local_time(reminder.due_at, reminder.zone_name),  # type: ignore[attr-defined]
-        SafeString(STATUS_BADGES.get(reminder.status, SKIPPED_BADGE)),
-        reminder.skip_reason or reminder.last_error,
+        badge,
+        why,
         again,
     )
 
