@@ -108,7 +108,7 @@ def test_a_text_goes_to_twilio_with_number_sender_body_and_callback_and_its_sid_
     assert request.form["To"] == "+12125551000"
     assert request.form["From"] == FROM_NUMBER
     assert "MessagingServiceSid" not in request.form
-    assert request.form["Body"].startswith("Your appointment at Riverside Clinic on ")
+    assert request.form["Body"].startswith("Riverside Clinic: visit ")
     assert "Stop texts: " in request.form["Body"]
     assert request.form["StatusCallback"] == f"{SITE_URL}/webhooks/twilio/status/"
     # and the reminder is sent, with Twilio's message SID as the provider's id
