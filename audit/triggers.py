@@ -23,6 +23,8 @@ HISTORY_TABLES = {
     "treatments_appointment": "patient_id",
     "treatments_treatmentsession": "patient_id",
     "treatments_adverseevent": "patient_id",
+    "patients_patientmedication": "patient_id",
+    "patients_medicationreport": "patient_id",
 }
 APPEND_ONLY_TABLES = ("audit_accessevent", "audit_changeevent")
 OPERATIONS = ("insert", "update", "delete")
