@@ -346,6 +346,31 @@ class Patient(models.Model):
         )
 
 
+def medication_overuse_of(today_of: dict[int, datetime.date]) -> dict[int, "outcomes.Flag"]:
+    """The medication-overuse flag (`outcomes.medication_overuse`) of each patient in
+    `today_of` (patient id -> their today) that has one: one query, however many patients
+    (the due list's page), reading only the days a counted class was taken."""
+    if not today_of:
+        return {}
+    counted = outcomes.OVERUSE_TEN_DAY_CLASSES | outcomes.OVERUSE_FIFTEEN_DAY_CLASSES
+    span = datetime.timedelta(days=outcomes.WINDOW_DAYS * outcomes.CONSECUTIVE_WINDOWS)
+    rows = DiaryEntry.objects.filter(
+        patient_id__in=list(today_of),
+        date__gt=min(today_of.values()) - span,
+        date__lte=max(today_of.values()),
+        acute_medication__in=counted,
+    )
+    by_patient: dict[int, list[DiaryEntry]] = {}
+    for row in rows:
+        by_patient.setdefault(row.patient_id, []).append(row)
+    flags = {}
+    for pk, entries in by_patient.items():
+        flag = outcomes.overuse_windows(entries, today_of[pk])
+        if flag is not None:
+            flags[pk] = flag
+    return flags
+
+
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"

@@ -356,6 +356,7 @@ def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
         "diary_windows": review.windows[::-1],
         "review": review,
         "outcome_flags": review.flags(cycles_given=sum(1 for s in sessions if s.is_signed)),
+        "overuse_flag": outcomes.medication_overuse(review.windows),
         "outcome_timeline": outcomes.outcome_timeline(
             [s for s in sessions if not s.is_voided], patient.questionnaire_responses.all()
         ),
