@@ -394,3 +394,23 @@ def test_another_patients_report_is_not_found_for_a_patient(client, patient_a, p
     client.force_login(patient_a.user)
     url = reverse("patients:medication_report_confirm", args=[report.pk])
     assert client.post(url, {}).status_code == 404
+
+
+# --- the audit trail ----------------------------------------------------------------------------
+
+
+def test_a_change_to_the_list_is_in_the_patients_trail_with_its_author(
+    client, clinician, patient_a
+):
+    from audit.models import ChangeEvent
+
+    client.force_login(clinician)
+    client.post(
+        reverse("patients:medications", args=[patient_a.pk]),
+        {"drug": "erenumab", "started_on": (clinic_today() - 5 * DAY).isoformat()},
+    )
+    added = PatientMedication.objects.get()
+    change = ChangeEvent.objects.get(table_name="patients_patientmedication", operation="insert")
+    assert (change.record_id, change.patient_id) == (added.pk, patient_a.pk)
+    assert (change.actor_id, change.actor_role) == (clinician.pk, "clinician")
+    assert change.changes["drug"] == [None, "erenumab"]
