@@ -13,10 +13,7 @@ def install(apps, schema_editor):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for table in TABLES:
-                cursor.execute(
-                    f"CREATE TRIGGER audit_history AFTER INSERT OR UPDATE OR DELETE ON {table} "
-                    "FOR EACH ROW EXECUTE FUNCTION audit_record_change('patient_id')"
-                )
+                cursor.execute(triggers.postgres_history(table))
     else:
         triggers.install(connection)
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from clinic.mfa import base32_secret, current_code
 from clinic.models import User
-from patients.models import DiaryEntry
+from patients.models import DiaryEntry, MedicationReport, PatientMedication
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_offer, make_user, session_input
@@ -77,6 +77,17 @@ def other_states(
     # patient_a waits for an earlier slot and has an open offer (the waitlist and its link)
     offer = make_offer(appointment, to=patient_a, by=personas["front_desk"])
     offer_link = reverse("links:offer", args=[make_link_token(purpose="offer", offer_id=offer.pk)])
+    # patient_b's medication list: an entry still taken, and an open report of a start
+    report_entry = PatientMedication.objects.create(
+        patient=patient_b,
+        drug="erenumab",
+        dose="70 mg monthly",
+        started_on=clinic_today() - datetime.timedelta(days=30),
+        recorded_by=personas["clinician"],
+    )
+    report = MedicationReport.objects.create(
+        patient=patient_b, kind="started", drug="propranolol", on=clinic_today()
+    )
     requests = {
         "anonymous": [
             ("post", "/accounts/login/", {"username": "nobody", "password": "x"}),
@@ -112,6 +123,14 @@ def other_states(
             ("get", f"/treatments/sessions/{superseded.pk}/", None),
             ("get", f"/treatments/sessions/{current.pk}/", None),
             ("post", f"/treatments/sessions/{current.pk}/amend/", {"reason": ""}),
+            # the medication list: an entry refused, a report confirmed with a wrong reason
+            ("post", f"/patients/{patient_b.pk}/medications/", {"stopped_on": "x"}),
+            (
+                "post",
+                f"/patients/medication-reports/{report.pk}/confirm/",
+                {"stop_reason": "other"},
+            ),
+            ("get", f"/patients/medications/{report_entry.pk}/edit/", None),
         ],
         # patient_b: a booked visit, a signed session, diary days
         "patient_b": [
@@ -126,6 +145,7 @@ def other_states(
             ("get", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", None),
             ("post", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", {"slot": "x"}),
             ("get", "/portal/treatment/", None),
+            ("post", "/portal/medicines/", {"kind": "stopped", "on": "2999-01-01"}),
             # a calendar link: the copy button and the webcal link
             ("post_follow", "/portal/calendar-feed/", {"action": "new"}),
             ("post_follow", "/portal/earlier-slot/", {"action": "join"}),
