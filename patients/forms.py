@@ -341,12 +341,25 @@ class Hit6Form(forms.Form):
 EARLIEST_MEDICATION_DATE = datetime.date(1950, 1, 1)
 
 
+class IsoDateInput(DateInput):
+    """A date input that shows back only an ISO date: the one value <input type="date">
+    takes. What was typed instead ("x", 31/02/2026) is left out, with the field's error."""
+
+    def format_value(self, value):
+        if isinstance(value, str):
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                return None
+        return super().format_value(value)
+
+
 def _date_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
     return forms.DateField(
         label=label,
         required=required,
         help_text=help_text,
-        widget=DateInput(format="%Y-%m-%d"),
+        widget=IsoDateInput(format="%Y-%m-%d"),
     )
 
 
