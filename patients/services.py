@@ -194,10 +194,10 @@ def confirm_medication_report(
 
     1. Lock the patient, then re-read the report: one already confirmed or dismissed is
        returned as it is (confirming twice writes once).
-    2. "Started": a new entry from the report's date, with the dose the clinician gives.
-       "Stopped": the entry of that drug taken on the report's date stops then, with the
-       clinician's reason; with no such entry the report cannot be confirmed (add the entry
-       with its start first).
+    2. "Started": a new entry from the report's date, with the dose the clinician gives
+       (refused when that drug is already on the list that day). "Stopped": the entry of
+       that drug taken on the report's date stops then, with the clinician's reason; with
+       no such entry the report cannot be confirmed (add the entry with its start first).
     3. The report is closed, naming the entry and who confirmed it.
     """
     _lock_patient(report.patient)
@@ -211,6 +211,12 @@ def confirm_medication_report(
     if report.kind == MedicationReport.Kind.STARTED:
         if stop_reason:
             raise MedicationError("A start has no stop reason.", "stop_reason")
+        taking = PatientMedication.objects.filter(patient=patient, drug=report.drug)
+        if taking.active_on(report.on).exists():
+            raise MedicationError(
+                f"{report.drug_name} is already on the list on {report.on:%Y-%m-%d}: edit that "
+                "entry, or dismiss the report."
+            )
         entry = save_medication(
             patient=patient,
             recorded_by=by,

@@ -355,6 +355,18 @@ def test_a_stop_of_a_drug_not_on_the_list_cannot_be_confirmed(patient_b, clinici
     assert report.status == "open"
 
 
+def test_a_start_of_a_drug_already_on_the_list_that_day_cannot_be_confirmed(patient_b, clinician):
+    taken = entry(patient_b, clinician, "erenumab", started_ago=60)
+    report = report_medication(
+        patient=patient_b, kind="started", drug="erenumab", on=clinic_today() - 10 * DAY
+    )
+    with pytest.raises(MedicationError, match="already on the list"):
+        confirm_medication_report(report=report, by=clinician)
+    assert list(PatientMedication.objects.all()) == [taken]
+    report.refresh_from_db()
+    assert report.status == "open"
+
+
 def test_a_dismissed_report_changes_nothing_on_the_list(patient_b, clinician):
     report = report_medication(
         patient=patient_b, kind="started", drug="erenumab", on=clinic_today()
