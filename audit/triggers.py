@@ -23,6 +23,8 @@ HISTORY_TABLES = {
     "treatments_appointment": "patient_id",
     "treatments_treatmentsession": "patient_id",
     "treatments_adverseevent": "patient_id",
+    "patients_patientmedication": "patient_id",
+    "patients_medicationreport": "patient_id",
 }
 APPEND_ONLY_TABLES = ("audit_accessevent", "audit_changeevent")
 OPERATIONS = ("insert", "update", "delete")
@@ -71,18 +73,28 @@ def postgres_install() -> list[str]:
             f"CREATE TRIGGER guard_{table}_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
         )
-    for table, patient_column in HISTORY_TABLES.items():
-        statements.append(
-            f"CREATE TRIGGER audit_history AFTER INSERT OR UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION audit_record_change('{patient_column}')"
-        )
+    statements += [postgres_history(table) for table in HISTORY_TABLES]
     return statements
+
+
+def postgres_history(table: str) -> str:
+    """The history trigger on `table`, if the table is there and has none yet: a table added
+    to HISTORY_TABLES later (the medication list) gets its trigger from its own migration
+    (audit 0002), whichever of the two migrations runs first."""
+    return (
+        "DO $$ BEGIN "
+        f"IF to_regclass('{table}') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_trigger "
+        f"WHERE tgname = 'audit_history' AND tgrelid = to_regclass('{table}')) THEN "
+        f"CREATE TRIGGER audit_history AFTER INSERT OR UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION audit_record_change('{HISTORY_TABLES[table]}'); "
+        "END IF; END $$"
+    )
 
 
 def postgres_uninstall() -> list[str]:
     return [
         *[f"DROP TRIGGER guard_{table}_append_only ON {table}" for table in APPEND_ONLY_TABLES],
-        *[f"DROP TRIGGER audit_history ON {table}" for table in HISTORY_TABLES],
+        *[f"DROP TRIGGER IF EXISTS audit_history ON {table}" for table in HISTORY_TABLES],
         "DROP FUNCTION audit_record_change()",
         "DROP FUNCTION audit_append_only()",
     ]

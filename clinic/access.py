@@ -73,6 +73,9 @@ GROUP_PERMISSIONS = {
     Role.CLINICIAN: [
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view", "add")),
+        # the medication list: clinicians only (front desk sees no medication)
+        ("patients", "patientmedication", ("view", "add", "change")),
+        ("patients", "medicationreport", ("view", "change")),
         ("clinic", "location", ("view",)),
         *[("treatments", model, ("view", "add", "change")) for model in TREATMENT_RECORDS],
         *SCHEDULE_WORK,

@@ -18,6 +18,7 @@ from patients.models import (
     DiagnosisCode,
     DiaryEntry,
     Patient,
+    PatientMedication,
     QuestionnaireResponse,
 )
 from treatments import protocol
@@ -196,6 +197,49 @@ def _seed_patients(created, locations, clinicians_at) -> None:
                     granted=True,
                     source=ContactConsent.Source.WRITTEN,
                 )
+            _demo_medications(number, patient, fields["primary_clinician"])
+
+
+# Preventives tried before Botox, in the order tried, and why each stopped (the demo's notes).
+DEMO_PREVENTIVES = [
+    ("topiramate", "50 mg twice daily", "not_tolerated"),
+    ("propranolol", "80 mg daily", "ineffective"),
+    ("amitriptyline", "25 mg at night", "ineffective"),
+    ("candesartan", "16 mg daily", "ineffective"),
+]
+
+
+def _demo_medications(number: int, patient: Patient, clinician: User) -> None:
+    """Two to four preventives tried and stopped over the past years (so most demo patients
+    meet NICE's three), a triptan for attacks, and a CGRP antibody for every fourth patient."""
+    today = timezone.localdate()
+    tried = DEMO_PREVENTIVES[: 2 + number % 3]
+    for index, (drug, dose, reason) in enumerate(tried):
+        started = today - datetime.timedelta(days=1500 - 300 * index)
+        PatientMedication.objects.create(
+            patient=patient,
+            drug=drug,
+            dose=dose,
+            started_on=started,
+            stopped_on=started + datetime.timedelta(days=120),
+            stop_reason=reason,
+            recorded_by=clinician,
+        )
+    PatientMedication.objects.create(
+        patient=patient,
+        drug="sumatriptan",
+        dose="50 mg as needed",
+        started_on=today - datetime.timedelta(days=1600),
+        recorded_by=clinician,
+    )
+    if number % 4 == 0:
+        PatientMedication.objects.create(
+            patient=patient,
+            drug="erenumab",
+            dose="140 mg monthly",
+            started_on=today - datetime.timedelta(days=45 + number),
+            recorded_by=clinician,
+        )
 
 
 def _demo_patient_fields(rng, number, locations, clinicians_at) -> dict:
@@ -218,7 +262,6 @@ def _demo_patient_fields(rng, number, locations, clinicians_at) -> dict:
         "status": "discharged" if number % 13 == 0 else "active",
         "baseline_headache_days": headache_days,
         "baseline_migraine_days": rng.randint(8, headache_days),
-        "preventives_failed": rng.randint(2, 5),
         "preventives_notes": "Topiramate, propranolol, amitriptyline",
         "diagnosis_code": rng.choice(DiagnosisCode.values),
     }

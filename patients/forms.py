@@ -6,13 +6,16 @@ from django.utils import timezone
 from clinic.formats import TypedDateError, date_pattern, typed_date
 from clinic.forms import ChoicesReadWholeMixin
 from clinic.models import Location, User
-from patients import outcomes
+from patients import medications, outcomes
 from patients.models import (
     AcuteMedication,
     Channel,
     ContactConsent,
     DiaryEntry,
+    MedicationReport,
     Patient,
+    PatientMedication,
+    StopReason,
 )
 
 MAX_AGE_YEARS = 120
@@ -103,7 +106,6 @@ class PatientIntakeForm(forms.ModelForm):
             "diagnosis_code",
             "baseline_headache_days",
             "baseline_migraine_days",
-            "preventives_failed",
             "preventives_notes",
         ]
         widgets = {"preventives_notes": forms.Textarea(attrs={"rows": 3})}
@@ -331,3 +333,119 @@ class Hit6Form(forms.Form):
 
     def answers(self) -> list:
         return [self.cleaned_data[name] for name in self.fields]
+
+
+# --- the medication list -------------------------------------------------------------------
+
+# Far enough back for anyone's history of preventives; the year 1 is a typo, not a start.
+EARLIEST_MEDICATION_DATE = datetime.date(1950, 1, 1)
+
+
+class IsoDateInput(DateInput):
+    """A date input that shows back only an ISO date: the one value <input type="date">
+    takes. What was typed instead ("x", 31/02/2026) is left out, with the field's error."""
+
+    def format_value(self, value):
+        if isinstance(value, str):
+            try:
+                datetime.date.fromisoformat(value)
+            except ValueError:
+                return None
+        return super().format_value(value)
+
+
+def _date_field(label: str, *, required: bool = True, help_text: str = "") -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=required,
+        help_text=help_text,
+        widget=IsoDateInput(format="%Y-%m-%d"),
+    )
+
+
+class MedicationForm(forms.ModelForm):
+    """One entry of the list: a clinician's form. The rules are the service's
+    (`save_medication`) and the database's; these repeat them in words."""
+
+    drug = forms.ChoiceField(
+        label="Medicine", choices=[("", "---------"), *medications.drug_choices()]
+    )
+    started_on = _date_field("Started on")
+    stopped_on = _date_field("Stopped on", required=False, help_text="Leave empty while taken.")
+    stop_reason = forms.ChoiceField(
+        label="Why it stopped", choices=[("", "---------"), *StopReason.choices], required=False
+    )
+
+    class Meta:
+        model = PatientMedication
+        fields = ["drug", "dose", "started_on", "stopped_on", "stop_reason", "note"]
+        widgets = {"note": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, today: datetime.date, **kwargs):
+        self.today = today
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        started, stopped = data.get("started_on"), data.get("stopped_on")
+        for name in ("started_on", "stopped_on"):
+            day = data.get(name)
+            if day is not None and day > self.today:
+                self.add_error(name, "The date cannot be in the future.")
+            elif day is not None and day < EARLIEST_MEDICATION_DATE:
+                self.add_error(name, "Check the year.")
+        if started and stopped and stopped < started:
+            self.add_error("stopped_on", "It cannot stop before it started.")
+        if stopped and not data.get("stop_reason"):
+            self.add_error("stop_reason", "Say why it stopped.")
+        if not stopped and data.get("stop_reason") and "stopped_on" not in self.errors:
+            self.add_error("stop_reason", "A reason is given only with the stop date.")
+        return data
+
+
+class MedicationReportForm(forms.Form):
+    """The portal's "I started / stopped ...": a clinician confirms it."""
+
+    kind = forms.ChoiceField(
+        label="What changed", choices=MedicationReport.Kind.choices, widget=forms.RadioSelect
+    )
+    drug = forms.ChoiceField(
+        label="Medicine", choices=[("", "---------"), *medications.drug_choices()]
+    )
+    on = _date_field("When")
+    note = forms.CharField(label="Anything to add (optional)", max_length=300, required=False)
+
+    def __init__(self, *args, today: datetime.date, **kwargs):
+        self.today = today
+        super().__init__(*args, **kwargs)
+
+    def clean_on(self):
+        day = self.cleaned_data["on"]
+        if day > self.today:
+            raise forms.ValidationError("The date cannot be in the future.")
+        if day < EARLIEST_MEDICATION_DATE:
+            raise forms.ValidationError("Check the year.")
+        return day
+
+
+class ReportConfirmForm(forms.Form):
+    """What the clinician adds to a patient's report when confirming it."""
+
+    stop_reason = forms.ChoiceField(
+        label="Why it stopped", choices=[("", "---------"), *StopReason.choices], required=False
+    )
+    dose = forms.CharField(label="Dose", max_length=120, required=False)
+
+    def __init__(self, *args, report: MedicationReport, **kwargs):
+        self.report = report
+        super().__init__(*args, **kwargs)
+        self.auto_id = f"id_report{report.pk}_%s"
+
+    def clean(self):
+        data = super().clean()
+        stopped = self.report.kind == MedicationReport.Kind.STOPPED
+        if stopped and not data.get("stop_reason"):
+            self.add_error("stop_reason", "Say why it stopped.")
+        if not stopped and data.get("stop_reason"):
+            self.add_error("stop_reason", "A start has no stop reason.")
+        return data

@@ -10,7 +10,7 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
 from clinic.models import User
-from patients import outcomes
+from patients import medications, outcomes
 
 
 class DiagnosisCode(models.TextChoices):
@@ -168,12 +168,15 @@ class Patient(models.Model):
     baseline_migraine_days = models.PositiveSmallIntegerField(
         "migraine days a month", null=True, blank=True, validators=[MaxValueValidator(31)]
     )
+    # The typed count from before the medication list: read-only, kept as history. Migration
+    # 0006 copied every count into `preventives_notes`; NICE's criterion now reads the list
+    # (`preventives_failed_count`).
     preventives_failed = models.PositiveSmallIntegerField(
-        "preventive medicines failed",
+        "preventive medicines failed (typed before the medication list)",
         null=True,
         blank=True,
+        editable=False,
         validators=[MaxValueValidator(30)],
-        help_text="Failed, not tolerated or unsuitable.",
     )
     preventives_notes = models.TextField("preventives tried", blank=True)
     diagnosis_code = models.CharField(
@@ -232,13 +235,20 @@ class Patient(models.Model):
         return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
 
     @property
+    def preventives_failed_count(self) -> int:
+        """Preventive drugs on the medication list stopped as ineffective, not tolerated or
+        contraindicated (patients/medications.py); uses prefetched `medications`."""
+        return medications.preventives_failed(self.medications.all())
+
+    @property
     def meets_nice_start_criteria(self) -> bool | None:
-        """NICE TA260 start criteria from the intake baseline; None while it is incomplete."""
+        """NICE TA260 start criteria from the intake baseline and the medication list; None
+        while the baseline is incomplete."""
         headache = self.baseline_headache_days
         migraine = self.baseline_migraine_days
-        failed = self.preventives_failed
-        if headache is None or migraine is None or failed is None:
+        if headache is None or migraine is None:
             return None
+        failed = self.preventives_failed_count
         return (
             headache >= NICE_MIN_HEADACHE_DAYS
             and migraine >= NICE_MIN_MIGRAINE_DAYS
@@ -334,6 +344,31 @@ class Patient(models.Model):
         return outcomes.questionnaires_due(
             visit_days, answered, today, QuestionnaireResponse.Kind.values
         )
+
+
+def medication_overuse_of(today_of: dict[int, datetime.date]) -> dict[int, "outcomes.Flag"]:
+    """The medication-overuse flag (`outcomes.medication_overuse`) of each patient in
+    `today_of` (patient id -> their today) that has one: one query, however many patients
+    (the due list's page), reading only the days a counted class was taken."""
+    if not today_of:
+        return {}
+    counted = outcomes.OVERUSE_TEN_DAY_CLASSES | outcomes.OVERUSE_FIFTEEN_DAY_CLASSES
+    span = datetime.timedelta(days=outcomes.WINDOW_DAYS * outcomes.CONSECUTIVE_WINDOWS)
+    rows = DiaryEntry.objects.filter(
+        patient_id__in=list(today_of),
+        date__gt=min(today_of.values()) - span,
+        date__lte=max(today_of.values()),
+        acute_medication__in=counted,
+    )
+    by_patient: dict[int, list[DiaryEntry]] = {}
+    for row in rows:
+        by_patient.setdefault(row.patient_id, []).append(row)
+    flags = {}
+    for pk, entries in by_patient.items():
+        flag = outcomes.overuse_windows(entries, today_of[pk])
+        if flag is not None:
+            flags[pk] = flag
+    return flags
 
 
 class Channel(models.TextChoices):
@@ -507,3 +542,134 @@ class QuestionnaireResponse(models.Model):
     @property
     def band_label(self) -> str:
         return outcomes.band_label(self.kind, self.band)
+
+
+# --- the medication list (patients/medications.py; docs/clinical-rules.md) -----------------------
+
+
+class StopReason(models.TextChoices):
+    INEFFECTIVE = "ineffective", "Ineffective"
+    NOT_TOLERATED = "not_tolerated", "Not tolerated"
+    CONTRAINDICATED = "contraindicated", "Contraindicated (unsuitable)"
+    OTHER = "other", "Other"
+
+
+class PatientMedicationQuerySet(PatientOwnedQuerySet):
+    def active_on(self, day: datetime.date) -> Self:
+        """Taken on `day`: started by then, and not stopped before it."""
+        return self.filter(started_on__lte=day).filter(
+            Q(stopped_on__isnull=True) | Q(stopped_on__gte=day)
+        )
+
+
+class PatientMedication(models.Model):
+    """One period of one drug from the catalogue (patients/medications.py): started, and
+    stopped with a reason once it is. A drug tried twice is two rows."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="medications")
+    drug = models.CharField(max_length=40, choices=medications.drug_choices())
+    dose = models.CharField(
+        max_length=120, blank=True, help_text="As prescribed, e.g. 50 mg daily."
+    )
+    started_on = models.DateField()
+    stopped_on = models.DateField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=16, choices=StopReason.choices, blank=True)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientMedicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_on", "-pk"]
+        indexes = [models.Index(fields=["patient", "started_on"], name="medication_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(drug__in=medications.DRUG_CODES), name="medication_drug_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_on__isnull=True) | Q(stopped_on__gte=models.F("started_on")),
+                name="medication_stops_after_start",
+            ),
+            # A reason only once stopped, and a stopped drug always has one.
+            models.CheckConstraint(
+                condition=Q(stopped_on__isnull=True, stop_reason="")
+                | Q(stopped_on__isnull=False, stop_reason__in=StopReason.values),
+                name="medication_stop_reason_when_stopped",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug_name} from {self.started_on:%Y-%m-%d}"
+
+    @property
+    def drug_name(self) -> str:
+        return medications.drug_name(self.drug)
+
+    @property
+    def catalogue(self) -> "medications.Drug":
+        return medications.DRUGS[self.drug]
+
+    def active_on(self, day: datetime.date) -> bool:
+        return self.started_on <= day and (self.stopped_on is None or self.stopped_on >= day)
+
+
+class MedicationReport(models.Model):
+    """A patient's "I started / stopped ..." from the portal: a clinician confirms it (it
+    becomes, or stops, an entry of the list) or dismisses it. Nothing the patient types
+    reaches the list unseen."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", "I started"
+        STOPPED = "stopped", "I stopped"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a clinician"
+        CONFIRMED = "confirmed", "Confirmed"
+        DISMISSED = "dismissed", "Dismissed"
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="medication_reports"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    drug = models.CharField(max_length=40, choices=medications.drug_choices())
+    on = models.DateField("when")
+    note = models.CharField(max_length=300, blank=True)
+    reported_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    entry = models.ForeignKey(
+        PatientMedication, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = PatientOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-reported_at", "-pk"]
+        indexes = [models.Index(fields=["patient", "status"], name="medreport_patient_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(drug__in=medications.DRUG_CODES), name="medreport_drug_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["started", "stopped"]), name="medreport_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True)
+                | Q(status__in=["confirmed", "dismissed"], resolved_at__isnull=False),
+                name="medreport_resolved_when_closed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {medications.drug_name(self.drug)}"
+
+    @property
+    def drug_name(self) -> str:
+        return medications.drug_name(self.drug)

@@ -95,6 +95,21 @@ PAUSE_BELOW_DAYS = 10  # R16 [EHF]
 CONSECUTIVE_WINDOWS = 3  # R15, R16: "for 3 months"
 QUESTIONNAIRE_LEAD_DAYS = 14  # asked for before each visit, within 14 days of it [ours]
 
+# Medication overuse (ICHD-3 8.2; docs/clinical-rules.md), from the diary's acute medicine of
+# each day (one class a day): in each of 3 consecutive 28-day windows,
+# - >= 10 days of triptans, ergots, opioids or combination analgesics, or any mix of these
+#   (8.2.1, 8.2.2, 8.2.4, 8.2.5);
+# - or >= 15 days of simple analgesics or NSAIDs (8.2.3: one class, the non-opioid analgesics);
+# - or >= 10 days in all when both groups are taken (8.2.6: "any combination of ergotamine,
+#   triptans, simple analgesics, NSAIDs and/or opioids on a total of >= 10 days", no single
+#   class overused): 9 triptan days and 1 ibuprofen day overuse; 14 ibuprofen days do not.
+# Gepants and "other" do not count (ICHD-3 lists no overuse for them). A window with too few
+# entries for R14-R16 still counts here: the days entered can only understate the use.
+OVERUSE_TEN_DAY_CLASSES = frozenset({"triptan", "ergot", "opioid", "combination_analgesic"})
+OVERUSE_FIFTEEN_DAY_CLASSES = frozenset({"simple_analgesic", "nsaid"})
+OVERUSE_TEN_DAYS = 10
+OVERUSE_FIFTEEN_DAYS = 15
+
 
 class InvalidAnswers(ValueError):
     """Answers that are not a complete, valid questionnaire."""
@@ -175,6 +190,19 @@ class DiarySummary:
     medication_days: int
     baseline: int | None
     insufficient: bool
+    # Medication overuse: days of the 10-day classes, and of the 15-day classes (ICHD-3 8.2)
+    overuse_days: int = 0
+    analgesic_days: int = 0
+
+    @property
+    def overuses(self) -> bool:
+        """This window crosses ICHD-3's medication-overuse threshold (see OVERUSE_*)."""
+        ten, fifteen = self.overuse_days, self.analgesic_days
+        return (
+            ten >= OVERUSE_TEN_DAYS
+            or fifteen >= OVERUSE_FIFTEEN_DAYS
+            or (ten > 0 and fifteen > 0 and ten + fifteen >= OVERUSE_TEN_DAYS)
+        )
 
     @property
     def percent_change(self) -> Decimal | None:
@@ -212,6 +240,8 @@ def diary_summary(
         moderate_severe_days=sum(1 for e in inside if e.headache and e.severity >= 2),
         migraine_days=sum(1 for e in inside if e.headache and e.migraine),
         medication_days=sum(1 for e in inside if e.acute_medication != "none"),
+        overuse_days=sum(1 for e in inside if e.acute_medication in OVERUSE_TEN_DAY_CLASSES),
+        analgesic_days=sum(1 for e in inside if e.acute_medication in OVERUSE_FIFTEEN_DAY_CLASSES),
         baseline=baseline,
         # Scaled for a shorter window, so a 28-day window needs 20 entries.
         insufficient=len(inside) * WINDOW_DAYS < MIN_ENTRIES_PER_WINDOW * days,
@@ -350,6 +380,26 @@ def response_flags(
                 )
             )
     return flags
+
+
+def medication_overuse(windows: Sequence[DiarySummary]) -> Flag | None:
+    """The overuse flag when each of the last 3 windows (oldest first) crosses the threshold
+    (see OVERUSE_*): ICHD-3's "for more than 3 months", with the diary's windows."""
+    last = windows[-CONSECUTIVE_WINDOWS:]
+    if len(last) < CONSECUTIVE_WINDOWS or not all(w.overuses for w in last):
+        return None
+    counts = "; ".join(f"{w.start:%Y-%m-%d}: {w.overuse_days} + {w.analgesic_days}" for w in last)
+    return Flag(
+        "MOH",
+        f"Medication overuse in each of the last {CONSECUTIVE_WINDOWS} windows (days of "
+        f"triptans, ergots, opioids or combination analgesics + days of simple analgesics or "
+        f"NSAIDs: {counts}). Treat the overuse: it mimics and causes chronic migraine.",
+    )
+
+
+def overuse_windows(entries: Iterable, today: datetime.date) -> Flag | None:
+    """`medication_overuse` over the 3 windows to `today` of the diary `entries`."""
+    return medication_overuse(diary_windows(entries, today, CONSECUTIVE_WINDOWS))
 
 
 def questionnaires_due(

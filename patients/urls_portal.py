@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.views import diary, portal, portal_waitlist
+from patients.views import diary, medications, portal, portal_waitlist
 
 app_name = "portal"
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("treatment/<int:pk>/checkin/", portal.portal_checkin, name="checkin"),
     path("contact/", portal.portal_contact, name="contact"),
     path("earlier-slot/", portal_waitlist.portal_waitlist, name="waitlist"),
+    path("medicines/", medications.portal_medications, name="medications"),
 ]
 
 # The headache diary and questionnaires (patients/views/diary.py)

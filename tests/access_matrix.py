@@ -65,6 +65,17 @@ EXPECTED = {
     "patients/<int:pk>/": row("login", "not_found", "ok", "ok", "ok"),
     "patients/<int:pk>/edit/": row("login", "not_found", "ok", "ok", "ok"),
     "patients/<int:pk>/intake/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    # the medication list: clinicians only; front desk sees no medication (issue 18)
+    "patients/<int:pk>/medications/": row("login", "not_found", "forbidden", "ok", "forbidden"),
+    "patients/medications/<int:pk>/edit/": row(
+        "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    "patients/medication-reports/<int:pk>/confirm/": row(
+        "login", "not_found", "forbidden", "not_allowed", "forbidden"
+    ),
+    "patients/medication-reports/<int:pk>/dismiss/": row(
+        "login", "not_found", "forbidden", "not_allowed", "forbidden"
+    ),
     "patients/<int:pk>/consent/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
     ),
@@ -76,6 +87,7 @@ EXPECTED = {
     "portal/questionnaires/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/questionnaires/midas/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/questionnaires/hit6/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/medicines/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # admin: clinic admins only
     "admin/": admin_row("ok"),
     # The admin has no login of its own: ours (password and second factor), then back.
@@ -260,6 +272,10 @@ AUDITED = frozenset(
         "patients/<int:pk>/intake/",
         "patients/<int:pk>/consent/",
         "patients/<int:pk>/invite/",
+        "patients/<int:pk>/medications/",
+        "patients/medications/<int:pk>/edit/",
+        "patients/medication-reports/<int:pk>/confirm/",
+        "patients/medication-reports/<int:pk>/dismiss/",
         # the portal: every page shows the patient's own record
         "portal/",
         "portal/diary/",
@@ -267,6 +283,7 @@ AUDITED = frozenset(
         "portal/questionnaires/",
         "portal/questionnaires/midas/",
         "portal/questionnaires/hit6/",
+        "portal/medicines/",
         "portal/visits/<int:pk>/confirm/",
         "portal/visits/<int:pk>/cancel/",
         "portal/visits/<int:pk>/change/",

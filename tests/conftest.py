@@ -635,6 +635,26 @@ def signed_session(patient_b, clinician, location):
     return amendment.new_version  # version 2, the current one
 
 
+def make_medication_records(patient: Patient, clinician: User) -> dict:
+    """A stopped entry of the patient's medication list and an open report of theirs: what
+    the medication routes name (`medication`, `medication_report`)."""
+    from patients.models import MedicationReport, PatientMedication
+
+    medication = PatientMedication.objects.create(
+        patient=patient,
+        drug="topiramate",
+        dose="50 mg twice daily",
+        started_on=SESSION_TIME.date() - datetime.timedelta(days=200),
+        stopped_on=SESSION_TIME.date() - datetime.timedelta(days=100),
+        stop_reason="not_tolerated",
+        recorded_by=clinician,
+    )
+    report = MedicationReport.objects.create(
+        patient=patient, kind="started", drug="erenumab", on=SESSION_TIME.date()
+    )
+    return {"medication": medication, "medication_report": report}
+
+
 @pytest.fixture
 def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
     """One object of every kind a route can name (patient_b's, who is the patient persona's
@@ -667,6 +687,7 @@ def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
     )
     event = signed_session.adverse_events.get()
     return {
+        **make_medication_records(patient_b, personas["clinician"]),
         "patient": patient_b,
         "user": personas["front_desk"],
         "session": signed_session,

@@ -1,4 +1,4 @@
-"""Rules R1-R13 and R17-R21 (docs/clinical-rules.md) over the facts of one session, as a
+"""Rules R1-R13 and R17-R22 (docs/clinical-rules.md) over the facts of one session, as a
 pure function.
 
 `evaluate(facts)` returns findings: a BLOCK stops the save (or, when `at_signoff`, only the
@@ -24,6 +24,7 @@ ACKNOWLEDGEABLE = {
     "R12": "Other botulinum toxin recently, or more than 400 U in 3 months",
     "R13": "Pregnant or breastfeeding",
     "R19": "Saline other than 2 mL per 100 U",
+    "R22": "A drug on the medication list that interacts with the toxin",
 }
 
 
@@ -92,6 +93,11 @@ class SessionFacts:
     under_18_reason: str = ""  # R17: an adolescent clinic's reason, given per session
     now: datetime.datetime | None = None  # R21: the clock, for a session dated in the future
     same_day_session: str = ""  # R21: another session of the patient that local day, named
+    # From the medication list (issue 18): the interacting drugs taken on the session's date
+    # (R22), and the other botulinum toxins within 3 months either side (R12), as
+    # (name, from, to or None) each.
+    interacting_on_list: tuple[tuple[str, datetime.date, datetime.date | None], ...] = ()
+    toxins_on_list: tuple[tuple[str, datetime.date, datetime.date | None], ...] = ()
 
     @property
     def given(self) -> list[SiteEntry]:
@@ -120,6 +126,7 @@ def evaluate(facts: SessionFacts) -> list[Finding]:
         _saline,
         _fewest_vials,
         _once,
+        _interactions,
     )
     return [finding for check in checks for finding in check(facts)]
 
@@ -310,6 +317,15 @@ def _other_toxins(facts):  # R12
             "other_toxin_recent",
             needs_ack=True,
         )
+    if facts.toxins_on_list:
+        yield Finding(
+            "R12",
+            WARN,
+            f"On the medication list within 3 months: {_periods(facts.toxins_on_list)}. "
+            "Units are not interchangeable between toxins.",
+            "other_toxin_recent",
+            needs_ack=True,
+        )
     combined = facts.total_units + facts.other_toxin_units + _botox_90_days_around(facts)
     if combined > settings.TOXIN_90_DAY_MAX_UNITS:
         yield Finding(
@@ -480,3 +496,23 @@ def _once(facts):  # R21
     skew = datetime.timedelta(minutes=settings.SESSION_FUTURE_MINUTES)
     if facts.now is not None and facts.administered_at > facts.now + skew:
         yield Finding("R21", BLOCK, "A session cannot be dated in the future.", "administered_at")
+
+
+def _periods(periods) -> str:
+    return "; ".join(
+        f"{name} from {start:%Y-%m-%d}" + (f" to {stop:%Y-%m-%d}" if stop else "")
+        for name, start, stop in periods
+    )
+
+
+def _interactions(facts):  # R22 (BOTOX PI section 7, SmPC 4.5) [label]
+    """An aminoglycoside, another neuromuscular blocker, an anticholinergic or a muscle
+    relaxant on the medication list on the session's date may add to the toxin's effect."""
+    if facts.interacting_on_list:
+        yield Finding(
+            "R22",
+            WARN,
+            f"Taken on the session's date, and may add to the toxin's effect: "
+            f"{_periods(facts.interacting_on_list)}.",
+            needs_ack=True,
+        )

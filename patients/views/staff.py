@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from clinic.access import AuthenticatedHttpRequest, clinician_required, staff_required
 from clinic.invitations import InvitationError, invite_patient
+from clinic.models import User
 from clinic.paging import page_of
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
-from patients.models import Patient
+from patients.models import MedicationReport, Patient
 from patients.services import record_consent
 from treatments.models import TreatmentSession, WaitlistEntry
 from treatments.services.history import HISTORY_LENGTH, patient_history
@@ -116,9 +117,17 @@ def patient_detail(
             waitlist_since=Subquery(_waiting.filter(patient=OuterRef("pk")).values("asked_at"))
         )
     )
+    clinician = request.user.role == User.Role.CLINICIAN
+    if clinician:  # the medication list: clinicians only (front desk sees no medication)
+        patients = patients.prefetch_related("medications")
     patient = get_object_or_404(patients, pk=pk)
     context = {
         "patient": patient,
+        "open_reports": (
+            patient.medication_reports.filter(status=MedicationReport.Status.OPEN).count()
+            if clinician
+            else 0
+        ),
         "next_visit": patient.appointments.active()
         .select_related("location", "clinician")
         .prefetch_related("reminders")

@@ -14,7 +14,7 @@ from audit.trail import record_id
 from patients.models import ContactConsent, Patient
 from tests.access_matrix import AUDITED, EXPECTED
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
-from tests.conftest import clinic_today, make_offer, make_patient
+from tests.conftest import clinic_today, make_medication_records, make_offer, make_patient
 from treatments.links import make_link_token
 from treatments.models import (
     Alert,
@@ -112,6 +112,7 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
         "reminder": reminder,
         "offer": offer,
         "text": text,
+        **make_medication_records(patient_b, personas["clinician"]),
     }
 
 

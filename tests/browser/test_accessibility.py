@@ -13,7 +13,7 @@ import pytest
 
 from clinic.mfa import current_code
 from clinic.models import User
-from patients.models import DiaryEntry
+from patients.models import DiaryEntry, MedicationReport, PatientMedication
 from tests.conftest import (
     PASSWORD,
     clinic_today,
@@ -63,6 +63,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             "/",
             f"/patients/{patient_b.pk}/",
             f"/patients/{patient_b.pk}/intake/",
+            f"/patients/{patient_b.pk}/medications/",
             f"/treatments/patients/{patient_a.pk}/sessions/new/",
             f"/treatments/patients/{patient_b.pk}/chart/",
             f"/treatments/sessions/{session.pk}/",
@@ -88,6 +89,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             "/portal/questionnaires/hit6/",
             "/portal/treatment/",
             "/portal/contact/",
+            "/portal/medicines/",
             "/audit/mine/",
             f"/portal/visits/{appointment.pk}/change/",
             f"/portal/visits/{appointment.pk}/cancel/",
@@ -152,6 +154,21 @@ def test_the_main_pages_of_every_role_have_no_serious_accessibility_violation(
         description="",
         onset=signed_session.session_date + datetime.timedelta(days=1),
         severity="severe",
+    )
+    # And Ben takes a CGRP antibody, stopped topiramate, and reported starting propranolol
+    clinician = personas["clinician"]
+    since = clinic_today() - datetime.timedelta(days=60)
+    for drug, stopped in (("erenumab", None), ("topiramate", since)):
+        PatientMedication.objects.create(
+            patient=patient_b,
+            drug=drug,
+            started_on=since - datetime.timedelta(days=90),
+            stopped_on=stopped,
+            stop_reason="not_tolerated" if stopped else "",
+            recorded_by=clinician,
+        )
+    MedicationReport.objects.create(
+        patient=patient_b, kind="started", drug="propranolol", on=clinic_today()
     )
     pages = main_pages(patient_a, patient_b, signed_session, booked_appointment)
     pages["clinician"].append(f"/treatments/alerts/{event.alert.pk}/")

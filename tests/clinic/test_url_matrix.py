@@ -43,6 +43,10 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
             if route.startswith("treatments/alerts/")
             else "appointment"
             if route.startswith(("treatments/appointments/", "portal/visits/"))
+            else "medication"
+            if route.startswith("patients/medications/")
+            else "medication_report"
+            if route.startswith("patients/medication-reports/")
             else "patient"
         ].pk,
         "patient_pk": objects["patient"].pk,

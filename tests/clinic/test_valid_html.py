@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from clinic.mfa import base32_secret, current_code
 from clinic.models import User
-from patients.models import DiaryEntry
+from patients.models import DiaryEntry, MedicationReport, PatientMedication
 from tests.access_matrix import ROLES
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
 from tests.conftest import BASE_DIR, PASSWORD, clinic_today, make_offer, make_user, session_input
@@ -100,6 +100,17 @@ def other_states(
         delivery_status="undelivered",
         delivery_error="30003",
     )
+    # patient_b's medication list: an entry still taken, and an open report of a start
+    report_entry = PatientMedication.objects.create(
+        patient=patient_b,
+        drug="erenumab",
+        dose="70 mg monthly",
+        started_on=clinic_today() - datetime.timedelta(days=30),
+        recorded_by=personas["clinician"],
+    )
+    report = MedicationReport.objects.create(
+        patient=patient_b, kind="started", drug="propranolol", on=clinic_today()
+    )
     requests = {
         "anonymous": [
             ("post", "/accounts/login/", {"username": "nobody", "password": "x"}),
@@ -143,6 +154,14 @@ def other_states(
             ("post", f"/treatments/sessions/{current.pk}/amend/", {"reason": ""}),
             # the check-in's draft events, to confirm or dismiss
             ("get", f"/treatments/sessions/{current.pk}/", None),
+            # the medication list: an entry refused, a report confirmed with a wrong reason
+            ("post", f"/patients/{patient_b.pk}/medications/", {"stopped_on": "x"}),
+            (
+                "post",
+                f"/patients/medication-reports/{report.pk}/confirm/",
+                {"stop_reason": "other"},
+            ),
+            ("get", f"/patients/medications/{report_entry.pk}/edit/", None),
         ],
         # patient_b: a booked visit, a signed session, diary days
         "patient_b": [
@@ -158,6 +177,7 @@ def other_states(
             ("post", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", {"slot": "x"}),
             ("get", "/portal/treatment/", None),
             ("get", f"/portal/treatment/{current.pk}/checkin/", None),
+            ("post", "/portal/medicines/", {"kind": "stopped", "on": "2999-01-01"}),
             # a calendar link: the copy button and the webcal link
             ("post_follow", "/portal/calendar-feed/", {"action": "new"}),
             ("post_follow", "/portal/earlier-slot/", {"action": "join"}),

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from patients.models import ContactConsent, Patient
+from patients.models import ContactConsent, Patient, PatientMedication
 from tests.conftest import make_patient
 
 VALID = {
@@ -111,12 +111,21 @@ def test_editing_keeps_the_mrn_unique_check_off_its_own_row(desk_client, patient
 
 
 def test_only_clinicians_edit_the_intake_baseline(client, front_desk, clinician, patient_a):
+    # Given three preventives failed on the medication list (NICE reads the list, issue 18)
+    for drug in ("topiramate", "propranolol", "amitriptyline"):
+        PatientMedication.objects.create(
+            patient=patient_a,
+            drug=drug,
+            started_on=datetime.date(2025, 1, 1),
+            stopped_on=datetime.date(2025, 3, 1),
+            stop_reason="ineffective",
+            recorded_by=clinician,
+        )
     url = reverse("patients:intake", args=[patient_a.pk])
     data = {
         "diagnosis_code": "G43.709",
         "baseline_headache_days": 20,
         "baseline_migraine_days": 12,
-        "preventives_failed": 3,
     }
     client.force_login(front_desk)
     assert client.post(url, data).status_code == 403

@@ -237,9 +237,9 @@ def test_the_chart_query_count_does_not_grow_with_sessions(
     clinician_client.force_login(clinician)  # at the pinned clock: the login does not expire
     # session, user, patient, sessions, sites, vials, lots, adverse events, the outcomes
     # section's diary entries and questionnaire responses (2), the diary before cycle 1 and
-    # around the R14 review (1), the session's sliding expiry (3), and the navbar's count of
-    # open alerts (1)
-    with django_assert_max_num_queries(16):  # +1: the audit trail's one INSERT
+    # around the R14 review (1), the session's sliding expiry (3), the navbar's count of
+    # open alerts (1), and the medication list of the timeline (1, issue 18)
+    with django_assert_max_num_queries(17):  # +1: the audit trail's one INSERT
         response = clinician_client.get(reverse("treatments:chart", args=[patient_a.pk]))
     assert len(response.context["sessions"]) == cycles
     assert response.context["site_history"][3] == ("Temporalis", [40] * cycles)

@@ -11,7 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.models import Location, User
-from patients.models import Patient
+from patients import medications
+from patients.models import Patient, PatientMedication
 from treatments import protocol, rules
 from treatments.models import (
     AdverseEvent,
@@ -132,7 +133,10 @@ def session_facts(
         .filter(given_on=session_date)
         .first()
     )
+    interacting, toxins = _medication_facts(patient, session_date)
     return rules.SessionFacts(
+        interacting_on_list=interacting,
+        toxins_on_list=toxins,
         sites=data.sites,
         administered_at=data.administered_at,
         reconstituted_at=data.reconstituted_at,
@@ -163,6 +167,28 @@ def session_facts(
         now=timezone.now(),
         same_day_session=_describe(same_day) if same_day else "",
     )
+
+
+TOXIN_LOOKAROUND = datetime.timedelta(days=90)  # R12: "within 3 months"
+
+
+def _medication_facts(patient: Patient, day: datetime.date):
+    """From the medication list: the interacting drugs taken on `day` (R22), and the other
+    botulinum toxins taken within 3 months either side of it (R12), as (name, from, to)."""
+    nearby = PatientMedication.objects.filter(
+        patient=patient, started_on__lte=day + TOXIN_LOOKAROUND
+    ).exclude(stopped_on__lt=day - TOXIN_LOOKAROUND)
+    interacting, toxins = [], []
+    for entry in nearby.order_by("started_on", "pk"):
+        drug = medications.DRUGS.get(entry.drug)
+        if drug is None:
+            continue
+        period = (drug.name, entry.started_on, entry.stopped_on)
+        if drug.klass.interacts and entry.active_on(day):
+            interacting.append(period)
+        elif drug.klass.role == medications.TOXIN:
+            toxins.append(period)
+    return tuple(interacting), tuple(toxins)
 
 
 def _describe(session: TreatmentSession) -> str:

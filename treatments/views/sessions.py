@@ -28,7 +28,7 @@ from clinic.models import Location
 from clinic.paging import PAGE_SIZE, page_of
 from patients import outcomes
 from patients.models import Patient
-from treatments import protocol, rules
+from treatments import protocol, rules, timeline
 from treatments.forms import (
     AdverseEventForm,
     AmendmentReasonForm,
@@ -344,10 +344,13 @@ def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
         .select_related("location")
         .with_outcomes(windows=CHART_WINDOWS)
         .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.for_chart()))
+        .prefetch_related("medications")
     )
     patient = get_object_or_404(patients, pk=patient_pk)
     sessions = list(patient.sessions.all())
     review = patient.response_review(CHART_WINDOWS, **_first_cycles(sessions))
+    entries = list(patient.medications.all())
+    flags = review.flags(cycles_given=sum(1 for s in sessions if s.is_signed))
     context = {
         "patient": patient,
         "sessions": sessions,
@@ -355,7 +358,16 @@ def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
         "ftp_limits": {code: m.ftp_max_units for code, m in protocol.MUSCLES.items()},
         "diary_windows": review.windows[::-1],
         "review": review,
-        "outcome_flags": review.flags(cycles_given=sum(1 for s in sessions if s.is_signed)),
+        "outcome_flags": timeline.with_confounders(flags, review, entries),
+        "overuse_flag": outcomes.medication_overuse(review.windows),
+        # sessions, diary windows and medicines on one axis (issue 18), oldest first
+        "timeline": timeline.build_timeline(
+            sessions=[s for s in sessions if s.is_signed][::-1],
+            windows=review.windows,
+            entries=entries,
+            today=patient.local_today(),
+        ),
+        "medications": sorted(entries, key=lambda e: (e.started_on, e.pk)),
         "outcome_timeline": outcomes.outcome_timeline(
             [s for s in sessions if not s.is_voided], patient.questionnaire_responses.all()
         ),
