@@ -109,7 +109,6 @@ class SlotOffer(models.Model):
     class Meta:
         ordering = ["-offered_at", "-pk"]
         indexes = [
-            models.Index(fields=["slot_key"], name="offer_slot_idx"),
             models.Index(fields=["-offered_at", "-id"], name="offer_order_idx"),  # the list
         ]
         constraints = [
@@ -117,8 +116,10 @@ class SlotOffer(models.Model):
             models.UniqueConstraint(
                 fields=["slot_key"], condition=Q(status="claimed"), name="offer_one_claim_per_slot"
             ),
-            # offering the same slot again (a task run twice) makes no second offer
-            models.UniqueConstraint(fields=["entry", "slot_key"], name="offer_once_per_entry"),
+            # offering the same slot again (a task run twice) makes no second offer; slot_key
+            # first, so that its index also serves every read of a slot's offers (the claim's
+            # lock, the offering's and the sweep's "offered yet?")
+            models.UniqueConstraint(fields=["slot_key", "entry"], name="offer_once_per_entry"),
             models.CheckConstraint(
                 condition=Q(status__in=["offered", "claimed", "taken", "expired"]),
                 name="offer_status_valid",

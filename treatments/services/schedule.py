@@ -392,7 +392,8 @@ def reschedule_appointment(
 ) -> Appointment:
     """Move a booked appointment, to another time, clinician or `location` (the slot checked
     there, under the same locks); the row (and its calendar UID) stays, SEQUENCE goes up, and
-    the reminders are planned again for the new time and place."""
+    the reminders are planned again for the new time and place. The "rescheduled" event keeps
+    the slot the visit left (time, clinician, location), which the waitlist's sweep reads."""
     clinician = clinician or appointment.clinician
     _lock(clinician, appointment.patient)
     appointment = (
@@ -407,6 +408,7 @@ def reschedule_appointment(
     _check_patient_free(appointment.patient, starts_at, ends_at, ignore=appointment)
     _check_earliest(appointment.patient, appointment.kind, starts_at, location, early_reason, by)
     freed_slots.slot_freed(appointment, appointment.starts_at, appointment.clinician, old_location)
+    old_clinician = appointment.clinician
     previous, appointment.starts_at, appointment.ends_at = appointment.starts_at, starts_at, ends_at
     appointment.clinician, appointment.location = clinician, location
     appointment.early_override_reason = early_reason.strip()
@@ -420,6 +422,8 @@ def reschedule_appointment(
         action="rescheduled",
         by=by,
         previous_starts_at=previous,
+        previous_clinician=old_clinician,
+        previous_location=old_location,
         note=" ".join(filter(None, [moved, early_reason.strip()])),
     )
     reminders.replan_visit_reminders(appointment=appointment)
