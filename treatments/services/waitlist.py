@@ -315,7 +315,7 @@ def offer_state(offer: SlotOffer, now: datetime.datetime | None = None) -> str:
 
 def expire_offer_if_due(offer: SlotOffer, now: datetime.datetime) -> None:
     """Record an open offer past its time as expired (expiry is lazy: when read)."""
-    if offer.status == SlotOffer.Status.OFFERED and offer.expires_at <= now:
+    if offer.status == SlotOffer.Status.OFFERED and not offer.is_open(now):
         SlotOffer.objects.filter(pk=offer.pk, status=SlotOffer.Status.OFFERED).update(
             status=SlotOffer.Status.EXPIRED
         )
