@@ -94,6 +94,12 @@ BOOKING_HORIZON = datetime.timedelta(days=731)  # how far ahead a visit may be b
 BUSY_DAYS = 7  # how many days of appointments available_slots reads at a time
 
 
+def within_booking_horizon(starts_at: datetime.datetime, now: datetime.datetime) -> bool:
+    """A visit may be booked at most BOOKING_HORIZON ahead: the booking services refuse a
+    later slot, and the booking grid offers none."""
+    return starts_at - now <= BOOKING_HORIZON
+
+
 def available_slots(
     *,
     location: Location,
@@ -219,10 +225,10 @@ def _check_slot(
     ignore: Appointment | None = None,
 ) -> datetime.datetime:
     # (nor a date the calendar cannot hold: 9999-12-31 or 0001-01-01 in another zone)
-    ahead = starts_at - timezone.now()
-    if ahead > BOOKING_HORIZON:
+    now = timezone.now()
+    if not within_booking_horizon(starts_at, now):
         raise BookingError("Choose a slot within the next two years.", "slot")
-    if ahead < datetime.timedelta(0):
+    if starts_at < now:
         raise BookingError("That time has passed: choose another slot.", "slot")
     day = starts_at.astimezone(location.zone).date()
     for slot in available_slots(
@@ -902,7 +908,8 @@ def _check_own_booking(patient: Patient, starts_at: datetime.datetime) -> Locati
     if window is None:
         raise BookingError("Please call the clinic to book your visit.")
     # (a time the zone's calendar cannot hold, 0001-01-01 or 9999-12-31, is outside too)
-    if not timezone.now() < starts_at <= timezone.now() + BOOKING_HORIZON or (
+    now = timezone.now()
+    if not (now < starts_at and within_booking_horizon(starts_at, now)) or (
         starts_at.astimezone(location.zone).date() not in window
     ):
         raise BookingError(
