@@ -87,21 +87,33 @@ visit = st.fixed_dictionaries(
     }
 )
 
+# a waiting patient's visit, around the freed slot (days from its day, quarter hours from its
+# time), with the clinician who is on no rota
+near_visit = st.fixed_dictionaries(
+    {
+        "days": st.sampled_from([-3, -1, 0, 0, 0, 0, 0, 1]),
+        "quarters": st.integers(-6, 6),
+        "minutes": st.sampled_from([15, 30, 60]),
+        "active": st.sampled_from([True, True, False]),
+        "kind": st.sampled_from(["injection", "review", "review"]),
+    }
+)
+
 waiting_patient = st.fixed_dictionaries(
     {
         "at_slot": st.sampled_from([True, True, False]),  # waiting where the slot is, or not
         "entry": st.sampled_from(["waiting"] * 6 + ["withdrawn", None]),
         "discharged": st.sampled_from([False] * 9 + [True]),
         "course": st.sampled_from(["active"] * 9 + ["paused"]),
-        # the last session, in days from the anchor: the earliest date falls in the weeks
-        "last": st.none() | st.integers(-84 - 8, -84 + DAYS + 4),
+        # the earliest date, in days from the slot's local day (None: no session yet)
+        "earliest": st.none() | st.integers(-3, 2),
         "min_interval": st.sampled_from([84, 90]),
         "interval": st.sampled_from([84, 91]),
         # per channel, the consent records in order (the latest is the current one)
         "consents": st.tuples(
             *[st.lists(st.sampled_from([True, True, False]), max_size=2) for _ in CHANNELS]
         ),
-        "visit": st.none() | st.none() | visit,  # one in three has a visit
+        "visit": st.none() | near_visit | near_visit,
     }
 )
 
@@ -136,6 +148,7 @@ example = st.fixed_dictionaries(
                 # or leave of its clinician, a visit of its clinician, a waiting patient's visit
                 "closure": st.none()
                 | st.none()
+                | st.none()
                 | st.fixed_dictionaries(
                     {
                         "owner": st.sampled_from(["location", "clinician"]),
@@ -145,16 +158,16 @@ example = st.fixed_dictionaries(
                 ),
                 "busy": st.none()
                 | st.none()
+                | st.none()
                 | st.tuples(st.integers(-6, 4), st.sampled_from([15, 30, 60])),
-                "patient_busy": st.none()
-                | st.tuples(
-                    st.integers(0, WAITING - 1), st.integers(-6, 4), st.sampled_from([15, 30, 60])
-                ),
             }
         ),
         # from the day before the freed slots' first day to its fifth day
         "now": st.integers(-24 * 60, 4 * 24 * 60).map(lambda m: m * MINUTE),
-        "per_slot": st.sampled_from([1, 2, 2, 3, 3]),
+        "per_slot": st.sampled_from([1, 2, 3, 5, 5]),
+        # whether the waiting patient first in line (by their attributes) sees another
+        # clinician across the slot's start
+        "patient_busy": st.booleans(),
     }
 )
 
@@ -193,12 +206,7 @@ def setup(world, data):
                 )
     busy = {c: [] for c in range(CLINICIANS)}  # (start, end) instants of active visits
     visits = {}  # patient index: (kind, start, end) of their active visit
-    planned = [(i, w["visit"]) for i, w in enumerate(data["waiting"])] + [
-        (WAITING + i, v) for i, v in enumerate(data["others"])
-    ]
-    for i, item in planned:
-        if item is None:
-            continue
+    for i, item in enumerate(data["others"], start=WAITING):
         zone = locations[item["location"]].zone
         starts_at = datetime.datetime.combine(
             ANCHOR + datetime.timedelta(days=item["day"]), item["start"], zone
@@ -209,7 +217,7 @@ def setup(world, data):
             continue  # the database refuses a double booking: such a world cannot exist
         Appointment.objects.create(
             patient=patients[i],
-            clinician=clinicians[item["clinician"]],
+            clinician=clinicians[item["clinician"]],  # (the others' visits)
             location=locations[item["location"]],
             starts_at=starts_at,
             ends_at=ends_at,
@@ -220,15 +228,42 @@ def setup(world, data):
         )
         if item["active"]:
             mine.append((starts_at, ends_at))
-            visits[i] = (item["kind"], starts_at, ends_at)
-    # the waiting list, in order of asking: most of it where the slot will be freed
-    n = freed_place(data)[2]
+    # the waiting list, in order of asking: most of it where the slot will be freed, their
+    # visits around it
+    _, day, n, start = freed_slot(data)
+    visiting = []  # the active visits of the clinician on no rota
+    across = {"days": 0, "quarters": -1, "minutes": 30, "active": True, "kind": "review"}
+    busy_one = first_in_line(data, day) if data["patient_busy"] else None
+    for i, item in enumerate(data["waiting"]):
+        near = across if i == busy_one else item["visit"]
+        if near is None:
+            continue
+        starts_at = (
+            start + datetime.timedelta(days=near["days"]) + near["quarters"] * 15 * MINUTE
+        ).replace(tzinfo=locations[n].zone)
+        ends_at = starts_at + near["minutes"] * MINUTE
+        if near["active"] and any(s < ends_at and e > starts_at for s, e in visiting):
+            continue  # the database refuses a double booking
+        Appointment.objects.create(
+            patient=patients[i],
+            clinician=clinicians[-1],
+            location=locations[n],
+            starts_at=starts_at,
+            ends_at=ends_at,
+            kind=near["kind"],
+            status="booked" if near["active"] else "cancelled",
+            cancel_reason="" if near["active"] else "Changed plans",
+            booked_by=desk,
+        )
+        if near["active"]:
+            visiting.append((starts_at, ends_at))
+            visits[i] = (near["kind"], starts_at, ends_at)
     entries = {}  # patient index: entry
     for i, item in enumerate(data["waiting"]):
         patient = patients[i]
         if item["discharged"]:
             Patient.objects.filter(pk=patient.pk).update(status=Patient.Status.DISCHARGED)
-        last = ANCHOR + datetime.timedelta(days=item["last"]) if item["last"] is not None else None
+        last = last_session(item, day)
         TreatmentCourse.objects.create(
             patient=patient,
             started_on=datetime.date(2025, 1, 1),
@@ -266,9 +301,38 @@ def setup(world, data):
     return hours, rota, closures, busy, visits, entries
 
 
-def freed_place(data) -> tuple[int, datetime.date, int]:
-    """The freed visit's clinician, day and location (index): its clinician's location on the
-    rota that day, else the example's."""
+def first_in_line(data, day: datetime.date) -> int | None:
+    """The waiting patient whom nothing but a visit would keep from the slot's first offer
+    (waiting where it is, active, on an active course, past their earliest date, consented,
+    most overdue), if there is one: the one the example may make busy then."""
+    by = data["freed"]["by"]
+    line = [
+        (item["earliest"] is None, last_session(item, day), item["interval"], i)
+        for i, item in enumerate(data["waiting"])
+        if item["entry"] == "waiting"
+        and item["at_slot"]
+        and not item["discharged"]
+        and item["course"] == "active"
+        and (item["earliest"] is None or item["earliest"] <= 0)
+        and any(records and records[-1] for records in item["consents"])
+        and i != by
+    ]
+    if not line:
+        return None
+    return min(line, key=lambda row: (row[0], row[0] or row[1] + datetime.timedelta(row[2])))[3]
+
+
+def last_session(item, day: datetime.date) -> datetime.date | None:
+    """A waiting patient's last session: their earliest date falls `earliest` days from `day`."""
+    if item["earliest"] is None:
+        return None
+    return day + datetime.timedelta(days=item["earliest"] - item["min_interval"])
+
+
+def freed_slot(data) -> tuple[int, datetime.date, int, datetime.datetime]:
+    """The freed visit's clinician, day, location (index) and local start: on its clinician's
+    location on the rota that day (else the example's), in an opening block of that day if
+    one holds a slot (else at 10:00), a few minutes off the grid now and then."""
     item = data["freed"]
     c, offset = item["clinician"], item["day"]
     if item["near"] == "closure" and data["closures"]:
@@ -278,25 +342,26 @@ def freed_place(data) -> tuple[int, datetime.date, int]:
         c, offset = data["others"][0]["clinician"], data["others"][0]["day"]
     day = ANCHOR + datetime.timedelta(days=min(max(offset, 0), DAYS - 1))
     on_rota = data["rota"][c][day.weekday()]
-    return c, day, item["location"] if on_rota is None else on_rota
-
-
-def freed_visit(world, data, hours, rota, closures, busy, visits):
-    """The cancelled visit whose slot is offered: on its clinician's rota location that day (or
-    the example's), in an opening block if there is one; and what the example puts around it
-    (added to `closures`, `busy` and `visits`)."""
-    locations, clinicians, patients, desk = world
-    item = data["freed"]
-    c, day, n = freed_place(data)
-    step = locations[n].slot_minutes * MINUTE
+    n = item["location"] if on_rota is None else on_rota
+    step = data["slot_minutes"][n] * MINUTE
     start = wall(day, datetime.time(10))
-    day_blocks = hours[n, day.weekday()]
+    day_blocks = blocks(data["hours"][n][day.weekday()])
     if day_blocks:
         opens, closes = day_blocks[item["block"] % len(day_blocks)]
         fits = (wall(day, closes) - wall(day, opens)) // step
         if fits:
             start = wall(day, opens) + (item["k"] % fits) * step
-    start += item["off_grid"] * MINUTE
+    return c, day, n, start + item["off_grid"] * MINUTE
+
+
+def freed_visit(world, data, closures, busy, visits):
+    """The cancelled visit whose slot is offered: on its clinician's rota location that day (or
+    the example's), in an opening block if there is one; and what the example puts around it
+    (added to `closures`, `busy` and `visits`)."""
+    locations, clinicians, patients, desk = world
+    item = data["freed"]
+    c, day, n, start = freed_slot(data)
+    step = locations[n].slot_minutes * MINUTE
     starts_at = start.replace(tzinfo=locations[n].zone)
     by = item["by"] if item["by"] is not None else WAITING + OTHERS
     visit = Appointment.objects.create(
@@ -318,11 +383,6 @@ def freed_visit(world, data, hours, rota, closures, busy, visits):
             patients[WAITING + OTHERS + 1], clinicians[c], locations[n], at, minutes, desk
         ):
             busy[c].append((at, at + minutes * MINUTE))
-    if item["patient_busy"] is not None:  # a waiting patient sees another clinician then
-        i, offset, minutes = item["patient_busy"]
-        at = starts_at + offset * quarter
-        if i not in visits and _visit(patients[i], clinicians[-1], locations[n], at, minutes, desk):
-            visits[i] = ("review", at, at + minutes * MINUTE)
     if item["closure"] is not None:  # created last: a new closure keeps the visits it covers
         owner, first, last = (
             item["closure"]["owner"],
@@ -414,7 +474,7 @@ def oracle(world, data, n, starts_at, ends_at, visits, entries, by):
             continue
         if item["discharged"] or item["course"] != "active":
             continue
-        last = ANCHOR + datetime.timedelta(days=item["last"]) if item["last"] is not None else None
+        last = last_session(item, day)
         if last is not None and last + datetime.timedelta(days=item["min_interval"]) > day:
             continue  # not yet past the minimum interval on the slot's date
         if not any(records and records[-1] for records in item["consents"]):
@@ -431,7 +491,7 @@ def oracle(world, data, n, starts_at, ends_at, visits, entries, by):
 
 
 @settings(
-    max_examples=60,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -440,7 +500,7 @@ def test_a_freed_slot_is_offered_only_where_and_to_whom_it_may_be(world, data):
     now = datetime.datetime.combine(ANCHOR, datetime.time(), datetime.UTC) + data["now"]
     with transaction.atomic(), override_settings(WAITLIST_OFFERS_PER_SLOT=data["per_slot"]):
         hours, rota, closures, busy, visits, entries = setup(world, data)
-        visit, n, c, by = freed_visit(world, data, hours, rota, closures, busy, visits)
+        visit, n, c, by = freed_visit(world, data, closures, busy, visits)
 
         offers = offer_freed_slot(
             appointment_id=visit.pk,
