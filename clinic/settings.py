@@ -478,6 +478,14 @@ CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)  # later: c
 WAITLIST_OFFERS_PER_SLOT = env_int("WAITLIST_OFFERS_PER_SLOT", 3)
 WAITLIST_OFFER_MINUTES = env_int("WAITLIST_OFFER_MINUTES", 120)
 WAITLIST_MIN_NOTICE_MINUTES = env_int("WAITLIST_MIN_NOTICE_MINUTES", 60)
+# the safety net under the offering task: beat sweeps every WAITLIST_SWEEP_MINUTES for slots
+# freed in the last WAITLIST_SWEEP_HOURS that have no offer yet (a task the broker lost)
+WAITLIST_SWEEP_MINUTES = env_int("WAITLIST_SWEEP_MINUTES", 5)
+WAITLIST_SWEEP_HOURS = env_int("WAITLIST_SWEEP_HOURS", 24)
+CELERY_BEAT_SCHEDULE["sweep-freed-slots"] = {
+    "task": "treatments.tasks.sweep_freed_slots_task",
+    "schedule": float(WAITLIST_SWEEP_MINUTES * 60),
+}
 REMINDER_VISIT_EMAIL_DAYS = env_int("REMINDER_VISIT_EMAIL_DAYS", 7)
 REMINDER_VISIT_SMS_DAYS = env_int("REMINDER_VISIT_SMS_DAYS", 1)
 REMINDER_DUE_DAY = env_int("REMINDER_DUE_DAY", 70)  # days after the last session

@@ -5,11 +5,12 @@ import datetime
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 from django.conf import settings
+from django.utils import timezone
 
 from treatments import channels
 from treatments.services.reminders import dispatch_due_reminders, send_reminder, send_reminders
 from treatments.services.short_links import delete_expired_short_links
-from treatments.services.waitlist import offer_freed_slot
+from treatments.services.waitlist import offer_freed_slot, sweep_freed_slots
 
 
 @shared_task
@@ -59,6 +60,17 @@ def offer_freed_slot_task(
 def delete_expired_short_links_task() -> int:
     """Daily (beat): delete the text messages' short links past their expiry."""
     return delete_expired_short_links()
+
+
+@shared_task
+def sweep_freed_slots_task() -> int:
+    """Every WAITLIST_SWEEP_MINUTES (beat): offer the recently freed slots that no offering
+    task has offered (a task the broker refused or lost), then dispatch the offers at once.
+    Running twice offers nothing more."""
+    offers = sweep_freed_slots(now=timezone.now())
+    if offers:
+        dispatch_reminders_task.delay_on_commit()
+    return len(offers)
 
 
 @worker_process_shutdown.connect  # a prefork child

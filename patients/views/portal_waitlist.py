@@ -34,9 +34,9 @@ def portal_waitlist(request: AuthenticatedHttpRequest) -> HttpResponse:
             return HttpResponseBadRequest("Unknown action.")
         return redirect("portal:waitlist")
     entry = patient.waitlist_entries.waiting().first()
-    now = timezone.now()
     open_offers = (
-        SlotOffer.objects.filter(entry=entry, status=SlotOffer.Status.OFFERED, expires_at__gt=now)
+        SlotOffer.objects.open(timezone.now())
+        .filter(entry=entry)
         .select_related("location")
         .order_by("starts_at")
         if entry

@@ -454,3 +454,30 @@ def test_a_garbage_slot_is_a_form_error(client, front_desk, schedule, patient_a,
     assert response.status_code == 200
     assert response.context["form"].errors
     assert not Appointment.objects.exists()
+
+
+def test_the_grid_offers_no_slot_beyond_the_booking_horizon(
+    client, front_desk, schedule, clinician, patient_a, time_machine
+):
+    # Given the clock at Saturday 28 November 2026, 12:00 in New York: the two-year booking
+    # horizon ends on Tuesday 28 November 2028 at 12:00 there
+    time_machine.move_to(local(datetime.date(2026, 11, 28), 12), tick=False)
+    monday, tuesday = datetime.date(2028, 11, 27), datetime.date(2028, 11, 28)
+    client.force_login(front_desk)
+
+    # When the front desk opens the grid of the horizon's week
+    response = book_page(client, patient_a, **{"from": tuesday.isoformat()})
+
+    # Then Monday's slots and Tuesday's to 12:00 are offered, none after
+    starts = [Slot.parse_value(value)[1] for value, _, _ in slot_buttons(response)]
+    assert sorted(starts) == [local(monday, 9 + n // 2, 30 * (n % 2)) for n in range(16)] + [
+        local(tuesday, 9 + n // 2, 30 * (n % 2)) for n in range(7)
+    ]
+
+    # and booking agrees: the last slot shown is bookable, the next one is refused
+    book = reverse("treatments:book", args=[patient_a.pk])
+    later = client.post(book, {"slot": f"{clinician.pk}|{local(tuesday, 12, 30).isoformat()}"})
+    assert "Choose a slot within the next two years." in later.content.decode()
+    last = client.post(book, {"slot": f"{clinician.pk}|{local(tuesday, 12).isoformat()}"})
+    assert last.status_code == 302
+    assert Appointment.objects.get(patient=patient_a).starts_at == local(tuesday, 12)

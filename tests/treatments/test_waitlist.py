@@ -396,6 +396,27 @@ def test_an_expired_offer_message_is_skipped(schedule, front_desk, freed):
     assert Reminder.objects.get(pk=reminder_id).skip_reason == "The offer has expired."
 
 
+def test_an_offer_is_open_while_offered_and_before_its_time_in_sql_as_in_python(
+    schedule, front_desk, freed
+):
+    day = slot_day()
+    waiting(1, schedule, front_desk, last_session_on=eligible_on(day, 2))
+    waiting(2, schedule, front_desk, last_session_on=eligible_on(day, 1))
+    open_one, taken = cancel_and_offer(freed, front_desk)
+    SlotOffer.objects.filter(pk=taken.pk).update(status=SlotOffer.Status.TAKEN)
+    taken.refresh_from_db()
+    second = datetime.timedelta(seconds=1)
+
+    for now, expected in (
+        (open_one.expires_at - second, [open_one]),
+        (open_one.expires_at, []),  # its last moment is past
+    ):
+        assert list(SlotOffer.objects.open(now)) == expected
+        assert [o for o in (open_one, taken) if o.is_open(now)] == expected
+    assert open_one.state(open_one.expires_at - second) == "open"
+    assert open_one.state(open_one.expires_at) == "expired"
+
+
 # --- claiming ------------------------------------------------------------------------------------
 
 

@@ -562,6 +562,14 @@ class AppointmentEvent(models.Model):
     action = models.CharField(max_length=20)
     note = models.TextField(blank=True)
     previous_starts_at = models.DateTimeField(null=True, blank=True)
+    # a move's old clinician and location, with previous_starts_at: the slot it freed, which
+    # the waitlist's sweep offers if its task was lost (treatments/services/waitlist.py)
+    previous_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    previous_location = models.ForeignKey(
+        "clinic.Location", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -66,6 +66,13 @@ class WaitlistEntry(models.Model):
         return f"Waitlist {self.get_status_display().lower()} since {self.asked_at:%Y-%m-%d}"
 
 
+class SlotOfferQuerySet(models.QuerySet):
+    def open(self, now: datetime.datetime) -> Self:
+        """Offers still open at `now`: offered and not past their time (`SlotOffer.is_open`,
+        the same rule for one row)."""
+        return self.filter(status=SlotOffer.Status.OFFERED, expires_at__gt=now)
+
+
 class SlotOffer(models.Model):
     """A freed slot offered to one waiting entry. Offers of one slot share `slot_key`; at
     most one of them is ever claimed (a partial unique constraint)."""
@@ -106,10 +113,11 @@ class SlotOffer(models.Model):
         help_text="The visit booked (or moved) by the claim.",
     )
 
+    objects = SlotOfferQuerySet.as_manager()
+
     class Meta:
         ordering = ["-offered_at", "-pk"]
         indexes = [
-            models.Index(fields=["slot_key"], name="offer_slot_idx"),
             models.Index(fields=["-offered_at", "-id"], name="offer_order_idx"),  # the list
         ]
         constraints = [
@@ -117,8 +125,10 @@ class SlotOffer(models.Model):
             models.UniqueConstraint(
                 fields=["slot_key"], condition=Q(status="claimed"), name="offer_one_claim_per_slot"
             ),
-            # offering the same slot again (a task run twice) makes no second offer
-            models.UniqueConstraint(fields=["entry", "slot_key"], name="offer_once_per_entry"),
+            # offering the same slot again (a task run twice) makes no second offer; slot_key
+            # first, so that its index also serves every read of a slot's offers (the claim's
+            # lock, the offering's and the sweep's "offered yet?")
+            models.UniqueConstraint(fields=["slot_key", "entry"], name="offer_once_per_entry"),
             models.CheckConstraint(
                 condition=Q(status__in=["offered", "claimed", "taken", "expired"]),
                 name="offer_status_valid",
@@ -136,10 +146,14 @@ class SlotOffer(models.Model):
     def key_for(clinician_id: int, starts_at: datetime.datetime) -> str:
         return f"{clinician_id}|{starts_at.astimezone(datetime.UTC).isoformat()}"
 
+    def is_open(self, now: datetime.datetime) -> bool:
+        """Offered and not past its time (`SlotOfferQuerySet.open`, the same rule in SQL)."""
+        return self.status == self.Status.OFFERED and self.expires_at > now
+
     def outcome(self, now: datetime.datetime) -> str:
-        """The status as it stands now: an open offer past its time is expired (expiry is
-        applied lazily, when an offer is read or claimed)."""
-        if self.status == self.Status.OFFERED and self.expires_at <= now:
+        """The status as it stands now: an offer past its time is expired (expiry is applied
+        lazily, when an offer is read or claimed)."""
+        if self.status == self.Status.OFFERED and not self.is_open(now):
             return self.Status.EXPIRED.value
         return self.status
 

@@ -38,7 +38,8 @@ def slot_freed(
 def _enqueue(args: list) -> None:
     """Publish the offering task by name (services never import tasks), on the reminders'
     queue. After commit the visit's change is done whatever happens here: a broker that
-    refuses the message costs the waitlist this one slot, never the patient's request."""
+    refuses the message never costs the patient's request, and the sweep
+    (`waitlist.sweep_freed_slots`, every WAITLIST_SWEEP_MINUTES) offers the slot instead."""
     try:
         current_app.send_task(OFFER_TASK, args=args, queue=settings.CELERY_REMINDERS_QUEUE)
     except Exception:  # noqa: BLE001 (logged; the cancellation or move stands)

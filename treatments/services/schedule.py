@@ -94,6 +94,12 @@ BOOKING_HORIZON = datetime.timedelta(days=731)  # how far ahead a visit may be b
 BUSY_DAYS = 7  # how many days of appointments available_slots reads at a time
 
 
+def within_booking_horizon(starts_at: datetime.datetime, now: datetime.datetime) -> bool:
+    """A visit may be booked at most BOOKING_HORIZON ahead: the booking services refuse a
+    later slot, and the booking grid offers none."""
+    return starts_at - now <= BOOKING_HORIZON
+
+
 def available_slots(
     *,
     location: Location,
@@ -219,10 +225,10 @@ def _check_slot(
     ignore: Appointment | None = None,
 ) -> datetime.datetime:
     # (nor a date the calendar cannot hold: 9999-12-31 or 0001-01-01 in another zone)
-    ahead = starts_at - timezone.now()
-    if ahead > BOOKING_HORIZON:
+    now = timezone.now()
+    if not within_booking_horizon(starts_at, now):
         raise BookingError("Choose a slot within the next two years.", "slot")
-    if ahead < datetime.timedelta(0):
+    if starts_at < now:
         raise BookingError("That time has passed: choose another slot.", "slot")
     day = starts_at.astimezone(location.zone).date()
     for slot in available_slots(
@@ -392,7 +398,8 @@ def reschedule_appointment(
 ) -> Appointment:
     """Move a booked appointment, to another time, clinician or `location` (the slot checked
     there, under the same locks); the row (and its calendar UID) stays, SEQUENCE goes up, and
-    the reminders are planned again for the new time and place."""
+    the reminders are planned again for the new time and place. The "rescheduled" event keeps
+    the slot the visit left (time, clinician, location), which the waitlist's sweep reads."""
     clinician = clinician or appointment.clinician
     _lock(clinician, appointment.patient)
     appointment = (
@@ -407,6 +414,7 @@ def reschedule_appointment(
     _check_patient_free(appointment.patient, starts_at, ends_at, ignore=appointment)
     _check_earliest(appointment.patient, appointment.kind, starts_at, location, early_reason, by)
     freed_slots.slot_freed(appointment, appointment.starts_at, appointment.clinician, old_location)
+    old_clinician = appointment.clinician
     previous, appointment.starts_at, appointment.ends_at = appointment.starts_at, starts_at, ends_at
     appointment.clinician, appointment.location = clinician, location
     appointment.early_override_reason = early_reason.strip()
@@ -420,6 +428,8 @@ def reschedule_appointment(
         action="rescheduled",
         by=by,
         previous_starts_at=previous,
+        previous_clinician=old_clinician,
+        previous_location=old_location,
         note=" ".join(filter(None, [moved, early_reason.strip()])),
     )
     reminders.replan_visit_reminders(appointment=appointment)
@@ -901,7 +911,8 @@ def _check_own_booking(patient: Patient, starts_at: datetime.datetime) -> Locati
     if window is None:
         raise BookingError("Please call the clinic to book your visit.")
     # (a time the zone's calendar cannot hold, 0001-01-01 or 9999-12-31, is outside too)
-    if not timezone.now() < starts_at <= timezone.now() + BOOKING_HORIZON or (
+    now = timezone.now()
+    if not (now < starts_at and within_booking_horizon(starts_at, now)) or (
         starts_at.astimezone(location.zone).date() not in window
     ):
         raise BookingError(

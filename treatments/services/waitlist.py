@@ -7,8 +7,9 @@ that location who will be past their minimum interval on the slot's local date, 
 then, and have consent on a channel, most overdue first, at most WAITLIST_OFFERS_PER_SLOT of
 them. Each offer is a message in the reminders outbox with a signed claim link. The first
 claim wins (`claim_offer`, under the booking's locks); the slot's other offers become "taken",
-and the database holds one claim per slot. Offers expire lazily: an offer past `expires_at` is
-expired when it is read or claimed.
+and the database holds one claim per slot. A slot whose task never ran (the broker refused it)
+is offered by beat's sweep (`sweep_freed_slots`), from the visits' events. Offers expire
+lazily: an offer past `expires_at` is expired when it is read or claimed.
 """
 
 import datetime
@@ -24,6 +25,7 @@ from patients.models import Channel, ContactConsent, Patient
 from treatments.models import (
     AddDays,
     Appointment,
+    AppointmentEvent,
     Reminder,
     SlotOffer,
     TreatmentCourse,
@@ -148,7 +150,7 @@ def offer_freed_slot(
     location = Location.objects.filter(pk=location_id).first() if location_id else source.location
     if location is None:
         return []
-    key = f"{SlotOffer.key_for(clinician.pk, starts_at)}|{source.pk}"
+    key = _slot_key(clinician.pk, starts_at, source.pk)
     if SlotOffer.objects.filter(slot_key=key).exists():
         return []
     if starts_at - now < datetime.timedelta(minutes=settings.WAITLIST_MIN_NOTICE_MINUTES):
@@ -207,6 +209,91 @@ def offer_freed_slot(
     return offers
 
 
+def _slot_key(clinician_id: int, starts_at: datetime.datetime, appointment_id: int) -> str:
+    """The offers' `slot_key` of a slot freed by a visit: what the task and the sweep check."""
+    return f"{SlotOffer.key_for(clinician_id, starts_at)}|{appointment_id}"
+
+
+# --- the safety net ------------------------------------------------------------------------------
+
+FREED_BY = (Appointment.Status.CANCELLED.value, "rescheduled")  # the events that free a slot
+
+
+@dataclass(frozen=True)
+class FreedSlot:
+    """A slot an injection visit's cancellation or move freed: what the offering task gets."""
+
+    appointment_id: int
+    clinician_id: int
+    starts_at: datetime.datetime
+    location_id: int
+
+    @property
+    def key(self) -> str:
+        return _slot_key(self.clinician_id, self.starts_at, self.appointment_id)
+
+
+def freed_slots_without_offer(*, now: datetime.datetime) -> list[FreedSlot]:
+    """The slots freed by injection visits' cancellations and moves in the last
+    WAITLIST_SWEEP_HOURS, still ahead, that have no offer yet: two index ranges (the events
+    by time, the offers by slot key). A move's slot is on its event (the time, clinician and
+    location it left); a move recorded before those were kept is passed over."""
+    since = now - datetime.timedelta(hours=settings.WAITLIST_SWEEP_HOURS)
+    events = (
+        AppointmentEvent.objects.filter(
+            at__gte=since,
+            at__lte=now,
+            action__in=FREED_BY,
+            appointment__kind=Appointment.Kind.INJECTION,
+        )
+        .order_by()
+        .values_list(
+            "action",
+            "appointment_id",
+            "appointment__clinician_id",
+            "appointment__starts_at",
+            "appointment__location_id",
+            "previous_clinician_id",
+            "previous_starts_at",
+            "previous_location_id",
+        )
+    )
+    slots: dict[str, FreedSlot] = {}
+    for action, pk, clinician, starts, location, was_with, was_at, was_in in events:
+        if action == "rescheduled":
+            if was_with is None or was_at is None or was_in is None:
+                continue
+            clinician, starts, location = was_with, was_at, was_in
+        slot = FreedSlot(pk, clinician, starts, location)
+        if slot.starts_at > now:
+            slots[slot.key] = slot
+    offered = set(
+        SlotOffer.objects.filter(slot_key__in=list(slots))
+        .order_by()
+        .values_list("slot_key", flat=True)
+    )
+    return [slot for key, slot in slots.items() if key not in offered]
+
+
+def sweep_freed_slots(*, now: datetime.datetime) -> list[SlotOffer]:
+    """The safety net under the offering task (beat, every WAITLIST_SWEEP_MINUTES): offer the
+    recently freed slots that have no offer yet, such as a cancellation whose task the broker
+    refused. Each slot goes through `offer_freed_slot`, in a transaction of its own, under the
+    clinician's lock and the slot's key: a sweep and a task at once make one set of offers. A
+    slot that found no one has no offer, so every sweep looks at it again while its event is
+    in the window (a patient who joined since may take it)."""
+    offers: list[SlotOffer] = []
+    for slot in freed_slots_without_offer(now=now):
+        offers += offer_freed_slot(
+            appointment_id=slot.appointment_id,
+            clinician_id=slot.clinician_id,
+            starts_at=slot.starts_at,
+            location_id=slot.location_id,
+            now=now,
+        )
+    return offers
+
+
 # --- claiming ------------------------------------------------------------------------------------
 
 
@@ -228,7 +315,7 @@ def offer_state(offer: SlotOffer, now: datetime.datetime | None = None) -> str:
 
 def expire_offer_if_due(offer: SlotOffer, now: datetime.datetime) -> None:
     """Record an open offer past its time as expired (expiry is lazy: when read)."""
-    if offer.status == SlotOffer.Status.OFFERED and offer.expires_at <= now:
+    if offer.status == SlotOffer.Status.OFFERED and not offer.is_open(now):
         SlotOffer.objects.filter(pk=offer.pk, status=SlotOffer.Status.OFFERED).update(
             status=SlotOffer.Status.EXPIRED
         )

@@ -36,6 +36,7 @@ from treatments.services.schedule import (
     local_dates,
     record_call_outcome,
     reschedule_appointment,
+    within_booking_horizon,
 )
 from treatments.views import pk_url
 
@@ -138,9 +139,19 @@ def _slot_context(request, patient, appointment, location) -> dict:
     )
     chosen = User.objects.clinician_from_param(request.GET.get("clinician"))
     prefetch_related_objects([location], "opening_hours")  # read by the search and the rows
-    slots = available_slots(
-        location=location, start_date=monday, days=7, clinician=chosen, ignore=appointment
-    )
+    now = timezone.now()
+    slots = [  # none past the booking horizon, which booking would refuse
+        slot
+        for slot in available_slots(
+            location=location,
+            start_date=monday,
+            days=7,
+            clinician=chosen,
+            ignore=appointment,
+            now=now,
+        )
+        if within_booking_horizon(slot.starts_at, now)
+    ]
     week = [monday + datetime.timedelta(days=n) for n in range(7)]
     early_days = [day for day in week if earliest and day < earliest]
     # the week's closures of the location and leave of the clinicians shown, marked on their day
