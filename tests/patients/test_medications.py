@@ -113,7 +113,7 @@ def test_the_typed_count_moves_to_a_note_the_clinician_can_turn_into_entries(pat
     Patient.objects.filter(pk=patient_b.pk).update(preventives_failed=2, preventives_notes="")
 
     # When the data migration runs (twice: it is safe to)
-    migration = importlib.import_module("patients.migrations.0006_medication_list")
+    migration = importlib.import_module("patients.migrations.0007_medication_list")
     migration.counts_to_notes(apps, None)
     migration.counts_to_notes(apps, None)
 
