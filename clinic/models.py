@@ -139,6 +139,7 @@ class Location(models.Model):
         "name in text messages",
         max_length=SMS_NAME_SEPTETS,
         blank=True,
+        db_default="",  # rows inserted by SQL (seed_scale) get the blank too
         validators=[validate_sms_name],
         help_text=(
             f"At most {SMS_NAME_SEPTETS} characters, so that every text fits one message. "

@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
             name="sms_name",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 help_text="At most 20 characters, so that every text fits one message. Blank: the name, shortened.",
                 max_length=20,
                 validators=[clinic.models.validate_sms_name],

@@ -9,6 +9,7 @@ from tests.conftest import BASE_DIR
 PRODUCTION = {
     "SECRET_KEY": "q8v-3kP0x_this-is-a-long-random-production-key-7Yt2mZr9LwB4nHs6",
     "ALLOWED_HOSTS": "cadence.example.org",
+    "SITE_URL": "https://cadence.example.org",
     "SECURE_SSL_REDIRECT": "true",
     "SESSION_COOKIE_SECURE": "true",
     "CSRF_COOKIE_SECURE": "true",
