@@ -61,6 +61,14 @@ LOCATIONS = [
         "phone": "+441174960100",
         "time_zone": "Europe/London",
     },
+    {
+        # Far east of the others: its daytime covers the hours when both are in their quiet
+        # hours (02:00-08:00 UTC in winter), so a first run shows messages at any hour.
+        "name": "Bayside Clinic",
+        "address": "8 Macquarie Street\nSydney NSW 2000\nAustralia",
+        "phone": "+61255500100",
+        "time_zone": "Australia/Sydney",
+    },
 ]
 
 # (username, first, last, role, location index for clinicians)
@@ -68,6 +76,7 @@ STAFF = [
     ("dr.osei", "Ama", "Osei", User.Role.CLINICIAN, 0),
     ("dr.hughes", "Gareth", "Hughes", User.Role.CLINICIAN, 1),
     ("np.rivera", "Lucia", "Rivera", User.Role.CLINICIAN, 0),
+    ("dr.tan", "Mei", "Tan", User.Role.CLINICIAN, 2),
     ("desk.kim", "Min-ji", "Kim", User.Role.FRONT_DESK, None),
     ("desk.brown", "Tom", "Brown", User.Role.FRONT_DESK, None),
     ("admin", "Priya", "Shah", User.Role.CLINIC_ADMIN, None),
@@ -113,7 +122,8 @@ LAST_NAMES = [
     "Rossi",
     "Williams",
 ]
-PATIENT_COUNT = 40
+PATIENT_COUNT = 40  # of the first two locations, alternately
+FAR_PATIENTS = 10  # then the far location's (Bayside), after them so the others stay as they were
 PORTAL_PATIENTS = 8  # patient01 .. patient08
 
 
@@ -173,7 +183,7 @@ def _seed_staff(created) -> dict[int, list[User]]:
 def _seed_patients(created, locations, clinicians_at) -> None:
     rng = random.Random(2026)  # the same demo clinic every time
     password_hash = make_password(DEMO_PASSWORD)
-    for number in range(1, PATIENT_COUNT + 1):
+    for number in range(1, PATIENT_COUNT + FAR_PATIENTS + 1):
         fields = _demo_patient_fields(rng, number, locations, clinicians_at)
         if number <= PORTAL_PATIENTS:
             fields["user"] = _demo_user(
@@ -245,7 +255,7 @@ def _demo_medications(number: int, patient: Patient, clinician: User) -> None:
 def _demo_patient_fields(rng, number, locations, clinicians_at) -> dict:
     first = FIRST_NAMES[(number - 1) % len(FIRST_NAMES)]
     last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
-    index = number % len(locations)
+    index = number % 2 if number <= PATIENT_COUNT else 2
     headache_days = rng.randint(15, 26)
     return {
         "first_name": first,
@@ -255,7 +265,11 @@ def _demo_patient_fields(rng, number, locations, clinicians_at) -> dict:
         ),
         "sex": rng.choice(["female", "female", "female", "male"]),  # CM is ~3:1 female
         "email": f"{first}.{last}".lower().replace("'", "") + f"{number}@example.com",
-        "phone": (f"+1212555{100 + number:04d}" if index == 0 else f"+4411749601{number:02d}"),
+        "phone": [
+            f"+1212555{100 + number:04d}",
+            f"+4411749601{number:02d}",
+            f"+6125550{number:04d}",
+        ][index],
         "address": f"{number} Example Street",
         "location": locations[index],
         "primary_clinician": rng.choice(clinicians_at[index]),
@@ -454,8 +468,9 @@ def _reminders_due_now(locations: list[Location]) -> None:
     """Bring a few planned reminders forward to now, so that a first `make run` shows
     messages going out under var/mail/ and var/sms/ within a minute or two: those of a
     location where it is daytime now (out of its quiet hours), so that they go out at once.
-    When every location is in its quiet hours (New York's and London's overlap: 02:00 to
-    08:00 UTC in winter) they are any location's, and wait until 08:00 there, as they should."""
+    Sydney's daytime covers the hours when New York and London are both quiet (02:00 to 08:00
+    UTC in winter, 01:00 to 07:00 in summer); were every location quiet (other QUIET_HOURS
+    settings), they would be any location's, and wait until 08:00 there, as they should."""
     now = timezone.now()
     awake = [loc for loc in locations if not in_quiet_hours(now, loc.zone)] or locations
     # where each kind's quiet hours are read: a visit's location, a check-in's session's, else
@@ -468,7 +483,8 @@ def _reminders_due_now(locations: list[Location]) -> None:
     pending = (
         Reminder.objects.filter(status=Reminder.Status.PENDING).filter(at).order_by("due_at", "pk")
     )
-    chosen = [*pending.filter(channel="sms")[:2], *pending.filter(channel="email")[:3]]
+    texts = list(pending.filter(channel="sms")[:2])
+    chosen = [*texts, *pending.filter(channel="email")[: 5 - len(texts)]]  # five, texts first
     Reminder.objects.filter(pk__in=[r.pk for r in chosen]).update(due_at=timezone.now())
 
 
