@@ -44,7 +44,8 @@ def make_texts(count: int, *, first_phone: int = 1000, cancelled_every: int = 0)
     ContactConsent.objects.bulk_create(
         ContactConsent(patient=p, channel="sms", granted=True, source="written") for p in patients
     )
-    start = timezone.now() + datetime.timedelta(days=3)
+    now = timezone.now()  # one read of the suite's clock: every instant derives from it
+    start = now + datetime.timedelta(days=3)
     visits = Appointment.objects.bulk_create(
         Appointment(
             patient=p,
@@ -61,7 +62,7 @@ def make_texts(count: int, *, first_phone: int = 1000, cancelled_every: int = 0)
         )
         for n, p in enumerate(patients)
     )
-    due = timezone.now() - datetime.timedelta(minutes=1)
+    due = now - datetime.timedelta(minutes=1)
     return Reminder.objects.bulk_create(
         Reminder(
             patient=v.patient,
