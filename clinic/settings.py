@@ -452,6 +452,10 @@ TREATMENT_MIN_INTERVAL_DAYS = env_int("TREATMENT_MIN_INTERVAL_DAYS", 84)  # paye
 TOXIN_90_DAY_MAX_UNITS = env_int("TOXIN_90_DAY_MAX_UNITS", 400)  # across indications
 OVERDUE_AFTER_DAYS = env_int("OVERDUE_AFTER_DAYS", 98)  # ours: 14 days past the 84-day target
 SESSION_FUTURE_MINUTES = env_int("SESSION_FUTURE_MINUTES", 5)  # R21: clock skew allowed
+# A response: at least this % fewer headache days than baseline, NICE's (TA260) and the one
+# many US payers want; the continuation-evidence PDF says whether each is met
+RESPONSE_NICE_PERCENT = env_int("RESPONSE_NICE_PERCENT", 30)
+RESPONSE_PAYER_PERCENT = env_int("RESPONSE_PAYER_PERCENT", 50)
 DUE_LIST_WEEKS = env_int("DUE_LIST_WEEKS", 3)  # the due list looks this far ahead
 # ours: a patient this many days past due leaves the due list for "Lost to follow-up"
 DUE_LIST_LOST_AFTER_DAYS = env_int("DUE_LIST_LOST_AFTER_DAYS", 365)

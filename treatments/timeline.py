@@ -40,6 +40,38 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class TimeScale:
+    """Days from `start` to `end` (inclusive) on `width` user units from `left`: the time axis
+    of the timeline and of the outcome charts (treatments/charts.py)."""
+
+    start: datetime.date
+    end: datetime.date
+    left: float
+    width: float
+
+    @property
+    def days(self) -> int:
+        return max((self.end - self.start).days + 1, 1)
+
+    def x_of(self, day: datetime.date) -> float:
+        return self.left + self.width * (day - self.start).days / self.days
+
+    def month_ticks(self, most: int = 8) -> list[Tick]:
+        """The first of each month on the axis, labelled, no more than about `most` of them
+        (every 2nd, 3rd ... month when there are more)."""
+        ticks = []
+        month = self.start.replace(day=1)
+        while month <= self.end:
+            if month >= self.start:
+                ticks.append(Tick(round(self.x_of(month), 1), f"{month:%b %Y}"))
+            month = (month + datetime.timedelta(days=32)).replace(day=1)
+        if len(ticks) > most:
+            step = -(-len(ticks) // most)
+            ticks = ticks[::step]
+        return ticks
+
+
+@dataclass(frozen=True)
 class Timeline:
     start: datetime.date
     end: datetime.date
@@ -71,11 +103,8 @@ def build_timeline(
     if not starts:
         return None
     start = min(starts)
-    days = max((today - start).days + 1, 1)
-    plot = WIDTH - LABEL_WIDTH
-
-    def x_of(day: datetime.date) -> float:
-        return LABEL_WIDTH + plot * (day - start).days / days
+    scale = TimeScale(start=start, end=today, left=LABEL_WIDTH, width=WIDTH - LABEL_WIDTH)
+    x_of, plot, days = scale.x_of, scale.width, scale.days
 
     def bar(label: str, first: datetime.date, last: datetime.date, css: str) -> Bar:
         first, last = max(first, start), min(last, today)
@@ -120,15 +149,7 @@ def build_timeline(
         drug = medications.DRUGS[entry.drug]
         css = "tl-preventive" if drug.is_preventive else f"tl-{drug.klass.role}"
         add(drug.name, [bar(_period_text(entry), entry.started_on, stopped, css)])
-    ticks = []
-    month = start.replace(day=1)
-    while month <= today:
-        if month >= start:
-            ticks.append(Tick(round(x_of(month), 1), f"{month:%b %Y}"))
-        month = (month + datetime.timedelta(days=32)).replace(day=1)
-    if len(ticks) > 8:  # no more than about 8 labels: every 2nd, 3rd ... month
-        step = -(-len(ticks) // 8)
-        ticks = ticks[::step]
+    ticks = scale.month_ticks()
     return Timeline(start=start, end=today, rows=rows, ticks=ticks)
 
 

@@ -1,6 +1,5 @@
 """Injection sessions, the patient chart and lot recall: clinicians (recall: clinic admins too)."""
 
-import datetime
 import uuid
 from typing import Any
 
@@ -12,7 +11,6 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
-    Prefetch,
     QuerySet,
     Subquery,
 )
@@ -26,9 +24,8 @@ from clinic.access import AuthenticatedHttpRequest, clinician_required, recall_r
 from clinic.db_routers import reading_from_replica
 from clinic.models import Location
 from clinic.paging import PAGE_SIZE, page_of
-from patients import outcomes
 from patients.models import Patient
-from treatments import protocol, rules, timeline
+from treatments import charts, protocol, rules, timeline
 from treatments.forms import (
     AdverseEventForm,
     AmendmentReasonForm,
@@ -339,52 +336,31 @@ def adverse_event_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
 
 @clinician_required
 def chart(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
-    patients = (
-        Patient.objects.for_user(request.user)
-        .select_related("location")
-        .with_outcomes(windows=CHART_WINDOWS)
-        .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.for_chart()))
-        .prefetch_related("medications")
-    )
-    patient = get_object_or_404(patients, pk=patient_pk)
+    patient = get_object_or_404(charts.chart_patients(request.user), pk=patient_pk)
     sessions = list(patient.sessions.all())
-    review = patient.response_review(CHART_WINDOWS, **_first_cycles(sessions))
     entries = list(patient.medications.all())
-    flags = review.flags(cycles_given=sum(1 for s in sessions if s.is_signed))
+    figures = charts.outcome_figures(patient=patient, sessions=sessions, medications=entries)
     context = {
         "patient": patient,
         "sessions": sessions,
         "site_history": _site_history(sessions),
         "ftp_limits": {code: m.ftp_max_units for code, m in protocol.MUSCLES.items()},
-        "diary_windows": review.windows[::-1],
-        "review": review,
-        "outcome_flags": timeline.with_confounders(flags, review, entries),
-        "overuse_flag": outcomes.medication_overuse(review.windows),
+        "diary_windows": figures.windows[::-1],
+        "review": figures.review,
+        "figures": figures,
+        "outcome_flags": figures.flags,
+        "overuse_flag": figures.overuse_flag,
         # sessions, diary windows and medicines on one axis (issue 18), oldest first
         "timeline": timeline.build_timeline(
-            sessions=[s for s in sessions if s.is_signed][::-1],
-            windows=review.windows,
+            sessions=figures.signed[::-1],
+            windows=figures.windows,
             entries=entries,
             today=patient.local_today(),
         ),
         "medications": sorted(entries, key=lambda e: (e.started_on, e.pk)),
-        "outcome_timeline": outcomes.outcome_timeline(
-            [s for s in sessions if not s.is_voided], patient.questionnaire_responses.all()
-        ),
+        "outcome_timeline": figures.outcome_timeline,
     }
     return render(request, "treatments/chart.html", context)
-
-
-CHART_WINDOWS = 6  # 28-day windows of the diary on the chart: about six months
-
-
-def _first_cycles(sessions) -> dict[str, datetime.date]:
-    """The local dates of cycles 1 and 2 of the latest course given (signed sessions)."""
-    signed = [s for s in sessions if s.is_signed]
-    course = max(signed, key=lambda s: s.administered_at).course_id if signed else None
-    cycles = {s.cycle_number: s.session_date for s in signed if s.course_id == course}
-    names = {1: "first_session_on", 2: "second_session_on"}
-    return {name: cycles[number] for number, name in names.items() if number in cycles}
 
 
 def _site_history(sessions):
