@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.views import diary, medications, portal, portal_waitlist
+from patients.views import diary, medications, portal, portal_waitlist, progress
 
 app_name = "portal"
 urlpatterns = [
@@ -17,6 +17,7 @@ urlpatterns = [
     path("contact/", portal.portal_contact, name="contact"),
     path("earlier-slot/", portal_waitlist.portal_waitlist, name="waitlist"),
     path("medicines/", medications.portal_medications, name="medications"),
+    path("progress/", progress.portal_progress, name="progress"),
 ]
 
 # The headache diary and questionnaires (patients/views/diary.py)

@@ -90,6 +90,7 @@ def main_pages(patient_a, patient_b, session, appointment) -> dict[str, list[str
             "/portal/treatment/",
             "/portal/contact/",
             "/portal/medicines/",
+            "/portal/progress/",
             "/audit/mine/",
             f"/portal/visits/{appointment.pk}/change/",
             f"/portal/visits/{appointment.pk}/cancel/",

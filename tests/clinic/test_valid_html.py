@@ -176,6 +176,7 @@ def other_states(
             ("get", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", None),
             ("post", f"/portal/visits/{appointment.pk}/move/?day={visit_day}", {"slot": "x"}),
             ("get", "/portal/treatment/", None),
+            ("get", "/portal/progress/", None),
             ("get", f"/portal/treatment/{current.pk}/checkin/", None),
             ("post", "/portal/medicines/", {"kind": "stopped", "on": "2999-01-01"}),
             # a calendar link: the copy button and the webcal link
