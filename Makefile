@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test bench install chromium vnu redis lint check clean
+.PHONY: run test bench install chromium vnu redis pdftotext lint check clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,9 +64,14 @@ $(VNU_JAR):
 redis:
 	@command -v redis-server >/dev/null || { $(call apt_install,redis-server); }
 
+# The continuation-evidence PDF's tests (tests/treatments/test_evidence.py) read its text with
+# Debian's pdftotext (poppler-utils), installed when missing and we may.
+pdftotext:
+	@command -v pdftotext >/dev/null || { $(call apt_install,poppler-utils); }
+
 # Tests publish to a broker folder of their own: what they leave there must never reach the
 # worker of `make run`, which would then spend minutes on stale messages before its own.
-test: install chromium vnu redis
+test: install chromium vnu redis pdftotext
 	BROKER_DIR=$(CURDIR)/var/test-broker $(BIN)/pytest $(PYTEST_ARGS)
 
 # The reminders benchmark (tests/bench/README.md): its own throwaway database and queue.

@@ -88,6 +88,7 @@ EXPECTED = {
     "portal/questionnaires/midas/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/questionnaires/hit6/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/medicines/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/progress/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # admin: clinic admins only
     "admin/": admin_row("ok"),
     # The admin has no login of its own: ours (password and second factor), then back.
@@ -135,6 +136,10 @@ EXPECTED = {
     ),
     "treatments/patients/<int:patient_pk>/chart/": row(
         "login", "not_found", "forbidden", "ok", "forbidden"
+    ),
+    # the continuation-evidence PDF (issue 16): clinicians, and clinic admins who send it to payers
+    "treatments/patients/<int:patient_pk>/continuation.pdf": row(
+        "login", "not_found", "forbidden", "ok", "ok"
     ),
     "treatments/sessions/<int:pk>/": row("login", "not_found", "forbidden", "ok", "forbidden"),
     # the session is signed: editing it means amending it
@@ -284,6 +289,7 @@ AUDITED = frozenset(
         "portal/questionnaires/midas/",
         "portal/questionnaires/hit6/",
         "portal/medicines/",
+        "portal/progress/",
         "portal/visits/<int:pk>/confirm/",
         "portal/visits/<int:pk>/cancel/",
         "portal/visits/<int:pk>/change/",
@@ -296,6 +302,7 @@ AUDITED = frozenset(
         # sessions, chart, adverse events, alerts, lot recall
         "treatments/patients/<int:patient_pk>/sessions/new/",
         "treatments/patients/<int:patient_pk>/chart/",
+        "treatments/patients/<int:patient_pk>/continuation.pdf",
         "treatments/sessions/<int:pk>/",
         "treatments/sessions/<int:pk>/edit/",
         "treatments/sessions/<int:pk>/amend/",

@@ -4,6 +4,7 @@ from treatments.views import (
     alerts,
     calendar,
     closures,
+    evidence,
     inbox,
     reminders,
     schedule,
@@ -15,6 +16,11 @@ app_name = "treatments"
 urlpatterns = [
     path("patients/<int:patient_pk>/sessions/new/", sessions.session_create, name="session_create"),
     path("patients/<int:patient_pk>/chart/", sessions.chart, name="chart"),
+    path(
+        "patients/<int:patient_pk>/continuation.pdf",
+        evidence.continuation_pdf,
+        name="continuation_pdf",
+    ),
     path("sessions/<int:pk>/", sessions.session_detail, name="session_detail"),
     path("sessions/<int:pk>/edit/", sessions.session_update, name="session_update"),
     path("sessions/<int:pk>/amend/", sessions.session_amend, name="session_amend"),
