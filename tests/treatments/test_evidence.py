@@ -189,6 +189,8 @@ def test_the_chart_page_states_both_criteria_and_the_flags(client, clinician, pa
     )
     assert "50 % criterion (at least 50 % fewer headache days than baseline): MET" in page
     assert "<strong>R15</strong> Now episodic" in page
+    pdf = reverse("treatments:continuation_pdf", args=[patient_a.pk])
+    assert f'href="{pdf}" id="continuation-pdf"' in page  # one click from the chart
     assert "<strong>R14</strong>" not in page
     assert "<strong>R16</strong>" not in page
 
