@@ -1,6 +1,7 @@
 """The FHIR R4 mappers (treatments/fhir/mappers/): every resource of the demo clinic validates
 with fhir.resources' R4B models, and each mapper says what our rows mean."""
 
+import datetime
 import importlib
 
 import pytest
@@ -22,6 +23,10 @@ R4B_MODULES = {
     "QuestionnaireResponse": "questionnaireresponse",
     "AdverseEvent": "adverseevent",
 }
+
+
+def utc(*args: int) -> datetime.datetime:
+    return datetime.datetime(*args, tzinfo=datetime.UTC)
 
 
 def r4b_model(type_name: str):
@@ -121,3 +126,82 @@ def test_practitioners_are_the_clinicians_only_with_their_names(db, personas):
     assert [r["name"][0]["family"] for r in resources] == ["Osei"]
     assert set(resources[0]) == {"resourceType", "id", "active", "name"}
     assert Location.objects.exists()
+
+
+# --- Appointment ---------------------------------------------------------------------------
+
+
+def make_visit(patient, location, clinician, starts_at, **fields):
+    from treatments.models import Appointment
+
+    return Appointment.objects.create(
+        patient=patient,
+        location=location,
+        clinician=clinician,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(minutes=30),
+        booked_by=clinician,
+        **fields,
+    )
+
+
+def test_appointment_times_carry_the_locations_offset_across_a_dst_change(db, location, clinician):
+    # New York moves to daylight time on Sunday 8 March 2026: 10:00 local is 15:00 UTC
+    # before, 14:00 UTC after.
+    before = make_visit(make_patient(1), location, clinician, utc(2026, 3, 6, 15, 0))
+    after = make_visit(make_patient(2), location, clinician, utc(2026, 3, 9, 14, 0))
+    first, second = RESOURCE_TYPES["Appointment"].resources(
+        RESOURCE_TYPES["Appointment"].rows().filter(pk__in=[before.pk, after.pk])
+    )
+    assert (first["start"], first["end"]) == (
+        "2026-03-06T10:00:00-05:00",
+        "2026-03-06T10:30:00-05:00",
+    )
+    assert (second["start"], second["end"]) == (
+        "2026-03-09T10:00:00-04:00",
+        "2026-03-09T10:30:00-04:00",
+    )
+
+
+@pytest.mark.parametrize("status", ["booked", "arrived", "fulfilled", "cancelled", "noshow"])
+def test_appointment_status_is_our_code_which_is_fhirs(db, location, clinician, status):
+    reason = "Patient unwell" if status == "cancelled" else ""
+    visit = make_visit(
+        make_patient(1),
+        location,
+        clinician,
+        utc(2026, 3, 6, 15),
+        status=status,
+        cancel_reason=reason,
+    )
+    (resource,) = RESOURCE_TYPES["Appointment"].resources([visit])
+    assert resource["status"] == status
+    assert ("cancelationReason" in resource) == (status == "cancelled")
+    r4b_model("Appointment").model_validate(resource)
+
+
+def test_a_cancelled_appointment_gives_its_reason(db, location, clinician):
+    visit = make_visit(
+        make_patient(1),
+        location,
+        clinician,
+        utc(2026, 3, 6, 15),
+        status="cancelled",
+        cancel_reason="Snowstorm",
+    )
+    (resource,) = RESOURCE_TYPES["Appointment"].resources([visit])
+    assert resource["cancelationReason"] == {"text": "Snowstorm"}
+
+
+def test_appointment_names_patient_clinician_and_location_who_all_accepted(db, location, clinician):
+    patient = make_patient(1)
+    visit = make_visit(patient, location, clinician, utc(2026, 3, 6, 15), kind="review")
+    (resource,) = RESOURCE_TYPES["Appointment"].resources([visit])
+    actors = [(p["actor"]["reference"], p["status"]) for p in resource["participant"]]
+    assert actors == [
+        (f"Patient/{patient.pk}", "accepted"),
+        (f"Practitioner/{clinician.pk}", "accepted"),
+        (f"Location/{location.pk}", "accepted"),
+    ]
+    assert resource["serviceType"][0]["coding"][0]["code"] == "review"
+    assert resource["appointmentType"]["coding"][0]["code"] == "FOLLOWUP"

@@ -90,9 +90,9 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
 
 
 def _types() -> dict[str, ResourceType]:
-    from treatments.fhir.mappers import location, patient, practitioner
+    from treatments.fhir.mappers import appointment, location, patient, practitioner, procedure
 
-    types = [patient.TYPE, location.TYPE, practitioner.TYPE]
+    types = [patient.TYPE, location.TYPE, practitioner.TYPE, appointment.TYPE, procedure.TYPE]
     return {t.name: t for t in types}
 
 
