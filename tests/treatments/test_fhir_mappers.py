@@ -366,3 +366,97 @@ def test_a_session_from_two_lots_is_two_administrations_that_add_up(
         r4b_model("MedicationAdministration").model_validate(resource)
         rows = RESOURCE_TYPES["MedicationAdministration"].rows()
         assert get_by_id("MedicationAdministration", resource["id"], rows) == resource
+
+
+# --- Observation (28-day diary windows) -------------------------------------------------------
+
+
+def keep_diary(patient, days: list[datetime.date], *, headache_every: int = 2) -> None:
+    from patients.models import DiaryEntry
+
+    DiaryEntry.objects.bulk_create(
+        DiaryEntry(
+            patient=patient,
+            date=day,
+            headache=index % headache_every == 0,
+            severity=2 if index % headache_every == 0 else 0,
+            migraine=index % (2 * headache_every) == 0,
+            acute_medication="triptan" if index % (2 * headache_every) == 0 else "none",
+        )
+        for index, day in enumerate(days)
+    )
+
+
+def component_values(resource: dict) -> dict[str, int | None]:
+    return {
+        c["code"]["coding"][0]["code"]: c.get("valueQuantity", {}).get("value")
+        for c in resource["component"]
+    }
+
+
+def test_diary_window_figures_equal_the_charts(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(60)])
+    chart = Patient.objects.with_outcomes(windows=3).get(pk=patient_a.pk).diary_windows(3)
+    resources = every_resource("Observation")
+    assert [r["effectivePeriod"] for r in resources] == [
+        {"start": w.start.isoformat(), "end": w.end.isoformat()} for w in chart
+    ]
+    for window, resource in zip(chart, resources, strict=True):
+        values = component_values(resource)
+        assert values["diary-days"] == window.entries
+        if window.insufficient:
+            assert values["headache-days"] is None
+            continue
+        assert values["headache-days"] == window.headache_days
+        assert values["migraine-days"] == window.migraine_days
+        assert values["moderate-severe-days"] == window.moderate_severe_days
+        assert values["acute-medication-days"] == window.medication_days
+    # 60 days: two full windows ending today and 4 days of the one before (insufficient)
+    assert [r["id"] for r in resources][-1] == f"diary-{patient_a.pk}-{chart[-1].start:%Y%m%d}"
+    assert chart[-1].end == today
+    assert [component_values(r)["diary-days"] for r in resources] == [4, 28, 28]
+    assert component_values(resources[-1])["headache-days"] == 14
+
+
+def test_a_window_with_too_few_entries_gives_the_days_entered_and_no_counts(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(10)])
+    (resource,) = every_resource("Observation")
+    assert component_values(resource)["diary-days"] == 10
+    headache = next(
+        c for c in resource["component"] if c["code"]["coding"][0]["code"] == "headache-days"
+    )
+    assert "valueQuantity" not in headache
+    assert headache["dataAbsentReason"]["coding"][0]["code"] == "unknown"
+    assert headache["dataAbsentReason"]["text"].startswith("Insufficient data: 10 of 28")
+    r4b_model("Observation").model_validate(resource)
+
+
+def test_windows_without_entries_and_patients_without_a_diary_are_left_out(db, patient_a):
+    make_patient(9)  # no diary
+    today = patient_a.local_today()
+    # the window ending today, and one 56-83 days back: the one between is empty
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(28)])
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(56, 84)])
+    periods = [r["effectivePeriod"]["start"] for r in every_resource("Observation")]
+    assert periods == [
+        (today - datetime.timedelta(days=83)).isoformat(),
+        (today - datetime.timedelta(days=27)).isoformat(),
+    ]
+
+
+def test_a_window_id_reads_the_same_window_on_a_later_day(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(40)])
+    rows = RESOURCE_TYPES["Observation"].rows()
+    listed = every_resource("Observation")[-1]
+    assert get_by_id("Observation", listed["id"], rows) == listed
+    # A window that starts a day earlier is not listed today, yet reads by its id
+    earlier_start = today - datetime.timedelta(days=28)
+    earlier = get_by_id("Observation", f"diary-{patient_a.pk}-{earlier_start:%Y%m%d}", rows)
+    assert earlier["effectivePeriod"]["end"] == (today - datetime.timedelta(days=1)).isoformat()
+    # Not yet over, another patient's, or no such date: nothing
+    assert get_by_id("Observation", f"diary-{patient_a.pk}-{today:%Y%m%d}", rows) is None
+    assert get_by_id("Observation", listed["id"], rows.exclude(pk=patient_a.pk)) is None
+    assert get_by_id("Observation", f"diary-{patient_a.pk}-20260231", rows) is None

@@ -32,7 +32,9 @@ Resource ids are our primary keys as strings, except:
   `meta.versionId` is our version number.
 - MedicationAdministration: one per vial lot of a signed session (R4's Medication has one
   batch), "<Procedure id>-<lot pk>".
-- Observation (28-day diary windows, derived): "diary-<patient pk>-<window start YYYYMMDD>".
+- Observation (28-day diary windows, derived): "diary-<patient pk>-<window start YYYYMMDD>";
+  rows are patients (those who kept a diary), each yielding its windows. `get_by_id` reads
+  any past window by its id (observation.read), not only the ones a search lists today.
 - QuestionnaireResponse: "<pk>" of our QuestionnaireResponse row.
 Use `narrow_to_id` (or `get_by_id`) rather than `filter(pk=...)` so that these stay right.
 
@@ -70,6 +72,8 @@ class ResourceType:
     # The rows that may hold the resource with FHIR id `id_str` (None: no such id can exist).
     id_lookup: Callable[[str], Q | None] = pk_lookup
     date_is_datetime: bool = True
+    # A type whose ids are not rows (Observation's diary windows) reads by id itself.
+    read: Callable[[QuerySet, str], JSON | None] | None = None
 
     def narrow_to_id(self, rows: QuerySet, id_str: str) -> QuerySet | None:
         lookup = self.id_lookup(id_str)
@@ -82,6 +86,8 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
     resource_type = RESOURCE_TYPES.get(type_name)
     if resource_type is None:
         return None
+    if resource_type.read is not None:
+        return resource_type.read(rows, id_str)
     narrowed = resource_type.narrow_to_id(rows, id_str)
     if narrowed is None:
         return None
@@ -96,6 +102,7 @@ def _types() -> dict[str, ResourceType]:
         appointment,
         location,
         medication_administration,
+        observation,
         patient,
         practitioner,
         procedure,
@@ -108,6 +115,7 @@ def _types() -> dict[str, ResourceType]:
         appointment.TYPE,
         procedure.TYPE,
         medication_administration.TYPE,
+        observation.TYPE,
     ]
     return {t.name: t for t in types}
 
