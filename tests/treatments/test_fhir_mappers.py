@@ -460,3 +460,53 @@ def test_a_window_id_reads_the_same_window_on_a_later_day(db, patient_a):
     assert get_by_id("Observation", f"diary-{patient_a.pk}-{today:%Y%m%d}", rows) is None
     assert get_by_id("Observation", listed["id"], rows.exclude(pk=patient_a.pk)) is None
     assert get_by_id("Observation", f"diary-{patient_a.pk}-20260231", rows) is None
+
+
+# --- QuestionnaireResponse ---------------------------------------------------------------------
+
+
+def test_midas_gives_each_items_days_and_the_total_under_our_canonical_url(db, patient_a, settings):
+    from patients.services import record_questionnaire
+
+    settings.SITE_URL = "https://cadence.example.org"
+    record_questionnaire(
+        patient=patient_a,
+        kind="midas",
+        answers=[3, 2, 4, 1, 2],
+        answered_on=datetime.date(2026, 3, 1),
+    )
+    (resource,) = every_resource("QuestionnaireResponse")
+    assert resource["questionnaire"] == "https://cadence.example.org/fhir/Questionnaire/midas"
+    assert resource["status"] == "completed"
+    assert resource["authored"] == "2026-03-01"
+    answers = {item["linkId"]: item["answer"][0] for item in resource["item"]}
+    assert [answers[str(n)]["valueInteger"] for n in range(1, 6)] == [3, 2, 4, 1, 2]
+    assert answers["total"] == {"valueInteger": 12}
+    assert answers["band"]["valueCoding"]["code"] == "III"
+
+
+def test_hit6_answers_are_codings_with_their_points(db, patient_a):
+    from patients.services import record_questionnaire
+
+    record_questionnaire(
+        patient=patient_a,
+        kind="hit6",
+        answers=["never", "rarely", "sometimes", "very_often", "always", "always"],
+        answered_on=datetime.date(2026, 3, 1),
+    )
+    (resource,) = every_resource("QuestionnaireResponse")
+    assert resource["questionnaire"].endswith("/fhir/Questionnaire/hit-6")
+    codings = [item["answer"][0] for item in resource["item"]]
+    assert [c["valueCoding"]["code"] for c in codings[:6]] == [
+        "never",
+        "rarely",
+        "sometimes",
+        "very_often",
+        "always",
+        "always",
+    ]
+    points = [c["valueCoding"]["extension"][0]["valueDecimal"] for c in codings[:6]]
+    assert points == [6, 8, 10, 11, 13, 13]
+    assert codings[6] == {"valueInteger": 61}
+    assert codings[7]["valueCoding"]["code"] == "severe"
+    r4b_model("QuestionnaireResponse").model_validate(resource)

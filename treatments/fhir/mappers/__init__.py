@@ -106,6 +106,7 @@ def _types() -> dict[str, ResourceType]:
         patient,
         practitioner,
         procedure,
+        questionnaire_response,
     )
 
     types = [
@@ -116,6 +117,7 @@ def _types() -> dict[str, ResourceType]:
         procedure.TYPE,
         medication_administration.TYPE,
         observation.TYPE,
+        questionnaire_response.TYPE,
     ]
     return {t.name: t for t in types}
 
