@@ -510,3 +510,58 @@ def test_hit6_answers_are_codings_with_their_points(db, patient_a):
     assert codings[6] == {"valueInteger": 61}
     assert codings[7]["valueCoding"]["code"] == "severe"
     r4b_model("QuestionnaireResponse").model_validate(resource)
+
+
+# --- AdverseEvent ------------------------------------------------------------------------------
+
+
+def test_adverse_event_is_linked_to_its_sessions_administration_and_procedure(
+    db, signed_session, clinician
+):
+    (resource,) = every_resource("AdverseEvent")
+    procedure_id = signed_session.original_id
+    lot_id = signed_session.vials.get().lot_id
+    assert resource["actuality"] == "actual"
+    assert resource["suspectEntity"] == [
+        {"instance": {"reference": f"MedicationAdministration/{procedure_id}-{lot_id}"}},
+        {"instance": {"reference": f"Procedure/{procedure_id}"}},
+    ]
+    assert resource["event"]["text"] == "Neck pain"
+    assert resource["date"] == "2026-03-04"
+    assert resource["seriousness"]["coding"][0]["code"] == "non-serious"
+    assert resource["severity"]["coding"][0]["code"] == "mild"
+    assert resource["outcome"]["coding"][0]["code"] == "ongoing"
+    assert resource["recorder"]["reference"] == f"Practitioner/{clinician.pk}"
+    # the references resolve among the exported resources
+    administrations = {r["id"] for r in every_resource("MedicationAdministration")}
+    assert f"{procedure_id}-{lot_id}" in administrations
+
+
+def test_only_reviewed_adverse_events_are_exported(db, patient_a, clinician, location):
+    from django.utils import timezone
+
+    from treatments.services import report_adverse_event
+
+    session = record(patient_a, clinician, location)
+
+    def report(**fields):
+        return report_adverse_event(
+            session=session,
+            recorded_by=None,
+            reported_by="patient",
+            term="eyelid_ptosis",
+            onset=datetime.date(2026, 3, 10),
+            severity="moderate",
+            **fields,
+        )
+
+    report()  # awaiting a clinician's review
+    now = timezone.now()
+    confirmed = report(confirmed_at=now, confirmed_by=clinician, serious=True, outcome="resolving")
+    report(dismissed_at=now, dismissed_by=clinician)
+    (resource,) = every_resource("AdverseEvent")
+    assert resource["id"] == str(confirmed.pk)
+    assert resource["seriousness"]["coding"][0]["code"] == "serious"
+    assert resource["outcome"]["coding"][0]["code"] == "recovering"
+    assert resource["recorder"]["reference"] == f"Patient/{patient_a.pk}"
+    r4b_model("AdverseEvent").model_validate(resource)

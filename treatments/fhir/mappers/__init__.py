@@ -99,6 +99,7 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
 
 def _types() -> dict[str, ResourceType]:
     from treatments.fhir.mappers import (
+        adverse_event,
         appointment,
         location,
         medication_administration,
@@ -118,6 +119,7 @@ def _types() -> dict[str, ResourceType]:
         medication_administration.TYPE,
         observation.TYPE,
         questionnaire_response.TYPE,
+        adverse_event.TYPE,
     ]
     return {t.name: t for t in types}
 
