@@ -7,9 +7,9 @@ import importlib
 import pytest
 from django.core.management import call_command
 
-from clinic.models import Location
+from clinic.models import Location, User
 from patients.models import Patient
-from tests.conftest import make_patient, session_input
+from tests.conftest import make_patient, make_user, session_input
 from treatments.fhir.mappers import RESOURCE_TYPES, get_by_id
 
 R4B_MODULES = {
@@ -565,3 +565,69 @@ def test_only_reviewed_adverse_events_are_exported(db, patient_a, clinician, loc
     assert resource["outcome"]["coding"][0]["code"] == "recovering"
     assert resource["recorder"]["reference"] == f"Patient/{patient_a.pk}"
     r4b_model("AdverseEvent").model_validate(resource)
+
+
+# --- queries per batch -------------------------------------------------------------------------
+
+
+def give_history(number: int) -> None:
+    """A clinician at a location of their own, and a patient with one of everything: a signed
+    session from two lots with an adverse event, a visit, 30 days of diary and both
+    questionnaires."""
+    from patients.services import record_questionnaire
+    from treatments.services import VialInput, report_adverse_event
+
+    location = Location.objects.create(
+        name=f"Clinic {number}",
+        address=f"{number} High Street",
+        phone="+12125550142",
+        time_zone="America/New_York",
+    )
+    clinician = make_user(f"clinician{number}", User.Role.CLINICIAN, last_name=f"Doctor{number}")
+
+    patient = make_patient(number, location=location, primary_clinician=clinician)
+    vials = [
+        VialInput(f"A{number}", "botox_100", datetime.date(2027, 1, 31)),
+        VialInput(f"B{number}", "botox_100", datetime.date(2027, 5, 31)),
+    ]
+    session = record(patient, clinician, location, vials=vials)
+    report_adverse_event(
+        session=session,
+        recorded_by=clinician,
+        reported_by="clinician",
+        term="neck_pain",
+        onset=datetime.date(2026, 3, 4),
+        severity="mild",
+    )
+    make_visit(patient, location, clinician, utc(2026, 5, 25, 14), kind="review")
+    today = patient.local_today()
+    keep_diary(patient, [today - datetime.timedelta(days=back) for back in range(30)])
+    for kind, answers in (("midas", [1, 2, 3, 4, 5]), ("hit6", [6, 8, 10, 11, 13, 13])):
+        record_questionnaire(
+            patient=patient, kind=kind, answers=answers, answered_on=datetime.date(2026, 3, 1)
+        )
+
+
+def queries_per_type() -> dict[str, tuple[int, int]]:
+    """(queries, resources) of reading every row of each type and mapping it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for name, resource_type in RESOURCE_TYPES.items():
+        with CaptureQueriesContext(connection) as queries:
+            resources = list(resource_type.resources(resource_type.rows()))
+        counts[name] = (len(queries), len(resources))
+    return counts
+
+
+def test_each_type_reads_a_batch_in_a_constant_number_of_queries(db):
+    give_history(1)
+    small = queries_per_type()
+    for number in range(2, 6):
+        give_history(number)
+    large = queries_per_type()
+    for name in RESOURCE_TYPES:
+        assert large[name][1] > small[name][1], f"{name}: the batch did not grow"
+        assert large[name][0] == small[name][0], f"{name}: queries grow with rows"
+        assert large[name][0] <= 3, f"{name}: {large[name][0]} queries"
