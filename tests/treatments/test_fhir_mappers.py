@@ -631,3 +631,11 @@ def test_each_type_reads_a_batch_in_a_constant_number_of_queries(db):
         assert large[name][1] > small[name][1], f"{name}: the batch did not grow"
         assert large[name][0] == small[name][0], f"{name}: queries grow with rows"
         assert large[name][0] <= 3, f"{name}: {large[name][0]} queries"
+
+
+def test_observation_dates_are_its_window(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(5)])
+    (resource,) = every_resource("Observation")
+    date_of = RESOURCE_TYPES["Observation"].date_of
+    assert date_of(resource) == (today - datetime.timedelta(days=27), today)

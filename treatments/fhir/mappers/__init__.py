@@ -20,11 +20,18 @@ Narrowing (done by the caller on `rows()`, before `resources`):
   locations (a client's location limit). Patient and Observation use the patient's usual
   location. None: not limited by location (Practitioner).
 - `date_path`: the model field `date` searches compare (an aware datetime or a date; see
-  `date_is_datetime`). None: the type has no `date` search.
+  `date_is_datetime`). None: the type has no `date` search on rows; if `date_of` is given
+  (Observation: its effectivePeriod as a (start, end) pair of dates), filter the mapped
+  resources on it instead.
 - `status_path` + `status_codes`: `rows.filter(**{status_path + "__in": [status_codes[c] for
   c in codes]})` for `status=<FHIR code>`; a code missing from `status_codes` matches nothing.
 - `clinical`: True when the front desk may not read the type (clinicians and API clients with
   the scope only).
+
+`rows()` is ordered by pk, so pages of rows are stable. A page of n rows yields n resources,
+except MedicationAdministration (one per vial lot of a session: usually 1, sometimes 2) and
+Observation (one per diary window of a patient): page those by rows, or fill a page of
+resources and remember the row to go on from.
 
 Resource ids are our primary keys as strings, except:
 - Procedure: the pk of the session's FIRST version (an amendment writes a new row; the FHIR id
@@ -41,6 +48,7 @@ Use `narrow_to_id` (or `get_by_id`) rather than `filter(pk=...)` so that these s
 No mapper imports fhir.resources (a dev dependency for the tests' validation only).
 """
 
+import datetime
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +82,8 @@ class ResourceType:
     date_is_datetime: bool = True
     # A type whose ids are not rows (Observation's diary windows) reads by id itself.
     read: Callable[[QuerySet, str], JSON | None] | None = None
+    # For a type without `date_path`: the (start, end) dates of a mapped resource.
+    date_of: Callable[[JSON], tuple[datetime.date, datetime.date]] | None = None
 
     def narrow_to_id(self, rows: QuerySet, id_str: str) -> QuerySet | None:
         lookup = self.id_lookup(id_str)

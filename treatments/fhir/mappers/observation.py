@@ -159,6 +159,11 @@ def read(rows: QuerySet, id_str: str) -> JSON | None:
     return to_fhir(patient, summary) if summary.entries else None
 
 
+def date_of(resource: JSON) -> tuple[datetime.date, datetime.date]:
+    period = resource["effectivePeriod"]
+    return datetime.date.fromisoformat(period["start"]), datetime.date.fromisoformat(period["end"])
+
+
 TYPE = ResourceType(
     name="Observation",
     rows=rows,
@@ -169,4 +174,5 @@ TYPE = ResourceType(
     clinical=True,
     id_lookup=id_lookup,
     read=read,
+    date_of=date_of,
 )

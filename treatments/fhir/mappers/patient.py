@@ -72,9 +72,7 @@ TYPE = ResourceType(
     patient_path="pk",
     location_path="location",
     date_path=None,
-    status_path="status",
-    # Patient has no `status` search in FHIR (it has `active`); kept for a client that sends
-    # active=true|false through the same narrowing.
-    status_codes={"true": Patient.Status.ACTIVE, "false": Patient.Status.DISCHARGED},
+    # FHIR's Patient has no `status` search (`active` is a search of its own)
+    status_path=None,
     clinical=False,
 )
