@@ -48,46 +48,38 @@ Use `narrow_to_id` (or `get_by_id`) rather than `filter(pk=...)` so that these s
 No mapper imports fhir.resources (a dev dependency for the tests' validation only).
 """
 
-import datetime
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from django.db.models import QuerySet
 
-from django.db.models import Q, QuerySet
+from treatments.fhir.mappers import (
+    adverse_event,
+    appointment,
+    location,
+    medication_administration,
+    observation,
+    patient,
+    practitioner,
+    procedure,
+    questionnaire_response,
+)
+from treatments.fhir.mappers.resource_type import JSON, ResourceType, pk_lookup
 
-JSON = dict[str, Any]
+__all__ = ["JSON", "RESOURCE_TYPES", "ResourceType", "get_by_id", "pk_lookup"]
 
-
-def pk_lookup(id_str: str) -> Q | None:
-    """The rows whose pk is `id_str` (None for anything that is not a positive integer)."""
-    if not id_str.isascii() or not id_str.isdigit() or len(id_str) > 18:
-        return None
-    pk = int(id_str)
-    return Q(pk=pk) if pk > 0 else None
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    name: str
-    rows: Callable[[], QuerySet]
-    resources: Callable[[Iterable[Any]], Iterator[JSON]]
-    patient_path: str | None
-    location_path: str | None
-    date_path: str | None
-    status_path: str | None = None
-    status_codes: dict[str, str] = field(default_factory=dict)
-    clinical: bool = True
-    # The rows that may hold the resource with FHIR id `id_str` (None: no such id can exist).
-    id_lookup: Callable[[str], Q | None] = pk_lookup
-    date_is_datetime: bool = True
-    # A type whose ids are not rows (Observation's diary windows) reads by id itself.
-    read: Callable[[QuerySet, str], JSON | None] | None = None
-    # For a type without `date_path`: the (start, end) dates of a mapped resource.
-    date_of: Callable[[JSON], tuple[datetime.date, datetime.date]] | None = None
-
-    def narrow_to_id(self, rows: QuerySet, id_str: str) -> QuerySet | None:
-        lookup = self.id_lookup(id_str)
-        return None if lookup is None else rows.filter(lookup)
+# In the order an export writes them: what others refer to first.
+RESOURCE_TYPES: dict[str, ResourceType] = {
+    t.name: t
+    for t in (
+        patient.TYPE,
+        location.TYPE,
+        practitioner.TYPE,
+        appointment.TYPE,
+        procedure.TYPE,
+        medication_administration.TYPE,
+        observation.TYPE,
+        questionnaire_response.TYPE,
+        adverse_event.TYPE,
+    )
+}
 
 
 def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
@@ -105,33 +97,3 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
         if resource["id"] == id_str:
             return resource
     return None
-
-
-def _types() -> dict[str, ResourceType]:
-    from treatments.fhir.mappers import (
-        adverse_event,
-        appointment,
-        location,
-        medication_administration,
-        observation,
-        patient,
-        practitioner,
-        procedure,
-        questionnaire_response,
-    )
-
-    types = [
-        patient.TYPE,
-        location.TYPE,
-        practitioner.TYPE,
-        appointment.TYPE,
-        procedure.TYPE,
-        medication_administration.TYPE,
-        observation.TYPE,
-        questionnaire_response.TYPE,
-        adverse_event.TYPE,
-    ]
-    return {t.name: t for t in types}
-
-
-RESOURCE_TYPES: dict[str, ResourceType] = _types()

@@ -12,9 +12,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from clinic.models import User
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import code_system, fhir_date, instant, reference
 from treatments.fhir.mappers.procedure import chain_id
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 from treatments.models import AdverseEvent, TreatmentSession
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"

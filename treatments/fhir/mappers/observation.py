@@ -20,8 +20,8 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from patients import outcomes
 from patients.models import DiaryEntry, Patient
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import code_system, fhir_date, reference
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 
 UCUM = "http://unitsofmeasure.org"
 CATEGORY = {

@@ -5,8 +5,8 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 
 from patients.models import Patient
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import fhir_date, instant, mrn_system, reference
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 
 # HL7 v2 table 0203: "MR" = medical record number
 IDENTIFIER_TYPE = {

@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 
 from patients import outcomes
 from patients.models import QuestionnaireResponse
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import code_system, fhir_date, reference, site_base
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 SLUG = {QuestionnaireResponse.Kind.MIDAS: "midas", QuestionnaireResponse.Kind.HIT6: "hit-6"}
