@@ -3,6 +3,7 @@ with fhir.resources' R4B models, and each mapper says what our rows mean."""
 
 import datetime
 import importlib
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -39,8 +40,21 @@ def every_resource(type_name: str) -> list[dict]:
     return list(resource_type.resources(resource_type.rows()))
 
 
-def test_every_resource_of_the_demo_clinic_validates_as_r4b(db):
+def references_in(value) -> Iterator[str]:
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for inner in value.values():
+            yield from references_in(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from references_in(inner)
+
+
+def test_every_resource_of_the_demo_clinic_validates_as_r4b_and_refers_to_exported_ones(db):
     call_command("seed_demo")
+    exported: set[str] = set()
+    references: set[str] = set()
     for type_name in RESOURCE_TYPES:
         resources = every_resource(type_name)
         assert resources, f"the demo clinic has no {type_name}"
@@ -50,7 +64,10 @@ def test_every_resource_of_the_demo_clinic_validates_as_r4b(db):
             assert resource["resourceType"] == type_name
             model.model_validate(resource)
             ids.add(resource["id"])
+            references.update(r for r in references_in(resource) if not r.startswith("#"))
         assert len(ids) == len(resources), f"{type_name} ids repeat"
+        exported.update(f"{type_name}/{id_}" for id_ in ids)
+    assert references - exported == set()
 
 
 # --- Patient ---------------------------------------------------------------------------------
