@@ -40,13 +40,8 @@ class AccessEvent(models.Model):
     address = models.GenericIPAddressField(null=True)
     # FHIR API calls: the API client that called (no user then), the resource type asked for,
     # the ids of this patient's resources that the answer held, and the HTTP status.
-    api_client = models.ForeignKey(
-        "treatments.ApiClient",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        null=True,
-        related_name="+",
-    )
+    # (a plain id, not a foreign key: the audit app's migrations stay below the treatments app)
+    api_client_id = models.BigIntegerField(null=True)
     resource_type = models.CharField(max_length=40, blank=True, db_default="")
     resource_ids = models.JSONField(null=True, blank=True)
     status = models.PositiveSmallIntegerField(null=True)

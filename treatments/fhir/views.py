@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -175,7 +174,7 @@ def capability_statement(request: HttpRequest) -> dict:
     resources = []
     for name, resource_type in sorted(RESOURCE_TYPES.items()):
         params = [{"name": "_count", "type": "number"}]
-        if resource_type.patient_path:
+        if resource_type.patient_path and name != "Patient":
             params.append({"name": "patient", "type": "reference"})
         if resource_type.date_path:
             params.append({"name": "date", "type": "date"})
@@ -281,7 +280,8 @@ def search(request: HttpRequest, call: Call, type_name: str) -> JsonResponse:
     base = request.build_absolute_uri(f"{base_path()}{type_name}")
     links = [{"relation": "self", "url": link(base, query.canonical, request.GET.get("_page"))}]
     if page and has_next:
-        links.append({"relation": "next", "url": link(base, query.canonical, cursor("a", page[-1].pk))})
+        next_page = cursor("a", page[-1].pk)
+        links.append({"relation": "next", "url": link(base, query.canonical, next_page)})
     if page and has_previous:
         links.append(
             {"relation": "previous", "url": link(base, query.canonical, cursor("b", page[0].pk))}
@@ -351,7 +351,7 @@ def parse_search(resource_type: ResourceType, params) -> Search:
     """The search parameters, checked: anything unknown, repeated or malformed is a 400."""
     check_format(params)
     known = {"_count", "_page", "_total", "_format"}
-    if resource_type.patient_path:
+    if resource_type.patient_path and resource_type.name != "Patient":
         known.add("patient")
     if resource_type.date_path:
         known.add("date")
@@ -429,18 +429,18 @@ def date_filter(resource_type: ResourceType, value: str) -> models.Q:
     path = resource_type.date_path
     assert path is not None
     start, end = parse_fhir_date(text)
-    if is_date_field(resource_type, path):
+    if not resource_type.date_is_datetime:
         first, last = start.date(), (end - datetime.timedelta(microseconds=1)).date()
         lookups = {
             "eq": {f"{path}__gte": first, f"{path}__lte": last},
             "ge": {f"{path}__gte": first},
-            "gt": {f"{path}__gt": last} if end - start >= datetime.timedelta(days=1) else {
-                f"{path}__gte": first
-            },
+            "gt": {f"{path}__gt": last}
+            if end - start >= datetime.timedelta(days=1)
+            else {f"{path}__gte": first},
             "le": {f"{path}__lte": last},
-            "lt": {f"{path}__lt": first} if end - start >= datetime.timedelta(days=1) else {
-                f"{path}__lte": first
-            },
+            "lt": {f"{path}__lt": first}
+            if end - start >= datetime.timedelta(days=1)
+            else {f"{path}__lte": first},
         }
     else:
         lookups = {
@@ -476,18 +476,3 @@ def parse_fhir_date(text: str) -> tuple[datetime.datetime, datetime.datetime]:
         raise bad
     moment = moment.astimezone(datetime.UTC)
     return moment, moment + datetime.timedelta(microseconds=1)
-
-
-def is_date_field(resource_type: ResourceType, path: str) -> bool:
-    model = resource_type.rows().model
-    model_field = None
-    for part in path.split("__"):
-        try:
-            model_field = model._meta.get_field(part)
-        except FieldDoesNotExist:
-            return False
-        if model_field.related_model is not None:
-            model = model_field.related_model
-    return isinstance(model_field, models.DateField) and not isinstance(
-        model_field, models.DateTimeField
-    )
