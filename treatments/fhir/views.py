@@ -380,7 +380,9 @@ def parse_search(resource_type: ResourceType, params) -> Search:
         pk = id_param(value.removeprefix("Patient/"))
         if pk is None:
             raise FhirError(400, "invalid", "patient must be Patient/<id> or <id>.")
-        filters &= models.Q(**{resource_type.patient_path: pk})
+        patient_path = resource_type.patient_path
+        assert patient_path is not None
+        filters &= models.Q(**{patient_path: pk})
         canonical.append(("patient", f"Patient/{pk}"))
 
     if "date" in params:
