@@ -447,3 +447,19 @@ def test_a_second_client_is_its_own(personas, clinic_admin):
     )
     assert first_token != second_token
     assert ApiClient.objects.by_token(second_token) == second
+
+
+def test_the_trail_names_the_api_client_for_the_admin_and_the_patient(
+    client, personas, patient_a, api_client_and_token, clinic_admin
+):
+    _, token = api_client_and_token
+    get(client, f"/fhir/R4/Patient/{patient_a.pk}", token)
+    client.force_login(clinic_admin)
+    page = client.get(f"/audit/patients/{patient_a.pk}/").content.decode()
+    assert "API client: Hospital EHR" in page
+    assert "FHIR API read: Patient" in page
+    export = client.get(f"/audit/patients/{patient_a.pk}/export.csv").content.decode()
+    assert "API client: Hospital EHR" in export
+    client.force_login(patient_a.user)
+    mine = client.get("/audit/mine/").content.decode()
+    assert "Another system (Hospital EHR)" in mine
