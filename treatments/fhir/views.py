@@ -1,4 +1,4 @@
-"""The FHIR R4 HTTP API under /fhir/R4/: the CapabilityStatement, read and search (docs/fhir.md).
+"""The FHIR R4 HTTP API under /fhir/R4/: the CapabilityStatement, read and search (docs/fhir-api.md).
 
 Read-only: GET and HEAD; any other method is a 405 OperationOutcome. The views are public to
 Django (no login redirect, no CSRF: they never write) and identify the caller themselves
