@@ -78,7 +78,7 @@ def patient_audit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "accesses": [
             (
                 _local(a.at, zone),
-                _who(a.user, a.role, clients.get(a.api_client_id)),  # type: ignore[arg-type]
+                _who(a.user, a.role, clients.get(a.api_client_id)),
                 ROLE_NAMES.get(a.role, "none"),
                 a,
             )
