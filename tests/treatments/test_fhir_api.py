@@ -586,3 +586,18 @@ def test_observation_windows_are_searched_by_their_period(client, db, token):
     assert ids(bundle(get(client, "/fhir/R4/Observation", token, date="lt1990-01-01"))) == []
     assert ids(bundle(get(client, "/fhir/R4/Observation", token, date=f"ge{start}"))) == ids(every)
     outcome(get(client, "/fhir/R4/Observation", token, date="ge2026-02-30"), 400, "invalid")
+
+
+def test_head_answers_like_get_and_is_audited(client, personas, token, patient_a):
+    response = client.head(f"/fhir/R4/Patient/{patient_a.pk}", headers=auth(token))
+    assert response.status_code == 200
+    event = AccessEvent.objects.get()
+    assert (event.method, event.patient_id) == ("HEAD", patient_a.pk)
+
+
+def test_a_session_post_is_a_405_operation_outcome_not_a_csrf_page(client, personas):
+    from django.test import Client as DjangoClient
+
+    strict = DjangoClient(enforce_csrf_checks=True)
+    strict.force_login(personas["clinician"])
+    outcome(strict.post("/fhir/R4/Patient", {"name": "x"}), 405, "not-supported")
