@@ -3,6 +3,7 @@ with fhir.resources' R4B models, and each mapper says what our rows mean."""
 
 import datetime
 import importlib
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
@@ -39,8 +40,21 @@ def every_resource(type_name: str) -> list[dict]:
     return list(resource_type.resources(resource_type.rows()))
 
 
-def test_every_resource_of_the_demo_clinic_validates_as_r4b(db):
+def references_in(value) -> Iterator[str]:
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for inner in value.values():
+            yield from references_in(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from references_in(inner)
+
+
+def test_every_resource_of_the_demo_clinic_validates_as_r4b_and_refers_to_exported_ones(db):
     call_command("seed_demo")
+    exported: set[str] = set()
+    references: set[str] = set()
     for type_name in RESOURCE_TYPES:
         resources = every_resource(type_name)
         assert resources, f"the demo clinic has no {type_name}"
@@ -50,7 +64,10 @@ def test_every_resource_of_the_demo_clinic_validates_as_r4b(db):
             assert resource["resourceType"] == type_name
             model.model_validate(resource)
             ids.add(resource["id"])
+            references.update(r for r in references_in(resource) if not r.startswith("#"))
         assert len(ids) == len(resources), f"{type_name} ids repeat"
+        exported.update(f"{type_name}/{id_}" for id_ in ids)
+    assert references - exported == set()
 
 
 # --- Patient ---------------------------------------------------------------------------------
@@ -76,6 +93,31 @@ def test_patient_mrn_system_defaults_to_the_site_url(db, settings):
     patient = make_patient(1)
     (resource,) = RESOURCE_TYPES["Patient"].resources([patient])
     assert resource["identifier"][0]["system"] == "https://cadence.example.org/mrn"
+
+
+def test_patient_holds_demographics_only_as_the_front_desk_may_read_it(db, patient_a):
+    assert RESOURCE_TYPES["Patient"].clinical is False
+    patient_a.diagnosis_code = "G43.709"
+    patient_a.baseline_headache_days = 20
+    patient_a.preventives_notes = "Topiramate: not tolerated"
+    patient_a.save()
+    (resource,) = every_resource("Patient")
+    assert set(resource) <= {
+        "resourceType",
+        "id",
+        "meta",
+        "identifier",
+        "active",
+        "name",
+        "gender",
+        "birthDate",
+        "telecom",
+        "address",
+        "generalPractitioner",
+    }
+    text = str(resource)
+    assert "G43" not in text
+    assert "Topiramate" not in text
 
 
 def test_a_discharged_patient_is_not_active(db):
