@@ -28,6 +28,7 @@ urlpatterns = [
     path("s/<str:code>", links.short_link, name="short_link"),
     path("webhooks/", include("treatments.urls_webhooks")),
     path("audit/", include("audit.urls")),
+    path("fhir/R4/", include("treatments.fhir.urls")),
     path("feed/<str:token>.ics", portal.calendar_feed, name="calendar_feed"),
     path("admin/", admin.site.urls),
 ]

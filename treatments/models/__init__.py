@@ -1,4 +1,5 @@
 from treatments.models.alerts import Alert
+from treatments.models.api_clients import ApiClient
 from treatments.models.checkins import CheckIn
 from treatments.models.inbox import InboundMessage
 from treatments.models.reminders import Reminder
@@ -25,6 +26,7 @@ from treatments.models.short_links import ShortLink
 from treatments.models.waitlist import SlotOffer, WaitlistEntry
 
 __all__ = [
+    "ApiClient",
     "CheckIn",
     "AddDays",
     "AdverseEvent",
