@@ -28,6 +28,7 @@ import zoneinfo
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -52,7 +53,9 @@ from treatments.services import (
 )
 from treatments.services.reports import (
     BILLING_HEADER,
+    REPORTED_REMINDERS,
     ReportRange,
+    _in_local_range,
     attendance,
     authorizations_for_sessions,
     billing_lines,
@@ -64,6 +67,7 @@ from treatments.services.reports import (
     reminder_outcomes,
     responder_rates,
     session_timing,
+    signed_sessions_in,
     units_by_lot,
 )
 
@@ -710,3 +714,121 @@ def test_the_billing_export_needs_as_many_queries_for_12_more_sessions_as_for_2(
         response = client.get(reverse("treatments:billing_csv") + "?from=2026-05-01&to=2026-05-31")
         rows = read_csv(response)  # the stream's queries are counted too
     assert len(rows) == 1 + 6 + extra
+
+
+# --- the indexes (PostgreSQL's plans) -----------------------------------------------------------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="EXPLAIN plans and the indexes are PostgreSQL's"
+)
+
+
+def plan(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.fixture
+def big_clinic(riverside, thames, clinician):
+    """2,000 patients with ten signed sessions each (no sites: a plan reads none), 91 days
+    apart from 2024 to 2026 (20,000 sessions, about 650 in May 2026), and a visit and a
+    reminder on each session's day (20,000 each)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO patients_patient (mrn, first_name, last_name, date_of_birth, sex, email,
+                phone, address, status, location_id, primary_clinician_id, baseline_headache_days,
+                baseline_migraine_days, preventives_failed, preventives_notes, diagnosis_code,
+                created_at, updated_at)
+            SELECT 'B-' || n, 'Given', 'Family' || n, DATE '1980-01-01', 'female', '', '', '',
+                'active', CASE WHEN n %% 2 = 0 THEN %s ELSE %s END, %s, 20, NULL, NULL, '', '',
+                now(), now()
+            FROM generate_series(1, 2000) AS n
+            """,
+            [riverside.pk, thames.pk, clinician.pk],
+        )
+        cursor.execute(
+            """
+            INSERT INTO treatments_treatmentcourse (patient_id, started_on, interval_days,
+                min_interval_days, status, status_reason, last_session_on, created_at)
+            SELECT id, DATE '2024-01-01', 84, 84, 'active', '', NULL, now()
+            FROM patients_patient WHERE mrn LIKE 'B-%%'
+            """
+        )
+        cursor.execute(
+            """
+            INSERT INTO treatments_treatmentsession (patient_id, course_id, cycle_number,
+                location_id, injector_id, administered_at, given_on, reconstituted_at,
+                diluent_ml, total_units, units_wasted, consent, other_toxin_units,
+                early_reason, extra_vial_reason, under_18_reason, acknowledged, notes, status,
+                voided_reason, version, created_at, updated_at)
+            SELECT c.patient_id, c.id, k, p.location_id, %s, day + TIME '15:00', day,
+                day + TIME '14:40', 4.0, 0, 0, 'course', 0, '', '', '', '[]'::jsonb, '',
+                'draft', '', 1, now(), now()
+            FROM treatments_treatmentcourse c
+            JOIN patients_patient p ON p.id = c.patient_id, generate_series(1, 10) AS k,
+                LATERAL (SELECT DATE '2024-01-03' + (k * 91 + c.id::int %% 60) AS day) AS d
+            """,
+            [clinician.pk],
+        )
+        # signed as the app signs: a draft first (the database's guard)
+        cursor.execute(
+            "UPDATE treatments_treatmentsession SET status = 'signed', signed_at = now(), "
+            "signed_by_id = %s",
+            [clinician.pk],
+        )
+        cursor.execute(
+            """
+            INSERT INTO treatments_appointment (patient_id, location_id, clinician_id,
+                starts_at, ends_at, kind, status, booked_by_id, booked_at,
+                early_override_reason, cancel_reason, change_request, sequence)
+            SELECT s.patient_id, s.location_id, %s, s.administered_at + s.id * INTERVAL '1 s',
+                s.administered_at + s.id * INTERVAL '1 s' + INTERVAL '1 minute', 'injection',
+                'fulfilled', %s, now(), '', '', '', 0
+            FROM treatments_treatmentsession s
+            """,
+            [clinician.pk, clinician.pk],
+        )
+        cursor.execute(
+            """
+            INSERT INTO treatments_reminder (patient_id, appointment_id, subject_key, kind,
+                channel, due_at, status, attempts, claim_token, last_error, skip_reason,
+                sent_at, provider_message_id, delivery_status, delivery_error, created_at)
+            SELECT a.patient_id, a.id, 'big:' || a.id, 'visit_tomorrow', 'sms',
+                a.starts_at - INTERVAL '1 day', 'sent', 1, '', '', '',
+                a.starts_at - INTERVAL '1 day', '', 'delivered', '', now()
+            FROM treatments_appointment a
+            """
+        )
+        cursor.execute("ANALYZE")
+
+
+@postgresql_only
+def test_the_reports_read_a_month_of_a_big_clinic_through_indexes(big_clinic, riverside, thames):
+    # Given 20,000 sessions, visits and reminders over five years
+    locations = [riverside, thames]
+    for rng in (may(), may(riverside)):
+        # When a month's sessions are read (the timing, the units, the billing export)
+        sessions = plan(signed_sessions_in(rng))
+        # Then the partial index of signed sessions by local date serves them
+        assert "session_signed_day_idx" in sessions, sessions
+        assert "Seq Scan on treatments_treatmentsession" not in sessions, sessions
+        # And the month's visits are read on an index of their start: each location's
+        # (location, starts_at), or the month of (starts_at, id) when all are asked for
+        visits = plan(
+            Appointment.objects.filter(_in_local_range("starts_at", "location", rng, locations))
+        )
+        assert "appt_location_start_idx" in visits or "appt_order_idx" in visits, visits
+        assert "Seq Scan on treatments_appointment" not in visits, visits
+        # And the month's reminders on (status, due_at)
+        reminders = plan(
+            Reminder.objects.filter(
+                status__in=REPORTED_REMINDERS,
+                due_at__gte=at("2026-05-01", 0, zone=LONDON),
+                due_at__lt=at("2026-06-01", 0),
+            )
+        )
+        assert "reminder_dispatch_idx" in reminders, reminders
+        assert "Seq Scan on treatments_reminder" not in reminders, reminders

@@ -60,7 +60,7 @@ SIGNED = TreatmentSession.Status.SIGNED
 MAX_RANGE_DAYS = 366  # a report covers at most a year: every scan stays bounded
 BILLING_CHUNK = 500  # sessions read per step of the billing export's stream
 
-# US billing (DOMAIN.md section 4; TreatmentSession.billing_lines): CPT 64615 once per session,
+# US billing (docs/clinical-rules.md; TreatmentSession.billing_lines): CPT 64615 once per session,
 # HCPCS J0585 per unit administered, the units wasted on a J0585-JW line, or JZ when none.
 CPT_CHEMODENERVATION = "64615"
 HCPCS_ONABOTULINUMTOXINA = "J0585"
