@@ -269,8 +269,8 @@ def responder_rates(*, rng: ReportRange) -> ResponderRates:
         patient_id__in=[row["patient_id"] for row in cycle_2],
         date__gte=earliest,
         date__lte=max(row["given_on"] for row in cycle_2) + review,
-    ).values("patient_id", "date", "headache", "severity", "migraine", "acute_medication"):
-        diary.setdefault(row.pop("patient_id"), []).append(_DiaryDay(**row))
+    ).values_list("patient_id", "date", "headache", "severity", "migraine", "acute_medication"):
+        diary.setdefault(row[0], []).append(_DiaryDay(*row[1:]))
     changes = []
     for row in cycle_2:
         judged = outcomes.response_review(

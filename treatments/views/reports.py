@@ -77,7 +77,7 @@ def report_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 
 @billing_required
-def billing_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
+def billing_csv(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """One line per signed session of the range (reports.BILLING_HEADER), streamed a chunk of
     sessions at a time. Patient data: the sessions' patients are noted for the audit trail
     before the stream starts (the middleware writes its rows when the view returns, and the
@@ -108,7 +108,7 @@ def _with_header(lines: Iterable[list[str]]) -> Iterator[Iterable[object]]:
 def _bad_range(form: ReportRangeForm) -> HttpResponse:
     """A 400 naming the parameters at fault (not echoing their values)."""
     names = ", ".join(sorted(form.add_prefix(name) for name in form.errors if name != "__all__"))
-    problem = f"check {names}" if names else "; ".join(form.non_field_errors())
+    problem = f"check {names}" if names else "; ".join(map(str, form.non_field_errors()))
     return HttpResponse(
         f"Not a report range ({problem}): give from and to as YYYY-MM-DD, at most "
         f"{reports.MAX_RANGE_DAYS} days, and a location's id or none.\n",
