@@ -161,6 +161,10 @@ EXPECTED = {
     **admin_model("treatments", "injectorday", delete="ok"),
     **admin_model("treatments", "closure", delete="ok"),
     "treatments/lots/": row("login", "not_found", "forbidden", "ok", "ok"),
+    # clinic reports (clinicians, clinic admin) and the billing export (the clinic admin only)
+    "treatments/reports/": row("login", "not_found", "forbidden", "ok", "ok"),
+    "treatments/reports/clinic.csv": row("login", "not_found", "forbidden", "ok", "ok"),
+    "treatments/reports/billing.csv": row("login", "not_found", "forbidden", "forbidden", "ok"),
     # side effects: turning a patient's report into an adverse event, resolving one; the alerts
     # inbox (clinicians only)
     "treatments/adverse-events/<int:pk>/review/": row(
@@ -334,6 +338,8 @@ AUDITED = frozenset(
         "treatments/alerts/<int:pk>/",
         "treatments/alerts/<int:pk>/acknowledge/",
         "treatments/lots/",
+        # the billing export names every session's patient
+        "treatments/reports/billing.csv",
         # the schedule: booking, the due list, reminders, the calendar
         "treatments/patients/<int:patient_pk>/book/",
         "treatments/patients/<int:patient_pk>/calls/",

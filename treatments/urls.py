@@ -8,6 +8,7 @@ from treatments.views import (
     evidence,
     inbox,
     reminders,
+    reports,
     schedule,
     sessions,
     waitlist,
@@ -47,6 +48,10 @@ urlpatterns = [
         name="adverse_event_dismiss",
     ),
     path("lots/", sessions.lot_recall, name="lot_recall"),
+    # clinic reports (clinicians, clinic admin) and the billing export (clinic admin)
+    path("reports/", reports.report_view, name="reports"),
+    path("reports/clinic.csv", reports.report_csv, name="report_csv"),
+    path("reports/billing.csv", reports.billing_csv, name="billing_csv"),
     # the clinicians' alerts inbox (side effects the patients report)
     path("alerts/", alerts.alert_list, name="alert_list"),
     path("alerts/<int:pk>/", alerts.alert_detail, name="alert_detail"),

@@ -148,6 +148,9 @@ def url_for(route: str, objects: dict) -> str:
         )
     if route == "treatments/lots/":
         url += "?lot=C1234AB"
+    if route == "treatments/reports/billing.csv":
+        day = objects["session"].given_on.isoformat()  # the range of the session's day
+        url += f"?from={day}&to={day}"
     if route == "treatments/calendar/":
         visit = objects["appointment"]
         url += f"?location={visit.location_id}&date={visit.local_starts_at.date().isoformat()}"

@@ -171,6 +171,13 @@ class TreatmentSession(models.Model):
             models.Index(
                 fields=["id"], condition=Q(status="superseded"), name="session_superseded_idx"
             ),
+            # Reports and the billing export: the signed sessions of a range of local dates,
+            # at one location or all (treatments/services/reports.py)
+            models.Index(
+                fields=["given_on", "location"],
+                condition=Q(status="signed"),
+                name="session_signed_day_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
