@@ -477,6 +477,9 @@ SITE_URL_SET = bool(env_str("SITE_URL"))
 # domain that reaches the same site (in ALLOWED_HOSTS). A check warns when it is too long for
 # every text to fit one segment (treatments/checks.py).
 SMS_LINK_URL = env_str("SMS_LINK_URL")
+# FHIR (issue 17): the identifier system of our MRNs in Patient resources, a URI that must stay
+# the same for as long as the records are shared. Empty: SITE_URL + "/mrn".
+FHIR_MRN_SYSTEM = env_str("FHIR_MRN_SYSTEM")
 LINK_MAX_AGE_DAYS = env_int("LINK_MAX_AGE_DAYS", 30)  # signed confirm/cancel/stop links
 CANCELLATION_CUTOFF_HOURS = env_int("CANCELLATION_CUTOFF_HOURS", 24)  # later: call the clinic
 # The waitlist (issue 14): a freed slot is offered to this many waiting patients at once, each

@@ -1,0 +1,1 @@
+"""FHIR R4: the mappers (mappers/), the read and search API, and the bulk export."""
