@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.views import diary, medications, portal, portal_waitlist
+from patients.views import diary, medications, portal, portal_record, portal_waitlist
 
 app_name = "portal"
 urlpatterns = [
@@ -17,6 +17,9 @@ urlpatterns = [
     path("contact/", portal.portal_contact, name="contact"),
     path("earlier-slot/", portal_waitlist.portal_waitlist, name="waitlist"),
     path("medicines/", medications.portal_medications, name="medications"),
+    path("record/", portal_record.portal_record, name="record"),
+    path("record/fhir.json", portal_record.portal_record_fhir, name="record_fhir"),
+    path("record/summary.pdf", portal_record.portal_record_pdf, name="record_pdf"),
 ]
 
 # The headache diary and questionnaires (patients/views/diary.py)
