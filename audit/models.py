@@ -18,10 +18,13 @@ class AuditQuerySet(models.QuerySet):
 
 
 class AccessEvent(models.Model):
-    """One request that showed one patient's data: who, from where, which page, when."""
+    """One request that showed one patient's data: who, from where, which page, when.
+
+    A FHIR API call is recorded even when it showed no patient (metadata, a Location, a refused
+    call): then `patient_id` is NULL. Its caller may be an API client instead of a user."""
 
     at = models.DateTimeField()
-    patient_id = models.BigIntegerField()
+    patient_id = models.BigIntegerField(null=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.DO_NOTHING,
@@ -35,6 +38,13 @@ class AccessEvent(models.Model):
     record_id = models.BigIntegerField(null=True)  # the object the URL names, if any
     method = models.CharField(max_length=10)
     address = models.GenericIPAddressField(null=True)
+    # FHIR API calls: the API client that called (no user then), the resource type asked for,
+    # the ids of this patient's resources that the answer held, and the HTTP status.
+    # (a plain id, not a foreign key: the audit app's migrations stay below the treatments app)
+    api_client_id = models.BigIntegerField(null=True)
+    resource_type = models.CharField(max_length=40, blank=True, db_default="")
+    resource_ids = models.JSONField(null=True, blank=True)
+    status = models.PositiveSmallIntegerField(null=True)
 
     objects = AuditQuerySet.as_manager()
 

@@ -223,3 +223,53 @@ def _name_the_actor(execute, sql, params, many, context):
                 )
             connection._audit_actor = None if connection.in_atomic_block else (id(raw), actor)
     return execute(sql, params, many, context)
+
+
+# --- 5. FHIR API calls ----------------------------------------------------------------------------
+
+
+def write_api_call(
+    request,
+    *,
+    user_id: int | None,
+    role: str,
+    api_client_id: int | None,
+    resource_type: str,
+    status: int,
+    touched: dict[int, list[str]],
+    record: int | None = None,
+) -> None:
+    """Record one FHIR API call (treatments/fhir/views.py): one row per patient whose resources
+    the answer held, with those resources' ids, or one row without a patient when it held none
+    (metadata, a Location, a refused call). One INSERT however many patients.
+
+    The API names its patients exactly, from the resources it returned, so the request's `Look`
+    (which notes every row loaded, the page's look-ahead row included) is emptied."""
+    from audit.models import AccessEvent
+
+    look = _current.get()
+    if look is not None:
+        look.patients.clear()
+    address = client_address(request)
+    try:
+        validate_ipv46_address(address or "")
+    except ValidationError:
+        address = None
+    match = getattr(request, "resolver_match", None)
+    common = {
+        "at": timezone.now(),
+        "user_id": user_id,
+        "role": role,
+        "api_client_id": api_client_id,
+        "view": (match.view_name if match else request.path_info)[:100],
+        "record_id": record,
+        "method": (request.method or "")[:10],
+        "address": address,
+        "resource_type": resource_type[:40],
+        "status": status,
+    }
+    rows = [
+        AccessEvent(patient_id=patient_id, resource_ids=ids, **common)
+        for patient_id, ids in sorted(touched.items())
+    ] or [AccessEvent(patient_id=None, resource_ids=[], **common)]
+    AccessEvent.objects.bulk_create(rows)

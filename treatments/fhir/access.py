@@ -94,16 +94,13 @@ class FhirAccess:
 
 
 def _patient_path(resource_type: ResourceType) -> str | None:
-    """The path to the Patient; "" for Patient itself (whatever the mapper wrote for it)."""
-    if resource_type.name == "Patient":
-        return ""
+    """The ORM path to the Patient: "pk" when the rows are patients (Patient, Observation)."""
     return resource_type.patient_path
 
 
 def _join(path: str, field: str) -> str:
-    """ "session__patient" + "user" -> "session__patient__user"; "" + "user" -> "user";
-    a location path may name the Location row itself ("pk")."""
-    return f"{path}__{field}" if path else field
+    """ "patient" + "user" -> "patient__user"; rows that are patients ("pk") -> "user"."""
+    return field if path in ("", "pk") else f"{path}__{field}"
 
 
 def bearer_token(request: HttpRequest) -> str | None:
