@@ -27,9 +27,11 @@ Narrowing (done by the caller on `rows()`, before `resources`):
   the scope only).
 
 Resource ids are our primary keys as strings, except:
-- Procedure and MedicationAdministration: the pk of the session's FIRST version (an amendment
-  writes a new row; the FHIR id stays the one a client already stored, and the resource shows
-  the latest signed version). `meta.versionId` is our version number.
+- Procedure: the pk of the session's FIRST version (an amendment writes a new row; the FHIR id
+  stays the one a client already stored, and the resource shows the latest signed version).
+  `meta.versionId` is our version number.
+- MedicationAdministration: one per vial lot of a signed session (R4's Medication has one
+  batch), "<Procedure id>-<lot pk>".
 - Observation (28-day diary windows, derived): "diary-<patient pk>-<window start YYYYMMDD>".
 - QuestionnaireResponse: "<pk>" of our QuestionnaireResponse row.
 Use `narrow_to_id` (or `get_by_id`) rather than `filter(pk=...)` so that these stay right.
@@ -90,9 +92,23 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
 
 
 def _types() -> dict[str, ResourceType]:
-    from treatments.fhir.mappers import location, patient, practitioner
+    from treatments.fhir.mappers import (
+        appointment,
+        location,
+        medication_administration,
+        patient,
+        practitioner,
+        procedure,
+    )
 
-    types = [patient.TYPE, location.TYPE, practitioner.TYPE]
+    types = [
+        patient.TYPE,
+        location.TYPE,
+        practitioner.TYPE,
+        appointment.TYPE,
+        procedure.TYPE,
+        medication_administration.TYPE,
+    ]
     return {t.name: t for t in types}
 
 
