@@ -57,6 +57,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
         "token": "set-password",  # not a valid signed link either
         "code": "abcdefghjk",  # a short link's code no link has
         "day": "2026-01-15",
+        "resource_type": "Patient",
     }
     url = re.sub(r"\^\(\?P<app_label>[\w|]+\)/\$", "clinic/", route)
     url = url.replace("(?P<url>.*)$", "no-such-page/")
@@ -70,6 +71,7 @@ def outcome(response, login_urls: tuple[str, ...]) -> str:
     return {
         200: "ok",
         400: "bad_request",
+        401: "unauthorized",
         403: "forbidden",
         404: "not_found",
         405: "not_allowed",

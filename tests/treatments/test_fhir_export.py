@@ -144,9 +144,9 @@ def test_the_export_is_audited_once_per_patient_naming_the_job(db, client, clini
 
     # Then the trail says the client's export read that location's patient, and no other
     rows = list(AccessEvent.objects.filter(view="fhir:export"))
-    assert [(row.patient_id, row.record_id, row.role, row.user_id) for row in rows] == [
-        (first.pk, job.pk, "api_client", None)
-    ]
+    assert [
+        (row.patient_id, row.record_id, row.api_client_id, row.user_id, row.role) for row in rows
+    ] == [(first.pk, job.pk, api_client.pk, None, "")]
 
 
 def test_a_client_with_a_location_limit_exports_only_that_locations_patients(

@@ -42,7 +42,6 @@ from treatments.models import ExportJob
 log = logging.getLogger(__name__)
 
 AUDIT_VIEW = "fhir:export"
-AUDIT_ROLE_CLIENT = "api_client"
 NDJSON = "application/fhir+ndjson"
 
 
@@ -257,28 +256,28 @@ def _fail(job: ExportJob, message: str) -> None:
 
 
 def _audit(job: ExportJob, patient_ids: set[int], *, at: datetime.datetime) -> None:
-    """One AccessEvent per patient exported: the clinic admin by user, or the API client by
-    role `api_client` and the job as the record (the job names the client until it expires;
-    the client's own audit of calls keeps it after)."""
+    """One AccessEvent per patient exported, naming the requester (the clinic admin, or the
+    API client by id as the API's own audit rows do) and the job as the record; the job's
+    types in `resource_type` (as many as fit)."""
     from audit.models import AccessEvent
 
-    role = AUDIT_ROLE_CLIENT if job.client_id is not None else (job.user.role if job.user else "")
     rows = (
         AccessEvent(
             at=at,
             patient_id=patient_id,
             user_id=job.user_id,
-            role=role,
+            role=job.user.role if job.user is not None else "",
+            api_client_id=job.client_id,
             view=AUDIT_VIEW,
             record_id=job.pk,
             method="GET",
             address=None,
+            resource_type=",".join(job.types)[:40],
+            status=200,
         )
         for patient_id in sorted(patient_ids)
     )
-    size = 1000
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
+    while batch := list(islice(rows, 1000)):
         AccessEvent.objects.bulk_create(batch)
 
 
