@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -70,7 +70,7 @@ def export_view(methods: tuple[str, ...]) -> Callable:
         @login_not_required
         @csrf_exempt
         @wraps(view)
-        def wrapped(request: HttpRequest, **kwargs) -> HttpResponse:
+        def wrapped(request: HttpRequest, **kwargs) -> HttpResponseBase:
             call = ExportCall()
             try:
                 if request.method not in methods:
@@ -207,7 +207,7 @@ def export_status(request: HttpRequest, call: ExportCall, token: str) -> HttpRes
 @export_view(("GET", "HEAD"))
 def export_file(
     request: HttpRequest, call: ExportCall, token: str, resource_type: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     job = _my_job(request, call, token)
     call.resource_type = resource_type[:40]
     if job.status != ExportJob.Status.DONE:
