@@ -498,7 +498,7 @@ CELERY_BEAT_SCHEDULE["sweep-freed-slots"] = {
 # FHIR bulk export ($export): its NDJSON files are kept this many hours, then deleted with the
 # job (hourly beat, and `manage.py delete_expired_exports`); rows are read in batches this big.
 FHIR_EXPORT_KEEP_HOURS = env_int("FHIR_EXPORT_KEEP_HOURS", 24)
-FHIR_EXPORT_BATCH = env_int("FHIR_EXPORT_BATCH", 500)
+FHIR_EXPORT_BATCH = env_int("FHIR_EXPORT_BATCH", 100)
 CELERY_BEAT_SCHEDULE["delete-expired-exports"] = {
     "task": "treatments.tasks.delete_expired_exports_task",
     "schedule": crontab(minute=41),
