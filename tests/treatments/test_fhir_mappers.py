@@ -3,13 +3,14 @@ with fhir.resources' R4B models, and each mapper says what our rows mean."""
 
 import datetime
 import importlib
+from collections.abc import Iterator
 
 import pytest
 from django.core.management import call_command
 
-from clinic.models import Location
+from clinic.models import Location, User
 from patients.models import Patient
-from tests.conftest import make_patient, session_input
+from tests.conftest import make_patient, make_user, session_input
 from treatments.fhir.mappers import RESOURCE_TYPES, get_by_id
 
 R4B_MODULES = {
@@ -39,8 +40,21 @@ def every_resource(type_name: str) -> list[dict]:
     return list(resource_type.resources(resource_type.rows()))
 
 
-def test_every_resource_of_the_demo_clinic_validates_as_r4b(db):
+def references_in(value) -> Iterator[str]:
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for inner in value.values():
+            yield from references_in(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from references_in(inner)
+
+
+def test_every_resource_of_the_demo_clinic_validates_as_r4b_and_refers_to_exported_ones(db):
     call_command("seed_demo")
+    exported: set[str] = set()
+    references: set[str] = set()
     for type_name in RESOURCE_TYPES:
         resources = every_resource(type_name)
         assert resources, f"the demo clinic has no {type_name}"
@@ -50,7 +64,10 @@ def test_every_resource_of_the_demo_clinic_validates_as_r4b(db):
             assert resource["resourceType"] == type_name
             model.model_validate(resource)
             ids.add(resource["id"])
+            references.update(r for r in references_in(resource) if not r.startswith("#"))
         assert len(ids) == len(resources), f"{type_name} ids repeat"
+        exported.update(f"{type_name}/{id_}" for id_ in ids)
+    assert references - exported == set()
 
 
 # --- Patient ---------------------------------------------------------------------------------
@@ -366,3 +383,276 @@ def test_a_session_from_two_lots_is_two_administrations_that_add_up(
         r4b_model("MedicationAdministration").model_validate(resource)
         rows = RESOURCE_TYPES["MedicationAdministration"].rows()
         assert get_by_id("MedicationAdministration", resource["id"], rows) == resource
+
+
+# --- Observation (28-day diary windows) -------------------------------------------------------
+
+
+def keep_diary(patient, days: list[datetime.date], *, headache_every: int = 2) -> None:
+    from patients.models import DiaryEntry
+
+    DiaryEntry.objects.bulk_create(
+        DiaryEntry(
+            patient=patient,
+            date=day,
+            headache=index % headache_every == 0,
+            severity=2 if index % headache_every == 0 else 0,
+            migraine=index % (2 * headache_every) == 0,
+            acute_medication="triptan" if index % (2 * headache_every) == 0 else "none",
+        )
+        for index, day in enumerate(days)
+    )
+
+
+def component_values(resource: dict) -> dict[str, int | None]:
+    return {
+        c["code"]["coding"][0]["code"]: c.get("valueQuantity", {}).get("value")
+        for c in resource["component"]
+    }
+
+
+def test_diary_window_figures_equal_the_charts(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(60)])
+    chart = Patient.objects.with_outcomes(windows=3).get(pk=patient_a.pk).diary_windows(3)
+    resources = every_resource("Observation")
+    assert [r["effectivePeriod"] for r in resources] == [
+        {"start": w.start.isoformat(), "end": w.end.isoformat()} for w in chart
+    ]
+    for window, resource in zip(chart, resources, strict=True):
+        values = component_values(resource)
+        assert values["diary-days"] == window.entries
+        if window.insufficient:
+            assert values["headache-days"] is None
+            continue
+        assert values["headache-days"] == window.headache_days
+        assert values["migraine-days"] == window.migraine_days
+        assert values["moderate-severe-days"] == window.moderate_severe_days
+        assert values["acute-medication-days"] == window.medication_days
+    # 60 days: two full windows ending today and 4 days of the one before (insufficient)
+    assert [r["id"] for r in resources][-1] == f"diary-{patient_a.pk}-{chart[-1].start:%Y%m%d}"
+    assert chart[-1].end == today
+    assert [component_values(r)["diary-days"] for r in resources] == [4, 28, 28]
+    assert component_values(resources[-1])["headache-days"] == 14
+
+
+def test_a_window_with_too_few_entries_gives_the_days_entered_and_no_counts(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(10)])
+    (resource,) = every_resource("Observation")
+    assert component_values(resource)["diary-days"] == 10
+    headache = next(
+        c for c in resource["component"] if c["code"]["coding"][0]["code"] == "headache-days"
+    )
+    assert "valueQuantity" not in headache
+    assert headache["dataAbsentReason"]["coding"][0]["code"] == "unknown"
+    assert headache["dataAbsentReason"]["text"].startswith("Insufficient data: 10 of 28")
+    r4b_model("Observation").model_validate(resource)
+
+
+def test_windows_without_entries_and_patients_without_a_diary_are_left_out(db, patient_a):
+    make_patient(9)  # no diary
+    today = patient_a.local_today()
+    # the window ending today, and one 56-83 days back: the one between is empty
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(28)])
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(56, 84)])
+    periods = [r["effectivePeriod"]["start"] for r in every_resource("Observation")]
+    assert periods == [
+        (today - datetime.timedelta(days=83)).isoformat(),
+        (today - datetime.timedelta(days=27)).isoformat(),
+    ]
+
+
+def test_a_window_id_reads_the_same_window_on_a_later_day(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(40)])
+    rows = RESOURCE_TYPES["Observation"].rows()
+    listed = every_resource("Observation")[-1]
+    assert get_by_id("Observation", listed["id"], rows) == listed
+    # A window that starts a day earlier is not listed today, yet reads by its id
+    earlier_start = today - datetime.timedelta(days=28)
+    earlier = get_by_id("Observation", f"diary-{patient_a.pk}-{earlier_start:%Y%m%d}", rows)
+    assert earlier["effectivePeriod"]["end"] == (today - datetime.timedelta(days=1)).isoformat()
+    # Not yet over, another patient's, or no such date: nothing
+    assert get_by_id("Observation", f"diary-{patient_a.pk}-{today:%Y%m%d}", rows) is None
+    assert get_by_id("Observation", listed["id"], rows.exclude(pk=patient_a.pk)) is None
+    assert get_by_id("Observation", f"diary-{patient_a.pk}-20260231", rows) is None
+
+
+# --- QuestionnaireResponse ---------------------------------------------------------------------
+
+
+def test_midas_gives_each_items_days_and_the_total_under_our_canonical_url(db, patient_a, settings):
+    from patients.services import record_questionnaire
+
+    settings.SITE_URL = "https://cadence.example.org"
+    record_questionnaire(
+        patient=patient_a,
+        kind="midas",
+        answers=[3, 2, 4, 1, 2],
+        answered_on=datetime.date(2026, 3, 1),
+    )
+    (resource,) = every_resource("QuestionnaireResponse")
+    assert resource["questionnaire"] == "https://cadence.example.org/fhir/Questionnaire/midas"
+    assert resource["status"] == "completed"
+    assert resource["authored"] == "2026-03-01"
+    answers = {item["linkId"]: item["answer"][0] for item in resource["item"]}
+    assert [answers[str(n)]["valueInteger"] for n in range(1, 6)] == [3, 2, 4, 1, 2]
+    assert answers["total"] == {"valueInteger": 12}
+    assert answers["band"]["valueCoding"]["code"] == "III"
+
+
+def test_hit6_answers_are_codings_with_their_points(db, patient_a):
+    from patients.services import record_questionnaire
+
+    record_questionnaire(
+        patient=patient_a,
+        kind="hit6",
+        answers=["never", "rarely", "sometimes", "very_often", "always", "always"],
+        answered_on=datetime.date(2026, 3, 1),
+    )
+    (resource,) = every_resource("QuestionnaireResponse")
+    assert resource["questionnaire"].endswith("/fhir/Questionnaire/hit-6")
+    codings = [item["answer"][0] for item in resource["item"]]
+    assert [c["valueCoding"]["code"] for c in codings[:6]] == [
+        "never",
+        "rarely",
+        "sometimes",
+        "very_often",
+        "always",
+        "always",
+    ]
+    points = [c["valueCoding"]["extension"][0]["valueDecimal"] for c in codings[:6]]
+    assert points == [6, 8, 10, 11, 13, 13]
+    assert codings[6] == {"valueInteger": 61}
+    assert codings[7]["valueCoding"]["code"] == "severe"
+    r4b_model("QuestionnaireResponse").model_validate(resource)
+
+
+# --- AdverseEvent ------------------------------------------------------------------------------
+
+
+def test_adverse_event_is_linked_to_its_sessions_administration_and_procedure(
+    db, signed_session, clinician
+):
+    (resource,) = every_resource("AdverseEvent")
+    procedure_id = signed_session.original_id
+    lot_id = signed_session.vials.get().lot_id
+    assert resource["actuality"] == "actual"
+    assert resource["suspectEntity"] == [
+        {"instance": {"reference": f"MedicationAdministration/{procedure_id}-{lot_id}"}},
+        {"instance": {"reference": f"Procedure/{procedure_id}"}},
+    ]
+    assert resource["event"]["text"] == "Neck pain"
+    assert resource["date"] == "2026-03-04"
+    assert resource["seriousness"]["coding"][0]["code"] == "non-serious"
+    assert resource["severity"]["coding"][0]["code"] == "mild"
+    assert resource["outcome"]["coding"][0]["code"] == "ongoing"
+    assert resource["recorder"]["reference"] == f"Practitioner/{clinician.pk}"
+    # the references resolve among the exported resources
+    administrations = {r["id"] for r in every_resource("MedicationAdministration")}
+    assert f"{procedure_id}-{lot_id}" in administrations
+
+
+def test_only_reviewed_adverse_events_are_exported(db, patient_a, clinician, location):
+    from django.utils import timezone
+
+    from treatments.services import report_adverse_event
+
+    session = record(patient_a, clinician, location)
+
+    def report(**fields):
+        return report_adverse_event(
+            session=session,
+            recorded_by=None,
+            reported_by="patient",
+            term="eyelid_ptosis",
+            onset=datetime.date(2026, 3, 10),
+            severity="moderate",
+            **fields,
+        )
+
+    report()  # awaiting a clinician's review
+    now = timezone.now()
+    confirmed = report(confirmed_at=now, confirmed_by=clinician, serious=True, outcome="resolving")
+    report(dismissed_at=now, dismissed_by=clinician)
+    (resource,) = every_resource("AdverseEvent")
+    assert resource["id"] == str(confirmed.pk)
+    assert resource["seriousness"]["coding"][0]["code"] == "serious"
+    assert resource["outcome"]["coding"][0]["code"] == "recovering"
+    assert resource["recorder"]["reference"] == f"Patient/{patient_a.pk}"
+    r4b_model("AdverseEvent").model_validate(resource)
+
+
+# --- queries per batch -------------------------------------------------------------------------
+
+
+def give_history(number: int) -> None:
+    """A clinician at a location of their own, and a patient with one of everything: a signed
+    session from two lots with an adverse event, a visit, 30 days of diary and both
+    questionnaires."""
+    from patients.services import record_questionnaire
+    from treatments.services import VialInput, report_adverse_event
+
+    location = Location.objects.create(
+        name=f"Clinic {number}",
+        address=f"{number} High Street",
+        phone="+12125550142",
+        time_zone="America/New_York",
+    )
+    clinician = make_user(f"clinician{number}", User.Role.CLINICIAN, last_name=f"Doctor{number}")
+
+    patient = make_patient(number, location=location, primary_clinician=clinician)
+    vials = [
+        VialInput(f"A{number}", "botox_100", datetime.date(2027, 1, 31)),
+        VialInput(f"B{number}", "botox_100", datetime.date(2027, 5, 31)),
+    ]
+    session = record(patient, clinician, location, vials=vials)
+    report_adverse_event(
+        session=session,
+        recorded_by=clinician,
+        reported_by="clinician",
+        term="neck_pain",
+        onset=datetime.date(2026, 3, 4),
+        severity="mild",
+    )
+    make_visit(patient, location, clinician, utc(2026, 5, 25, 14), kind="review")
+    today = patient.local_today()
+    keep_diary(patient, [today - datetime.timedelta(days=back) for back in range(30)])
+    for kind, answers in (("midas", [1, 2, 3, 4, 5]), ("hit6", [6, 8, 10, 11, 13, 13])):
+        record_questionnaire(
+            patient=patient, kind=kind, answers=answers, answered_on=datetime.date(2026, 3, 1)
+        )
+
+
+def queries_per_type() -> dict[str, tuple[int, int]]:
+    """(queries, resources) of reading every row of each type and mapping it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for name, resource_type in RESOURCE_TYPES.items():
+        with CaptureQueriesContext(connection) as queries:
+            resources = list(resource_type.resources(resource_type.rows()))
+        counts[name] = (len(queries), len(resources))
+    return counts
+
+
+def test_each_type_reads_a_batch_in_a_constant_number_of_queries(db):
+    give_history(1)
+    small = queries_per_type()
+    for number in range(2, 6):
+        give_history(number)
+    large = queries_per_type()
+    for name in RESOURCE_TYPES:
+        assert large[name][1] > small[name][1], f"{name}: the batch did not grow"
+        assert large[name][0] == small[name][0], f"{name}: queries grow with rows"
+        assert large[name][0] <= 3, f"{name}: {large[name][0]} queries"
+
+
+def test_observation_dates_are_its_window(db, patient_a):
+    today = patient_a.local_today()
+    keep_diary(patient_a, [today - datetime.timedelta(days=back) for back in range(5)])
+    (resource,) = every_resource("Observation")
+    date_of = RESOURCE_TYPES["Observation"].date_of
+    assert date_of(resource) == (today - datetime.timedelta(days=27), today)

@@ -20,11 +20,18 @@ Narrowing (done by the caller on `rows()`, before `resources`):
   locations (a client's location limit). Patient and Observation use the patient's usual
   location. None: not limited by location (Practitioner).
 - `date_path`: the model field `date` searches compare (an aware datetime or a date; see
-  `date_is_datetime`). None: the type has no `date` search.
+  `date_is_datetime`). None: the type has no `date` search on rows; if `date_of` is given
+  (Observation: its effectivePeriod as a (start, end) pair of dates), filter the mapped
+  resources on it instead.
 - `status_path` + `status_codes`: `rows.filter(**{status_path + "__in": [status_codes[c] for
   c in codes]})` for `status=<FHIR code>`; a code missing from `status_codes` matches nothing.
 - `clinical`: True when the front desk may not read the type (clinicians and API clients with
   the scope only).
+
+`rows()` is ordered by pk, so pages of rows are stable. A page of n rows yields n resources,
+except MedicationAdministration (one per vial lot of a session: usually 1, sometimes 2) and
+Observation (one per diary window of a patient): page those by rows, or fill a page of
+resources and remember the row to go on from.
 
 Resource ids are our primary keys as strings, except:
 - Procedure: the pk of the session's FIRST version (an amendment writes a new row; the FHIR id
@@ -32,48 +39,47 @@ Resource ids are our primary keys as strings, except:
   `meta.versionId` is our version number.
 - MedicationAdministration: one per vial lot of a signed session (R4's Medication has one
   batch), "<Procedure id>-<lot pk>".
-- Observation (28-day diary windows, derived): "diary-<patient pk>-<window start YYYYMMDD>".
+- Observation (28-day diary windows, derived): "diary-<patient pk>-<window start YYYYMMDD>";
+  rows are patients (those who kept a diary), each yielding its windows. `get_by_id` reads
+  any past window by its id (observation.read), not only the ones a search lists today.
 - QuestionnaireResponse: "<pk>" of our QuestionnaireResponse row.
 Use `narrow_to_id` (or `get_by_id`) rather than `filter(pk=...)` so that these stay right.
 
 No mapper imports fhir.resources (a dev dependency for the tests' validation only).
 """
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from django.db.models import QuerySet
 
-from django.db.models import Q, QuerySet
+from treatments.fhir.mappers import (
+    adverse_event,
+    appointment,
+    location,
+    medication_administration,
+    observation,
+    patient,
+    practitioner,
+    procedure,
+    questionnaire_response,
+)
+from treatments.fhir.mappers.resource_type import JSON, ResourceType, pk_lookup
 
-JSON = dict[str, Any]
+__all__ = ["JSON", "RESOURCE_TYPES", "ResourceType", "get_by_id", "pk_lookup"]
 
-
-def pk_lookup(id_str: str) -> Q | None:
-    """The rows whose pk is `id_str` (None for anything that is not a positive integer)."""
-    if not id_str.isascii() or not id_str.isdigit() or len(id_str) > 18:
-        return None
-    pk = int(id_str)
-    return Q(pk=pk) if pk > 0 else None
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    name: str
-    rows: Callable[[], QuerySet]
-    resources: Callable[[Iterable[Any]], Iterator[JSON]]
-    patient_path: str | None
-    location_path: str | None
-    date_path: str | None
-    status_path: str | None = None
-    status_codes: dict[str, str] = field(default_factory=dict)
-    clinical: bool = True
-    # The rows that may hold the resource with FHIR id `id_str` (None: no such id can exist).
-    id_lookup: Callable[[str], Q | None] = pk_lookup
-    date_is_datetime: bool = True
-
-    def narrow_to_id(self, rows: QuerySet, id_str: str) -> QuerySet | None:
-        lookup = self.id_lookup(id_str)
-        return None if lookup is None else rows.filter(lookup)
+# In the order an export writes them: what others refer to first.
+RESOURCE_TYPES: dict[str, ResourceType] = {
+    t.name: t
+    for t in (
+        patient.TYPE,
+        location.TYPE,
+        practitioner.TYPE,
+        appointment.TYPE,
+        procedure.TYPE,
+        medication_administration.TYPE,
+        observation.TYPE,
+        questionnaire_response.TYPE,
+        adverse_event.TYPE,
+    )
+}
 
 
 def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
@@ -82,6 +88,8 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
     resource_type = RESOURCE_TYPES.get(type_name)
     if resource_type is None:
         return None
+    if resource_type.read is not None:
+        return resource_type.read(rows, id_str)
     narrowed = resource_type.narrow_to_id(rows, id_str)
     if narrowed is None:
         return None
@@ -89,27 +97,3 @@ def get_by_id(type_name: str, id_str: str, rows: QuerySet) -> JSON | None:
         if resource["id"] == id_str:
             return resource
     return None
-
-
-def _types() -> dict[str, ResourceType]:
-    from treatments.fhir.mappers import (
-        appointment,
-        location,
-        medication_administration,
-        patient,
-        practitioner,
-        procedure,
-    )
-
-    types = [
-        patient.TYPE,
-        location.TYPE,
-        practitioner.TYPE,
-        appointment.TYPE,
-        procedure.TYPE,
-        medication_administration.TYPE,
-    ]
-    return {t.name: t for t in types}
-
-
-RESOURCE_TYPES: dict[str, ResourceType] = _types()

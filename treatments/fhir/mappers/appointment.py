@@ -5,8 +5,8 @@ from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
 
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import code_system, instant, reference
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 from treatments.models import Appointment
 
 # HL7 v2 table 0276 (appointment reason codes), the binding of Appointment.appointmentType.

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 
 from clinic.models import Location
-from treatments.fhir.mappers import JSON, ResourceType
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 
 # The IANA zone of the place (FHIR R5 core extension, usable in R4: "timezone").
 TIMEZONE_EXTENSION = "http://hl7.org/fhir/StructureDefinition/timezone"

@@ -16,9 +16,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import code_system, fhir_date, instant, reference
 from treatments.fhir.mappers.procedure import chain_id, chain_lookup, signed_sessions
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 from treatments.models import TreatmentSession, VialUse
 
 SNOMED = "http://snomed.info/sct"

@@ -5,8 +5,8 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 
 from patients.models import Patient
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import fhir_date, instant, mrn_system, reference
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 
 # HL7 v2 table 0203: "MR" = medical record number
 IDENTIFIER_TYPE = {
@@ -72,9 +72,7 @@ TYPE = ResourceType(
     patient_path="pk",
     location_path="location",
     date_path=None,
-    status_path="status",
-    # Patient has no `status` search in FHIR (it has `active`); kept for a client that sends
-    # active=true|false through the same narrowing.
-    status_codes={"true": Patient.Status.ACTIVE, "false": Patient.Status.DISCHARGED},
+    # FHIR's Patient has no `status` search (`active` is a search of its own)
+    status_path=None,
     clinical=False,
 )

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 
 from clinic.models import User
-from treatments.fhir.mappers import JSON, ResourceType
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 
 
 def rows() -> QuerySet:

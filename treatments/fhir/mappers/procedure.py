@@ -13,8 +13,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from treatments import protocol
-from treatments.fhir.mappers import JSON, ResourceType
 from treatments.fhir.mappers.formats import code_system, instant, reference, site_base
+from treatments.fhir.mappers.resource_type import JSON, ResourceType
 from treatments.models import InjectionSite, TreatmentSession
 
 SNOMED = "http://snomed.info/sct"
@@ -25,11 +25,11 @@ CPT_DISPLAY = (
     "Chemodenervation of muscle(s); muscle(s) innervated by facial, trigeminal, cervical spinal "
     "and accessory nerves, bilateral (eg, for chronic migraine)"
 )
-# SNOMED CT body structures given in DOMAIN.md section 9; the other muscles go as text and
-# our local code only (no code we are not sure of).
+# SNOMED CT body structures (docs/clinical-rules.md, "Codes for FHIR"); the other muscles go
+# as text and our local code only (no code we are not sure of).
 MUSCLE_SNOMED = {"TEM": "52927003", "TRA": "31764008"}
-# SNOMED CT laterality qualifiers (DOMAIN.md section 9): left, right (both: 51440002, unused
-# as each side is a bodySite of its own).
+# SNOMED CT laterality qualifiers (docs/clinical-rules.md, "Codes for FHIR"): left, right
+# (both, 51440002, is unused: each side is a bodySite of its own).
 SIDE_SNOMED = {protocol.LEFT: ("7771000", "Left"), protocol.RIGHT: ("24028007", "Right")}
 
 
