@@ -56,6 +56,8 @@ class AccessEvent(models.Model):
 
     @property
     def view_label(self) -> str:
+        if self.resource_type:  # a FHIR API call: "FHIR API search: Procedure"
+            return f"FHIR API {view_label(self.view).lower()}: {self.resource_type}"
         return view_label(self.view)
 
 

@@ -7,7 +7,9 @@ import csv
 import datetime
 import zoneinfo
 
+from django.apps import apps
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -43,10 +45,23 @@ def _trail(request: AuthenticatedHttpRequest, pk: int):
     return patient, accesses, changes
 
 
-def _who(user: User | None, role: str) -> str:
+def _who(user: User | None, role: str, client: str | None = None) -> str:
+    if client is not None:
+        return f"API client: {client}"
     if user is None:
         return "a signed link (no login)" if role == "" else ROLE_NAMES.get(role, role)
     return user.get_full_name() or user.get_username()
+
+
+def _client_names(events) -> dict[int, str]:
+    """The names of the FHIR API clients among `events` (one query; the trail keeps their id
+    without a foreign key, so a client's row is never needed to read the trail)."""
+    ids = {e.api_client_id for e in events if e.api_client_id is not None}
+    if not ids:
+        return {}
+    client_model = apps.get_model("treatments", "ApiClient")
+    names = dict(client_model.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return {pk: names.get(pk, f"#{pk}") for pk in ids}
 
 
 @clinic_admin_required
@@ -55,12 +70,18 @@ def patient_audit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     zone = _zone(patient)
     # Every look a page at a time (a record opened daily gathers thousands of them)
     page = page_of(request, accesses)
+    clients = _client_names(page.object_list)
     context = {
         "patient": patient,
         "zone": zone,
         "page_obj": page,
         "accesses": [
-            (_local(a.at, zone), _who(a.user, a.role), ROLE_NAMES.get(a.role, "none"), a)
+            (
+                _local(a.at, zone),
+                _who(a.user, a.role, clients.get(a.api_client_id)),
+                ROLE_NAMES.get(a.role, "none"),
+                a,
+            )
             for a in page.object_list
         ],
         "changes": [
@@ -84,10 +105,13 @@ def patient_audit_csv(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         ["kind", "at (UTC)", f"at ({zone.key})", "user id", "who", "role", "what", "record id"]
         + ["method", "address", "changes"]
     )
+    client_model = apps.get_model("treatments", "ApiClient")
+    clients = dict(client_model.objects.values_list("pk", "name"))
     for a in accesses.iterator(chunk_size=2000):
+        client = clients.get(a.api_client_id, f"#{a.api_client_id}") if a.api_client_id else None
         writer.writerow(
             ["opened", a.at.isoformat(), _local(a.at, zone).isoformat(), a.user_id or ""]
-            + [_safe(_who(a.user, a.role)), a.role, a.view, a.record_id or "", a.method]
+            + [_safe(_who(a.user, a.role, client)), a.role, a.view, a.record_id or "", a.method]
             + [a.address or "", ""]
         )
     for c in changes.iterator(chunk_size=2000):
@@ -110,10 +134,26 @@ def portal_access(request: AuthenticatedHttpRequest) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.for_user(request.user).select_related("location"))
     zone = _zone(patient)
     staff = [role.value for role in User.STAFF_ROLES]
-    events = AccessEvent.objects.for_patient(patient.pk).filter(role__in=staff)[:SHOWN]
+    # Staff looks, and other systems' reads through the FHIR API (named: the clinic chose to
+    # share the record with them); not the patient's own looks.
+    events = list(
+        AccessEvent.objects.for_patient(patient.pk).filter(
+            Q(role__in=staff) | Q(api_client_id__isnull=False)
+        )[:SHOWN]
+    )
+    clients = _client_names(events)
     context = {
         "patient": patient,
         "zone": zone,
-        "events": [(_local(e.at, zone), ROLE_NAMES[e.role], e.view_label) for e in events],
+        "events": [
+            (
+                _local(e.at, zone),
+                f"Another system ({clients[e.api_client_id]})"
+                if e.api_client_id is not None
+                else ROLE_NAMES[e.role],
+                e.view_label,
+            )
+            for e in events
+        ],
     }
     return render(request, "audit/portal_access.html", context)

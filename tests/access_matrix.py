@@ -4,8 +4,8 @@ Keyed by the route as the resolver spells it. A route missing here fails
 tests/clinic/test_url_matrix.py, so every new route must say who may open it.
 
 Outcomes: ok (200), login (redirect to a login page: ours or the admin's), redirect (any
-other 302), bad_request (400), unauthorized (401: the FHIR API's answer), forbidden (403),
-not_found (404), not_allowed (405).
+other 302), bad_request (400), unauthorized (401: the FHIR API, which never redirects),
+forbidden (403), not_found (404), not_allowed (405).
 Columns: anonymous, patient, front_desk, clinician, clinic_admin.
 """
 
@@ -278,6 +278,24 @@ EXPECTED |= {
     "audit/mine/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
 }
 
+# The FHIR API (treatments/fhir/): the CapabilityStatement is public; the rest answers 401 (an
+# OperationOutcome, never a login redirect) without a token or session. A patient reads only
+# their own resources: another's Patient is a 404. API clients' rows are in
+# tests/treatments/test_fhir_api.py (tokens are not sessions). The clinic admin's page of API
+# clients, where tokens are made and revoked.
+EXPECTED |= {
+    "fhir/R4/metadata": row("ok", "ok", "ok", "ok", "ok"),
+    "fhir/R4/<fhirtype:type_name>": row("unauthorized", "ok", "ok", "ok", "ok"),
+    "fhir/R4/<fhirtype:type_name>/<str:resource_id>": row(
+        "unauthorized", "not_found", "ok", "ok", "ok"
+    ),
+    "treatments/api-clients/": row("login", "not_found", "forbidden", "forbidden", "ok"),
+    "treatments/api-clients/new/": row("login", "not_found", "forbidden", "forbidden", "ok"),
+    "treatments/api-clients/<int:pk>/revoke/": row(
+        "login", "not_found", "forbidden", "forbidden", "not_allowed"
+    ),
+}
+
 # The audited column: the routes that show or change a patient's data. Opening one records an
 # AccessEvent for each patient it shows (docs/audit.md); tests/audit/test_audited_routes.py
 # fails for a patient-data route missing here, and for a route here that leaves no row.
@@ -355,6 +373,9 @@ AUDITED = frozenset(
         "treatments/waitlist/",
         "treatments/patients/<int:patient_pk>/waitlist/",
         "portal/earlier-slot/",
+        # the FHIR API: every call, with the patients whose resources it returned
+        "fhir/R4/<fhirtype:type_name>",
+        "fhir/R4/<fhirtype:type_name>/<str:resource_id>",
         # the audit trail itself: reading it is a look at the record
         "audit/patients/<int:pk>/",
         "audit/patients/<int:pk>/export.csv",

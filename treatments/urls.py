@@ -2,6 +2,7 @@ from django.urls import path
 
 from treatments.views import (
     alerts,
+    api_clients,
     calendar,
     closures,
     inbox,
@@ -56,6 +57,10 @@ urlpatterns = [
     path("due/", schedule.due_list_view, name="due_list"),
     path("closures/visits/", closures.closure_visit_list, name="closure_visit_list"),
     path("reminders/", reminders.reminder_list, name="reminder_list"),
+    # the FHIR API's clients (the clinic admin's)
+    path("api-clients/", api_clients.api_client_list, name="api_client_list"),
+    path("api-clients/new/", api_clients.api_client_create, name="api_client_create"),
+    path("api-clients/<int:pk>/revoke/", api_clients.api_client_revoke, name="api_client_revoke"),
     path("reminders/<int:pk>/resend/", reminders.reminder_resend, name="reminder_resend"),
     # texts patients send to the clinic's number
     path("inbox/", inbox.inbound_list, name="inbound_list"),

@@ -54,6 +54,10 @@ def shows_patient_data(route: str) -> bool:
         return False  # a POST that makes the account a new feed secret: no record is read
     if route.startswith(("portal/", "r/", "feed/", "audit/")):
         return True
+    if route.startswith("treatments/api-clients/"):
+        return False  # the FHIR API's clients: no patient's record
+    if route.startswith("fhir/"):
+        return "<" in route  # a type's search or a resource; not the CapabilityStatement
     return route.startswith(("patients/", "treatments/")) and bool(PATIENT_PARAMETER.search(route))
 
 

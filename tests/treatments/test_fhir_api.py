@@ -447,3 +447,157 @@ def test_a_second_client_is_its_own(personas, clinic_admin):
     )
     assert first_token != second_token
     assert ApiClient.objects.by_token(second_token) == second
+
+
+def test_the_trail_names_the_api_client_for_the_admin_and_the_patient(
+    client, personas, patient_a, api_client_and_token, clinic_admin
+):
+    _, token = api_client_and_token
+    get(client, f"/fhir/R4/Patient/{patient_a.pk}", token)
+    client.force_login(clinic_admin)
+    page = client.get(f"/audit/patients/{patient_a.pk}/").content.decode()
+    assert "API client: Hospital EHR" in page
+    assert "FHIR API read: Patient" in page
+    export = client.get(f"/audit/patients/{patient_a.pk}/export.csv").content.decode()
+    assert "API client: Hospital EHR" in export
+    client.force_login(patient_a.user)
+    mine = client.get("/audit/mine/").content.decode()
+    assert "Another system (Hospital EHR)" in mine
+
+
+# --- every type ----------------------------------------------------------------------------------
+
+
+def give_histories(*numbers: int) -> list:
+    """A patient with one of everything (a signed session from two lots with an adverse event,
+    a visit, a diary, both questionnaires) per number, each at a location of their own."""
+    from patients.models import Patient
+    from tests.treatments.test_fhir_mappers import give_history
+
+    for number in numbers:
+        give_history(number)
+    return [Patient.objects.get(mrn=f"MRN-{number:04d}") for number in numbers]
+
+
+def by_patient(body: dict) -> dict[int, list[tuple[str, str]]]:
+    from treatments.fhir.views import patient_refs
+
+    found: dict[int, list[tuple[str, str]]] = {}
+    for item in body["entry"]:
+        resource = item["resource"]
+        for patient_id in patient_refs(resource):
+            found.setdefault(patient_id, []).append((resource["resourceType"], resource["id"]))
+    return found
+
+
+def test_every_type_searches_and_reads_as_valid_r4b(client, db, token):
+    from tests.treatments.test_fhir_mappers import r4b_model
+
+    give_histories(41, 42)
+    for name in ALL_TYPES:
+        body = bundle(get(client, f"/fhir/R4/{name}", token))
+        assert ids(body), f"no {name}"
+        for item in body["entry"]:
+            resource = item["resource"]
+            assert item["fullUrl"].endswith(f"/fhir/R4/{name}/{resource['id']}")
+            response = get(client, f"/fhir/R4/{name}/{resource['id']}", token)
+            assert response.status_code == 200, (name, resource["id"])
+            assert response["Content-Type"] == "application/fhir+json"
+            read = r4b_model(name).model_validate(response.json())
+            assert read.id == resource["id"]
+
+
+def test_another_locations_resources_are_404_for_a_limited_client(client, clinic_admin, token):
+    ours, theirs = give_histories(41, 42)
+    _, limited = create_api_client(
+        name="Clinic 41 only", scopes=ALL_TYPES, location=ours.location, created_by=clinic_admin
+    )
+    for name in ALL_TYPES:
+        everything = by_patient(bundle(get(client, f"/fhir/R4/{name}", token)))
+        seen = by_patient(bundle(get(client, f"/fhir/R4/{name}", limited)))
+        assert theirs.pk not in seen, name
+        for type_name, resource_id in everything.get(theirs.pk, []):
+            response = get(client, f"/fhir/R4/{type_name}/{resource_id}", limited)
+            outcome(response, 404, "not-found")
+        for type_name, resource_id in everything.get(ours.pk, []):
+            assert get(client, f"/fhir/R4/{type_name}/{resource_id}", limited).status_code == 200
+    outcome(get(client, f"/fhir/R4/Location/{theirs.location_id}", limited), 404, "not-found")
+    assert get(client, f"/fhir/R4/Location/{ours.location_id}", limited).status_code == 200
+    assert not AccessEvent.objects.filter(patient_id=theirs.pk, status=200).exclude(
+        api_client_id=ApiClient.objects.get(name="Hospital EHR").pk
+    )
+
+
+def test_another_patients_resources_are_404_for_a_patient(client, db, token):
+    from patients.models import Patient
+
+    mine, theirs = give_histories(41, 42)
+    user = make_user("patient41", User.Role.PATIENT)
+    Patient.objects.filter(pk=mine.pk).update(user=user)
+    client.force_login(user)
+    for name in ALL_TYPES:
+        everything = by_patient(bundle(get(client, f"/fhir/R4/{name}", token)))
+        seen = by_patient(bundle(client.get(f"/fhir/R4/{name}")))
+        assert set(seen) <= {mine.pk}, name
+        for type_name, resource_id in everything.get(theirs.pk, []):
+            outcome(client.get(f"/fhir/R4/{type_name}/{resource_id}"), 404, "not-found")
+        for type_name, resource_id in everything.get(mine.pk, []):
+            assert client.get(f"/fhir/R4/{type_name}/{resource_id}").status_code == 200
+    assert not AccessEvent.objects.filter(patient_id=theirs.pk, user=user).exists()
+
+
+def test_each_types_page_costs_the_same_queries_at_two_sizes(client, db, token):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> dict[str, int]:
+        counts = {}
+        for name in ALL_TYPES:
+            # every call then writes last_used_at (else only the first in a minute does)
+            ApiClient.objects.update(last_used_at=None)
+            with CaptureQueriesContext(connection) as captured:
+                bundle(get(client, f"/fhir/R4/{name}?_count=500", token))
+            counts[name] = len(captured)
+        return counts
+
+    give_histories(41)
+    small = queries()
+    give_histories(42, 43, 44, 45)
+    large = queries()
+    assert small == large
+    assert max(large.values()) <= 12, large
+
+
+def test_observation_windows_are_searched_by_their_period(client, db, token):
+    (patient,) = give_histories(41)
+    every = bundle(get(client, "/fhir/R4/Observation", token))
+    periods = {
+        e["resource"]["id"]: (
+            e["resource"]["effectivePeriod"]["start"],
+            e["resource"]["effectivePeriod"]["end"],
+        )
+        for e in every["entry"]
+    }
+    assert periods
+    start, end = min(periods.values())
+    inside = bundle(get(client, "/fhir/R4/Observation", token, date=[f"ge{start}", f"le{end}"]))
+    assert ids(inside)
+    assert set(ids(inside)) <= set(periods)
+    assert ids(bundle(get(client, "/fhir/R4/Observation", token, date="lt1990-01-01"))) == []
+    assert ids(bundle(get(client, "/fhir/R4/Observation", token, date=f"ge{start}"))) == ids(every)
+    outcome(get(client, "/fhir/R4/Observation", token, date="ge2026-02-30"), 400, "invalid")
+
+
+def test_head_answers_like_get_and_is_audited(client, personas, token, patient_a):
+    response = client.head(f"/fhir/R4/Patient/{patient_a.pk}", headers=auth(token))
+    assert response.status_code == 200
+    event = AccessEvent.objects.get()
+    assert (event.method, event.patient_id) == ("HEAD", patient_a.pk)
+
+
+def test_a_session_post_is_a_405_operation_outcome_not_a_csrf_page(client, personas):
+    from django.test import Client as DjangoClient
+
+    strict = DjangoClient(enforce_csrf_checks=True)
+    strict.force_login(personas["clinician"])
+    outcome(strict.post("/fhir/R4/Patient", {"name": "x"}), 405, "not-supported")

@@ -1,4 +1,4 @@
-"""Who may read what through the FHIR API (docs/fhir.md).
+"""Who may read what through the FHIR API (docs/fhir-api.md).
 
 Three kinds of caller:
 

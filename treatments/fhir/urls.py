@@ -1,18 +1,27 @@
-"""/fhir/R4/: the FHIR API (treatments/fhir/views.py). Type names start with a capital letter,
-so operations such as `$export` can sit beside them."""
+"""/fhir/R4/: the FHIR API (treatments/fhir/views.py). A type name starts with a capital letter,
+so operations such as `$export` can sit beside the types."""
 
-from django.urls import path, re_path
+from django.urls import path, register_converter
 
 from treatments.fhir import views
+
+
+class ResourceTypeConverter:
+    regex = "[A-Z][A-Za-z]{0,39}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(ResourceTypeConverter, "fhirtype")
 
 app_name = "fhir"
 
 urlpatterns = [
     path("metadata", views.metadata, name="metadata"),
-    re_path(r"^(?P<type_name>[A-Z][A-Za-z]{0,39})$", views.search, name="search"),
-    re_path(
-        r"^(?P<type_name>[A-Z][A-Za-z]{0,39})/(?P<resource_id>[^/]{1,200})$",
-        views.read,
-        name="read",
-    ),
+    path("<fhirtype:type_name>", views.search, name="search"),
+    path("<fhirtype:type_name>/<str:resource_id>", views.read, name="read"),
 ]

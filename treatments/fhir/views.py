@@ -1,4 +1,5 @@
-"""The FHIR R4 HTTP API under /fhir/R4/: the CapabilityStatement, read and search (docs/fhir.md).
+"""The FHIR R4 HTTP API under /fhir/R4/: the CapabilityStatement, read and search
+(docs/fhir-api.md).
 
 Read-only: GET and HEAD; any other method is a 405 OperationOutcome. The views are public to
 Django (no login redirect, no CSRF: they never write) and identify the caller themselves
@@ -93,7 +94,7 @@ def patient_refs(resource: dict) -> set[int]:
     if resource.get("resourceType") == "Patient":
         found = id_param(resource.get("id"))
         return {found} if found is not None else set()
-    references = [resource.get("subject"), resource.get("patient")]
+    references = [resource.get(key) for key in ("subject", "patient", "source")]
     references += [p.get("actor") for p in resource.get("participant") or [] if isinstance(p, dict)]
     ids = set()
     for reference in references:
@@ -176,7 +177,7 @@ def capability_statement(request: HttpRequest) -> dict:
         params = [{"name": "_count", "type": "number"}]
         if resource_type.patient_path and name != "Patient":
             params.append({"name": "patient", "type": "reference"})
-        if resource_type.date_path:
+        if resource_type.date_path or resource_type.date_of:
             params.append({"name": "date", "type": "date"})
         if resource_type.status_path:
             params.append({"name": "status", "type": "token"})
@@ -251,6 +252,8 @@ class Search:
     total: bool
     include: str | None
     filters: models.Q
+    # For a type searched by date on its mapped resources (`date_of`): (prefix, first, last).
+    date_ranges: list[tuple[str, datetime.date, datetime.date]]
     canonical: list[tuple[str, str]]  # the query without the page cursor, for the links
 
 
@@ -274,6 +277,13 @@ def search(request: HttpRequest, call: Call, type_name: str) -> JsonResponse:
         page = page[: query.count]
         has_previous = query.after is not None
     matches = list(resource_type.resources(page))
+    if query.date_ranges and resource_type.date_of is not None:
+        date_of = resource_type.date_of
+        matches = [
+            resource
+            for resource in matches
+            if all(period_matches(date_of(resource), *r) for r in query.date_ranges)
+        ]
     call.note(matches)
     included = includes(access, query, matches)
     call.note(included)
@@ -353,7 +363,7 @@ def parse_search(resource_type: ResourceType, params) -> Search:
     known = {"_count", "_page", "_total", "_format"}
     if resource_type.patient_path and resource_type.name != "Patient":
         known.add("patient")
-    if resource_type.date_path:
+    if resource_type.date_path or resource_type.date_of:
         known.add("date")
     if resource_type.status_path:
         known.add("status")
@@ -380,12 +390,18 @@ def parse_search(resource_type: ResourceType, params) -> Search:
         pk = id_param(value.removeprefix("Patient/"))
         if pk is None:
             raise FhirError(400, "invalid", "patient must be Patient/<id> or <id>.")
-        filters &= models.Q(**{resource_type.patient_path: pk})
+        patient_path = resource_type.patient_path
+        assert patient_path is not None
+        filters &= models.Q(**{patient_path: pk})
         canonical.append(("patient", f"Patient/{pk}"))
 
+    date_ranges = []
     if "date" in params:
         for value in params.getlist("date"):
-            filters &= date_filter(resource_type, value)
+            if resource_type.date_path:
+                filters &= date_filter(resource_type, value)
+            else:
+                date_ranges.append(date_range(value))
             canonical.append(("date", value))
 
     if "status" in params:
@@ -418,14 +434,45 @@ def parse_search(resource_type: ResourceType, params) -> Search:
         direction, pk = read_cursor(params["_page"])
         after, before = (pk, None) if direction == "a" else (None, pk)
     canonical.sort()
-    return Search(count, after, before, total, include, filters, canonical)
+    return Search(count, after, before, total, include, filters, date_ranges, canonical)
+
+
+def split_prefix(value: str) -> tuple[str, str]:
+    if value[:2] in DATE_PREFIXES:
+        return value[:2], value[2:]
+    return "eq", value
+
+
+def date_range(value: str) -> tuple[str, datetime.date, datetime.date]:
+    """`date=[prefix]value` for a type whose resources carry a period of dates: (prefix, the
+    value's first UTC day, its last)."""
+    prefix, text = split_prefix(value)
+    start, end = parse_fhir_date(text)
+    return prefix, start.date(), (end - datetime.timedelta(microseconds=1)).date()
+
+
+def period_matches(
+    period: tuple[datetime.date, datetime.date],
+    prefix: str,
+    first: datetime.date,
+    last: datetime.date,
+) -> bool:
+    """FHIR's comparison of a period with a value's range: eq, the period is inside it; ge/gt,
+    the period reaches on or after / after it; le/lt, it starts on or before / before it."""
+    start, end = period
+    return {
+        "eq": first <= start and end <= last,
+        "ge": end >= first,
+        "gt": end > last,
+        "le": start <= last,
+        "lt": start < first,
+    }[prefix]
 
 
 def date_filter(resource_type: ResourceType, value: str) -> models.Q:
     """`date=[prefix]value`: a date (YYYY-MM-DD, a whole UTC day) or an instant with an offset.
     On a date field an instant stands for its UTC day."""
-    prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
-    text = value[2:] if value[:2] in DATE_PREFIXES else value
+    prefix, text = split_prefix(value)
     path = resource_type.date_path
     assert path is not None
     start, end = parse_fhir_date(text)
