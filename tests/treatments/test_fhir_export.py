@@ -499,3 +499,24 @@ def test_a_real_worker_on_the_configured_broker_runs_the_export(
     lines = lines_of(client.get(manifest["output"][0]["url"], **bearer(token)))
     assert [line["id"] for line in lines] == [str(patient.pk)]
     assert "run_export_task" in "".join(worker.output)
+
+
+def test_every_export_call_leaves_an_audit_row_naming_the_caller(db, client, clinic_admin):
+    make_patient(31)
+    api_client, token = make_client(clinic_admin, scopes=["Patient"])
+    job = kick_off(client, bearer(token))
+    client.get(status_path(job), **bearer(token))
+    client.get(file_path(job, "Patient"), **bearer(token))
+    client.get(KICK_OFF, **bearer(token))  # refused: no Prefer header
+    client.get(KICK_OFF, **ASYNC)  # refused: nobody
+
+    calls = AccessEvent.objects.filter(view__startswith="fhir_export:").order_by("pk")
+    assert [(e.view, e.status, e.api_client_id) for e in calls] == [
+        ("fhir_export:kick_off", 202, api_client.pk),
+        ("fhir_export:status", 200, api_client.pk),
+        ("fhir_export:file", 200, api_client.pk),
+        ("fhir_export:kick_off", 400, api_client.pk),
+        ("fhir_export:kick_off", 401, None),
+    ]
+    assert [e.record_id for e in calls[:3]] == [job.pk] * 3
+    assert calls[2].resource_type == "Patient"
