@@ -95,6 +95,31 @@ def test_patient_mrn_system_defaults_to_the_site_url(db, settings):
     assert resource["identifier"][0]["system"] == "https://cadence.example.org/mrn"
 
 
+def test_patient_holds_demographics_only_as_the_front_desk_may_read_it(db, patient_a):
+    assert RESOURCE_TYPES["Patient"].clinical is False
+    patient_a.diagnosis_code = "G43.709"
+    patient_a.baseline_headache_days = 20
+    patient_a.preventives_notes = "Topiramate: not tolerated"
+    patient_a.save()
+    (resource,) = every_resource("Patient")
+    assert set(resource) <= {
+        "resourceType",
+        "id",
+        "meta",
+        "identifier",
+        "active",
+        "name",
+        "gender",
+        "birthDate",
+        "telecom",
+        "address",
+        "generalPractitioner",
+    }
+    text = str(resource)
+    assert "G43" not in text
+    assert "Topiramate" not in text
+
+
 def test_a_discharged_patient_is_not_active(db):
     active = make_patient(1)
     discharged = make_patient(2, status=Patient.Status.DISCHARGED)
