@@ -347,6 +347,8 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+# Private files (bulk exports): never served as media; a view that checks access streams them.
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT") or BASE_DIR / "var" / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -413,7 +415,11 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cadence")
 # on the default queue. Unset, the reminders share the default queue: one worker serves all,
 # and a worker started on the default queue alone (as the tests' workers are) still gets them.
 CELERY_REMINDERS_QUEUE = env_str("CELERY_REMINDERS_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
-CELERY_TASK_ROUTES = {"treatments.tasks.*": {"queue": CELERY_REMINDERS_QUEUE}}
+CELERY_TASK_ROUTES = {
+    # a bulk export can run for minutes: never on the reminders' queue, ahead of their sends
+    "treatments.tasks.run_export_task": {"queue": CELERY_TASK_DEFAULT_QUEUE},
+    "treatments.tasks.*": {"queue": CELERY_REMINDERS_QUEUE},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -492,6 +498,14 @@ WAITLIST_SWEEP_HOURS = env_int("WAITLIST_SWEEP_HOURS", 24)
 CELERY_BEAT_SCHEDULE["sweep-freed-slots"] = {
     "task": "treatments.tasks.sweep_freed_slots_task",
     "schedule": float(WAITLIST_SWEEP_MINUTES * 60),
+}
+# FHIR bulk export ($export): its NDJSON files are kept this many hours, then deleted with the
+# job (hourly beat, and `manage.py delete_expired_exports`); rows are read in batches this big.
+FHIR_EXPORT_KEEP_HOURS = env_int("FHIR_EXPORT_KEEP_HOURS", 24)
+FHIR_EXPORT_BATCH = env_int("FHIR_EXPORT_BATCH", 100)
+CELERY_BEAT_SCHEDULE["delete-expired-exports"] = {
+    "task": "treatments.tasks.delete_expired_exports_task",
+    "schedule": crontab(minute=41),
 }
 REMINDER_VISIT_EMAIL_DAYS = env_int("REMINDER_VISIT_EMAIL_DAYS", 7)
 REMINDER_VISIT_SMS_DAYS = env_int("REMINDER_VISIT_SMS_DAYS", 1)

@@ -28,6 +28,8 @@ urlpatterns = [
     path("s/<str:code>", links.short_link, name="short_link"),
     path("webhooks/", include("treatments.urls_webhooks")),
     path("audit/", include("audit.urls")),
+    # bulk export first: the FHIR API's own `<type>` routes would take `$export` for a type
+    path("fhir/R4/", include("treatments.urls_export")),
     path("fhir/R4/", include("treatments.fhir.urls")),
     path("feed/<str:token>.ics", portal.calendar_feed, name="calendar_feed"),
     path("admin/", admin.site.urls),

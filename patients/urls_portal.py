@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.views import diary, medications, portal, portal_waitlist, progress
+from patients.views import diary, medications, portal, portal_record, portal_waitlist, progress
 
 app_name = "portal"
 urlpatterns = [
@@ -18,6 +18,9 @@ urlpatterns = [
     path("earlier-slot/", portal_waitlist.portal_waitlist, name="waitlist"),
     path("medicines/", medications.portal_medications, name="medications"),
     path("progress/", progress.portal_progress, name="progress"),
+    path("record/", portal_record.portal_record, name="record"),
+    path("record/fhir.json", portal_record.portal_record_fhir, name="record_fhir"),
+    path("record/summary.pdf", portal_record.portal_record_pdf, name="record_pdf"),
 ]
 
 # The headache diary and questionnaires (patients/views/diary.py)

@@ -90,6 +90,10 @@ EXPECTED = {
     "portal/questionnaires/hit6/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/medicines/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     "portal/progress/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    # download my record: the page and its two files, the patient's own (issue 17)
+    "portal/record/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/record/fhir.json": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    "portal/record/summary.pdf": row("login", "ok", "forbidden", "forbidden", "forbidden"),
     # admin: clinic admins only
     "admin/": admin_row("ok"),
     # The admin has no login of its own: ours (password and second factor), then back.
@@ -262,6 +266,19 @@ EXPECTED = {
     "treatments/appointments/<int:pk>/calendar.ics": row("login", "not_found", "ok", "ok", "ok"),
 }
 
+# FHIR bulk export (issue 17): API clients by token and clinic admins by session. No credentials:
+# 401; a patient is told nothing exists, other staff are refused; the admin's kick-off without
+# `Prefer: respond-async` is a 400, and a made-up export id is a 404.
+EXPECTED |= {
+    "fhir/R4/$export": row("unauthorized", "not_found", "forbidden", "forbidden", "bad_request"),
+    "fhir/R4/$export-status/<str:token>": row(
+        "unauthorized", "not_found", "forbidden", "forbidden", "not_found"
+    ),
+    "fhir/R4/$export-status/<str:token>/<str:resource_type>.ndjson": row(
+        "unauthorized", "not_found", "forbidden", "forbidden", "not_found"
+    ),
+}
+
 # The audit trail: the clinic admin's per-patient trail and its export; a patient's accounting of
 # who opened their record.
 EXPECTED |= {
@@ -313,6 +330,9 @@ AUDITED = frozenset(
         "portal/questionnaires/hit6/",
         "portal/medicines/",
         "portal/progress/",
+        "portal/record/",
+        "portal/record/fhir.json",
+        "portal/record/summary.pdf",
         "portal/visits/<int:pk>/confirm/",
         "portal/visits/<int:pk>/cancel/",
         "portal/visits/<int:pk>/change/",

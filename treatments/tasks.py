@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from treatments import channels
+from treatments.fhir.export import delete_expired_exports, run_export
 from treatments.services.reminders import dispatch_due_reminders, send_reminder, send_reminders
 from treatments.services.short_links import delete_expired_short_links
 from treatments.services.waitlist import offer_freed_slot, sweep_freed_slots
@@ -71,6 +72,19 @@ def sweep_freed_slots_task() -> int:
     if offers:
         dispatch_reminders_task.delay_on_commit()
     return len(offers)
+
+
+@shared_task
+def run_export_task(job_id: int) -> str:
+    """A FHIR bulk export ($export): claim the job and write its NDJSON files. Running twice
+    exports once (the claim is a conditional UPDATE)."""
+    return run_export(job_id=job_id)
+
+
+@shared_task
+def delete_expired_exports_task() -> int:
+    """Hourly (beat): delete the bulk exports past FHIR_EXPORT_KEEP_HOURS, files and rows."""
+    return delete_expired_exports(now=timezone.now())
 
 
 @worker_process_shutdown.connect  # a prefork child

@@ -16,6 +16,7 @@ TOP_FLOOR = (
     "urls_links",
     "urls_portal",
     "urls_webhooks",
+    "urls_export",
     "demo",
     "admin",
     "management",

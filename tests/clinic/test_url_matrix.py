@@ -57,6 +57,7 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
         "token": "set-password",  # not a valid signed link either
         "code": "abcdefghjk",  # a short link's code no link has
         "day": "2026-01-15",
+        "resource_type": "Patient",  # a bulk export's file
         # the FHIR API: the Patient type, and the patient's own id
         "type_name": "Patient",
         "resource_id": objects["patient"].pk,

@@ -1,6 +1,7 @@
 from treatments.models.alerts import Alert
 from treatments.models.api_clients import ApiClient
 from treatments.models.checkins import CheckIn
+from treatments.models.exports import ExportJob
 from treatments.models.inbox import InboundMessage
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
@@ -28,6 +29,7 @@ from treatments.models.waitlist import SlotOffer, WaitlistEntry
 __all__ = [
     "ApiClient",
     "CheckIn",
+    "ExportJob",
     "AddDays",
     "AdverseEvent",
     "Alert",
