@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
-
-# typeshed has stubs (types-reportlab), which we do not install: the imports are untyped
-from reportlab.lib import colors  # type: ignore[import-untyped]
-from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-untyped]
-from reportlab.lib.units import mm  # type: ignore[import-untyped]
-from reportlab.platypus import (  # type: ignore[import-untyped]
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import (
     Paragraph,
     SimpleDocTemplate,
     Spacer,
