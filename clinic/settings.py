@@ -459,6 +459,13 @@ DUE_LIST_LOST_AFTER_DAYS = env_int("DUE_LIST_LOST_AFTER_DAYS", 365)
 # a patient already past the overdue date is offered this many days from the first bookable one
 PORTAL_BOOKING_LEAD_DAYS = env_int("PORTAL_BOOKING_LEAD_DAYS", 1)
 PORTAL_LATE_BOOKING_DAYS = env_int("PORTAL_LATE_BOOKING_DAYS", 28)
+# Prior authorizations (issue 16): the worklist shows those ending within this many days of
+# the clinic's today; a document uploaded to one is at most this many megabytes.
+AUTHORIZATION_RENEW_DAYS = env_int("AUTHORIZATION_RENEW_DAYS", 30)
+AUTHORIZATION_UPLOAD_MAX_MB = env_int("AUTHORIZATION_UPLOAD_MAX_MB", 5)
+# Private files (uploaded documents): never served by a URL of their own, only streamed by a
+# view that checks who asks (FileResponse, as an attachment).
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT") or BASE_DIR / "var" / "media")
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
 # The base of the links in messages, whose host also names Message-IDs and calendar UIDs. Unset

@@ -1,6 +1,7 @@
 from treatments.models.alerts import Alert
 from treatments.models.checkins import CheckIn
 from treatments.models.inbox import InboundMessage
+from treatments.models.payers import AuthorizationDocument, PriorAuthorization
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     AddDays,
@@ -31,12 +32,14 @@ __all__ = [
     "Alert",
     "Appointment",
     "AppointmentEvent",
+    "AuthorizationDocument",
     "CallOutcome",
     "InboundMessage",
     "Closure",
     "DueState",
     "InjectorDay",
     "OpeningHours",
+    "PriorAuthorization",
     "Reminder",
     "InjectionSite",
     "SessionAmendment",

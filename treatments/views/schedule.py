@@ -24,6 +24,7 @@ from clinic.params import date_param, int_param
 from patients.models import Patient, medication_overuse_of
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
 from treatments.models import Appointment, Closure
+from treatments.services.authorizations import with_usage
 from treatments.services.schedule import (
     DUE_BUCKETS,
     BookingError,
@@ -115,6 +116,7 @@ def _book_or_move(request, form, patient, appointment, location) -> Appointment:
     clinician, starts_at = form.cleaned_data["slot"]
     chosen = {"clinician": clinician, "starts_at": starts_at, "location": location}
     chosen["early_reason"] = form.cleaned_data["early_reason"]
+    chosen["authorization_reason"] = form.cleaned_data["authorization_reason"]
     if appointment:
         return reschedule_appointment(appointment=appointment, by=request.user, **chosen)
     return book_appointment(patient=patient, booked_by=request.user, **chosen)
@@ -169,9 +171,17 @@ def _slot_context(request, patient, appointment, location) -> dict:
         may_book_early=request.user.is_clinician,
         current=appointment,
     )
+    authorization = (
+        with_usage(patient.authorizations.all())
+        .filter(valid_to__gte=today)
+        .order_by("valid_from", "pk")
+        .first()
+        or patient.authorizations.order_by("-valid_to", "-pk").first()
+    )
     return {
         "patient": patient,
         "appointment": appointment,
+        "authorization": authorization,
         "course": course,
         "location": location,
         "locations": Location.objects.order_by("name"),
