@@ -22,6 +22,7 @@ from treatments.forms import DateChangeForm, OwnSlotForm, PatientCancelForm, Sid
 from treatments.ical import appointments_calendar
 from treatments.models import Appointment, CheckIn, TreatmentSession
 from treatments.services import BookingError, report_side_effect
+from treatments.services.authorizations import PORTAL_CALL_THE_CLINIC, authorized_days
 from treatments.services.checkins import checkin_session
 from treatments.services.responses import (
     confirm_appointment,
@@ -196,6 +197,11 @@ def _slot_page(request, patient: Patient, visit: Appointment | None, form) -> Ht
     window = self_booking_window(patient, patient.local_today())
     refusal = own_move_refusal(visit) if visit else ""
     slots = self_booking_slots(patient, window) if window and not refusal else []
+    authorized = authorized_days(patient, ignore=visit)
+    if authorized is not None and slots:
+        # the days the prior authorization covers (the booking service checks again)
+        slots = [slot for slot in slots if authorized(slot.local_starts_at.date())]
+        refusal = "" if slots else PORTAL_CALL_THE_CLINIC
     days: dict[datetime.date, list] = {}
     for slot in slots:
         days.setdefault(slot.local_starts_at.date(), []).append(slot)

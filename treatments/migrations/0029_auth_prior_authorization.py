@@ -3,9 +3,10 @@
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.db.models.lookups
-import treatments.models.payers
 from django.conf import settings
 from django.db import migrations, models
+
+import treatments.models.payers
 
 
 class Migration(migrations.Migration):

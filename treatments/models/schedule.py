@@ -421,7 +421,7 @@ class Appointment(models.Model):
     early_override_reason = models.TextField(blank=True)
     # A clinician booked this injection past what the patient's prior authorization covers
     # (treatments/services/authorizations.py): why. NULL: no override; never blank.
-    authorization_override_reason = models.TextField(null=True, blank=True)
+    authorization_override_reason = models.TextField(null=True, blank=True)  # noqa: DJ001
     cancel_reason = models.TextField(blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     change_requested_at = models.DateTimeField(null=True, blank=True)

@@ -160,11 +160,7 @@ def check_visit_authorized(
     if problem is None:
         return None
     if by.role == User.Role.PATIENT:
-        raise AuthorizationRefused(
-            "Please call the clinic to book this visit: your insurer's authorization needs "
-            "to be checked first.",
-            "slot",
-        )
+        raise AuthorizationRefused(PORTAL_CALL_THE_CLINIC, "slot")
     if by.role != User.Role.CLINICIAN:
         raise AuthorizationRefused(f"{problem} Only a clinician can book it anyway.", "slot")
     reason = override_reason.strip()
@@ -173,6 +169,36 @@ def check_visit_authorized(
             f"{problem} To book it anyway, give the reason.", "authorization_reason"
         )
     return reason
+
+
+def authorized_days(
+    patient: Patient, *, ignore: Appointment | None = None
+) -> Callable[[datetime.date], bool] | None:
+    """Whether the guard would let the patient book an injection on a day, without asking a
+    clinician: for the portal, which offers only those days (two queries for any number of
+    days). None when no authorization is on file (self-pay: every day)."""
+    on_file = list(with_usage(PriorAuthorization.objects.filter(patient=patient), ignore=ignore))
+    if not on_file:
+        return None
+    dose = planned_dose(patient)
+
+    def allowed(day: datetime.date) -> bool:
+        covering = [a for a in on_file if a.valid_from <= day <= a.valid_to]
+        if not covering:
+            return False
+        chosen = max(covering, key=lambda a: (a.valid_from, a.pk))  # as `covering` chooses
+        used = chosen.sessions_given + chosen.visits_booked  # type: ignore[attr-defined]
+        return (
+            used < chosen.sessions_approved and chosen.units_given + dose <= chosen.units_approved  # type: ignore[attr-defined]
+        )
+
+    return allowed
+
+
+PORTAL_CALL_THE_CLINIC = (
+    "Please call the clinic to book this visit: your insurer's authorization needs to be "
+    "checked first."
+)
 
 
 def _authorization_problem(
