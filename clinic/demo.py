@@ -581,6 +581,7 @@ def _book_past_authorization(course: TreatmentCourse, start: datetime.date) -> N
     """Book the patient's next visit in the fortnight from `start`, by the clinician, who
     overrides the authorization with a reason; BookingError if no slot will do."""
     patient = course.patient
+    assert patient.location is not None  # every demo patient has a usual location
     slots = available_slots(location=patient.location, start_date=start, days=14)
     for slot in slots[:3]:
         try:

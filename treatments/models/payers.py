@@ -51,6 +51,11 @@ class PriorAuthorization(models.Model):
 
     objects = AuthorizationQuerySet.as_manager()
 
+    # what it has used, annotated by treatments.services.authorizations.with_usage
+    sessions_given: int
+    units_given: int
+    visits_booked: int
+
     class Meta:
         ordering = ["-valid_from", "-pk"]
         indexes = [

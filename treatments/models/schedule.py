@@ -5,7 +5,7 @@ session given."""
 import datetime
 import zoneinfo
 from collections.abc import Iterable
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -464,8 +464,11 @@ class Appointment(models.Model):
                 name="appt_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(authorization_override_reason__isnull=True)
-                | GreaterThan(Length(Trim("authorization_override_reason")), 0),
+                condition=cast(
+                    Q,
+                    Q(authorization_override_reason__isnull=True)
+                    | GreaterThan(Length(Trim("authorization_override_reason")), 0),
+                ),
                 name="appt_authorization_override_has_reason",
             ),
             # One next injection visit per patient: another is a move of that one.

@@ -8,6 +8,7 @@ trigger holds it as well: see treatments/models/payers.py."""
 import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -36,6 +37,7 @@ from treatments.models import (
     PriorAuthorization,
     TreatmentSession,
 )
+from treatments.models.payers import AuthorizationQuerySet
 from treatments.models.schedule import LocalDate
 
 
@@ -51,14 +53,15 @@ class AuthorizationRefused(Exception):
 # --- what an authorization has used -------------------------------------------------------------
 
 
-def _subquery_count(rows: QuerySet) -> Subquery:
+def _subquery_count(rows: QuerySet) -> Coalesce:
     counted = rows.order_by().values("patient_id").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def with_usage(
-    authorizations: QuerySet[PriorAuthorization], *, ignore: Appointment | None = None
-) -> QuerySet[PriorAuthorization]:
+_Rows = TypeVar("_Rows", bound=QuerySet)
+
+
+def with_usage(authorizations: _Rows, *, ignore: Appointment | None = None) -> _Rows:
     """Each authorization with `sessions_given` and `units_given` (signed sessions given in its
     period, by their local date) and `visits_booked` (booked or arrived injection visits of
     the patient on a local date in its period; `ignore`: the visit being moved). Three
@@ -114,9 +117,9 @@ def authorization_state(authorization: PriorAuthorization, today: datetime.date)
         return "future"
     if authorization.valid_to < today:
         return "expired"
-    used = authorization.sessions_given + authorization.visits_booked  # type: ignore[attr-defined]
+    used = authorization.sessions_given + authorization.visits_booked
     left = authorization.sessions_approved - used
-    if left <= 0 or authorization.units_given >= authorization.units_approved:  # type: ignore[attr-defined]
+    if left <= 0 or authorization.units_given >= authorization.units_approved:
         return "used_up"
     if left == 1:
         return "one_left"
@@ -187,9 +190,9 @@ def authorized_days(
         if not covering:
             return False
         chosen = max(covering, key=lambda a: (a.valid_from, a.pk))  # as `covering` chooses
-        used = chosen.sessions_given + chosen.visits_booked  # type: ignore[attr-defined]
+        used = chosen.sessions_given + chosen.visits_booked
         return (
-            used < chosen.sessions_approved and chosen.units_given + dose <= chosen.units_approved  # type: ignore[attr-defined]
+            used < chosen.sessions_approved and chosen.units_given + dose <= chosen.units_approved
         )
 
     return allowed
@@ -202,7 +205,7 @@ PORTAL_CALL_THE_CLINIC = (
 
 
 def _authorization_problem(
-    on_file: QuerySet[PriorAuthorization],
+    on_file: AuthorizationQuerySet,
     patient: Patient,
     day: datetime.date,
     ignore: Appointment | None,
@@ -221,18 +224,18 @@ def _authorization_problem(
             f"{day:%a %d %b %Y} is past the end of the prior authorization {ended.reference} "
             f"({ended.payer}), valid to {ended.valid_to:%d %b %Y}."
         )
-    used = covering.sessions_given + covering.visits_booked  # type: ignore[attr-defined]
+    used = covering.sessions_given + covering.visits_booked
     if used >= covering.sessions_approved:
         return (
             f"The sessions of the prior authorization {covering.reference} are used up: "
-            f"{covering.sessions_approved} approved, {covering.sessions_given} given and "  # type: ignore[attr-defined]
-            f"{covering.visits_booked} booked in its period."  # type: ignore[attr-defined]
+            f"{covering.sessions_approved} approved, {covering.sessions_given} given and "
+            f"{covering.visits_booked} booked in its period."
         )
     dose = planned_dose(patient)
-    if covering.units_given + dose > covering.units_approved:  # type: ignore[attr-defined]
+    if covering.units_given + dose > covering.units_approved:
         return (
             f"The units of the prior authorization {covering.reference} would be exceeded: "
-            f"{covering.units_approved} U approved, {covering.units_given} U given, "  # type: ignore[attr-defined]
+            f"{covering.units_approved} U approved, {covering.units_given} U given, "
             f"{dose} U planned."
         )
     return None
