@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
@@ -115,7 +115,8 @@ def patient_detail(
         .with_consents()
         .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.dates_only()))
         .annotate(
-            waitlist_since=Subquery(_waiting.filter(patient=OuterRef("pk")).values("asked_at"))
+            waitlist_since=Subquery(_waiting.filter(patient=OuterRef("pk")).values("asked_at")),
+            has_authorizations=Exists(PriorAuthorization.objects.filter(patient=OuterRef("pk"))),
         )
     )
     clinician = request.user.role == User.Role.CLINICIAN
@@ -150,6 +151,8 @@ def patient_detail(
 def _authorizations(patient: Patient) -> list[tuple[PriorAuthorization, tuple[str, str]]]:
     """The patient's prior authorizations, latest first, each with its state's badge (label,
     colour): two queries (the rows with what they used, and their documents)."""
+    if not patient.has_authorizations:  # type: ignore[attr-defined]
+        return []  # (no query: most patients pay for themselves)
     today = patient.local_today()
     rows = with_usage(patient.authorizations.all()).prefetch_related("documents")
     return [(row, STATES[authorization_state(row, today)]) for row in rows]

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +23,7 @@ from clinic.paging import page_of
 from clinic.params import date_param, int_param
 from patients.models import Patient, medication_overuse_of
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
-from treatments.models import Appointment, Closure
+from treatments.models import Appointment, Closure, PriorAuthorization
 from treatments.services.authorizations import with_usage
 from treatments.services.schedule import (
     DUE_BUCKETS,
@@ -43,7 +43,9 @@ from treatments.views import pk_url
 
 
 def _patient(user, pk):
-    return get_object_or_404(Patient.objects.for_user(user).select_related("location"), pk=pk)
+    on_file = PriorAuthorization.objects.filter(patient=OuterRef("pk"))
+    patients = Patient.objects.for_user(user).select_related("location")
+    return get_object_or_404(patients.annotate(has_authorizations=Exists(on_file)), pk=pk)
 
 
 @staff_required
@@ -171,13 +173,14 @@ def _slot_context(request, patient, appointment, location) -> dict:
         may_book_early=request.user.is_clinician,
         current=appointment,
     )
-    authorization = (
-        with_usage(patient.authorizations.all())
-        .filter(valid_to__gte=today)
-        .order_by("valid_from", "pk")
-        .first()
-        or patient.authorizations.order_by("-valid_to", "-pk").first()
+    # the authorization the page names: the first not yet ended, else the last that ended
+    on_file = (
+        list(with_usage(patient.authorizations.order_by("valid_from", "pk")))
+        if getattr(patient, "has_authorizations", True)
+        else []
     )
+    current = [a for a in on_file if a.valid_to >= today]
+    authorization = current[0] if current else max(on_file, key=lambda a: a.valid_to, default=None)
     return {
         "patient": patient,
         "appointment": appointment,
