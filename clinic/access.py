@@ -61,6 +61,12 @@ TREATMENT_RECORDS = (
     "sessionamendment",
 )
 SCHEDULE_RECORDS = ("appointment", "appointmentevent", "calloutcome")
+PAYER_RECORDS = ("priorauthorization", "authorizationdocument")
+# Prior authorizations: the front desk and clinicians record them and attach their documents.
+PAYER_WORK = [
+    ("treatments", "priorauthorization", ("view", "add", "change")),
+    ("treatments", "authorizationdocument", ("view", "add")),
+]
 SCHEDULE_WORK = [
     ("treatments", "appointment", ("view", "add", "change")),
     ("treatments", "appointmentevent", ("view", "add")),
@@ -79,12 +85,14 @@ GROUP_PERMISSIONS = {
         ("clinic", "location", ("view",)),
         *[("treatments", model, ("view", "add", "change")) for model in TREATMENT_RECORDS],
         *SCHEDULE_WORK,
+        *PAYER_WORK,
     ],
     Role.FRONT_DESK: [
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view", "add")),
         ("clinic", "location", ("view",)),
         *SCHEDULE_WORK,
+        *PAYER_WORK,
     ],
     Role.PATIENT: [],
     Role.CLINIC_ADMIN: [
@@ -93,7 +101,10 @@ GROUP_PERMISSIONS = {
         ("patients", "patient", ("view", "add", "change")),
         ("patients", "contactconsent", ("view",)),
         ("auth", "group", ("view",)),
-        *[("treatments", model, ("view",)) for model in TREATMENT_RECORDS + SCHEDULE_RECORDS],
+        *[
+            ("treatments", model, ("view",))
+            for model in TREATMENT_RECORDS + SCHEDULE_RECORDS + PAYER_RECORDS
+        ],
         # Clinic hours and the injectors' rota are set up by the clinic admin.
         ("treatments", "openinghours", ("view", "add", "change", "delete")),
         ("treatments", "injectorday", ("view", "add", "change", "delete")),

@@ -28,6 +28,7 @@ from treatments.models import (
     Closure,
     InjectorDay,
     OpeningHours,
+    PriorAuthorization,
     Reminder,
     TreatmentCourse,
 )
@@ -44,6 +45,7 @@ from treatments.services import (
     sign_session,
     standard_sites,
 )
+from treatments.services.authorizations import record_authorization
 from treatments.services.reminders import in_quiet_hours
 
 DEMO_PASSWORD = "cadence-demo"
@@ -137,6 +139,7 @@ def seed_demo() -> dict[str, int]:
         _seed_sessions(created)
         _seed_schedule(created, locations)
         _seed_outcomes()
+        _seed_authorizations(created)
     return created
 
 
@@ -503,6 +506,97 @@ def _missed(appointment: Appointment, desk: User) -> None:
         starts_at=yesterday, ends_at=yesterday + (appointment.ends_at - appointment.starts_at)
     )
     set_appointment_status(appointment=appointment, status="noshow", by=desk)
+
+
+# --- prior authorizations ------------------------------------------------------------------------
+
+PAYERS = ["Aetna", "UnitedHealthcare", "Blue Cross Blue Shield", "Cigna"]
+
+
+def _seed_authorizations(created) -> None:
+    """Prior authorizations in every state, on the first run only (after the book, which they
+    would otherwise refuse): for booked patients active, one session left and used up; for
+    patients not booked ending soon, expired and future, and one visit a clinician booked past
+    the end of one with a reason (the worklist shows it). Most patients have none (self-pay)."""
+    if PriorAuthorization.objects.exists():
+        return
+    created["authorizations"] = 0
+    courses = list(
+        TreatmentCourse.objects.active()
+        .filter(last_session_on__isnull=False)
+        .select_related("patient__location", "patient__primary_clinician")
+        .order_by("patient__mrn")
+    )
+    booked = {
+        visit.patient_id: visit
+        for visit in Appointment.objects.active().filter(kind=Appointment.Kind.INJECTION)
+    }
+    with_visit = [c for c in courses if c.patient_id in booked]
+    without = [c for c in courses if c.patient_id not in booked]
+    day = datetime.timedelta(days=1)
+
+    def authorize(course, *, valid_to, sessions_left=3, valid_from=None, units=None) -> None:
+        patient = course.patient
+        given = course.sessions.signed().count()
+        used = given + (1 if patient.pk in booked else 0)
+        sessions = max(1, used + sessions_left)
+        record_authorization(
+            patient=patient,
+            by=User.objects.get(username="desk.kim"),
+            payer=PAYERS[created["authorizations"] % len(PAYERS)],
+            reference=f"PA-{patient.mrn[-4:]}-{created['authorizations'] + 1:02d}",
+            sessions_approved=sessions,
+            units_approved=units or 195 * sessions,
+            valid_from=valid_from or course.started_on,
+            valid_to=valid_to,
+        )
+        created["authorizations"] += 1
+
+    if len(with_visit) < 3 or len(without) < 4:
+        return  # (a demo with another shape: nothing to show)
+    today = timezone.localdate()
+    authorize(with_visit[0], valid_to=today + 300 * day)  # active
+    authorize(with_visit[1], valid_to=today + 300 * day, sessions_left=1)  # one session left
+    authorize(with_visit[2], valid_to=today + 300 * day, sessions_left=0)  # used up
+    authorize(without[0], valid_to=today + 14 * day)  # ending soon
+    authorize(without[1], valid_to=today - 10 * day)  # expired
+    authorize(without[2], valid_from=today + 20 * day, valid_to=today + 385 * day)  # future
+    for course in without[3:]:
+        # one that ends the day before the visit's search starts, and a visit a clinician
+        # books after it, with the reason: the override kept on the visit
+        local_today = timezone.localdate(timezone=course.patient.location.zone)
+        start = max(course.earliest_on, local_today + day)
+        try:
+            with transaction.atomic():
+                authorize(course, valid_to=start - day)
+                _book_past_authorization(course, start)
+        except BookingError:
+            created["authorizations"] -= 1
+            continue
+        created["appointments"] += 1
+        return
+
+
+def _book_past_authorization(course: TreatmentCourse, start: datetime.date) -> None:
+    """Book the patient's next visit in the fortnight from `start`, by the clinician, who
+    overrides the authorization with a reason; BookingError if no slot will do."""
+    patient = course.patient
+    assert patient.location is not None  # every demo patient has a usual location
+    slots = available_slots(location=patient.location, start_date=start, days=14)
+    for slot in slots[:3]:
+        try:
+            book_appointment(
+                patient=patient,
+                clinician=slot.clinician,
+                location=slot.location,
+                starts_at=slot.starts_at,
+                booked_by=slot.clinician,
+                authorization_reason="Renewal sent to the payer; treating on time meanwhile.",
+            )
+        except BookingError:
+            continue
+        return
+    raise BookingError("No slot for the demo's visit past its authorization.")
 
 
 # --- outcomes: diaries and questionnaires ----------------------------------------------------

@@ -347,8 +347,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
-# Private files (bulk exports): never served as media; a view that checks access streams them.
-MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT") or BASE_DIR / "var" / "media")
+# Private files (authorization documents, bulk exports): never served by a URL of their own,
+# only streamed by a view that checks who asks (FileResponse, as an attachment).
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -469,6 +470,10 @@ DUE_LIST_LOST_AFTER_DAYS = env_int("DUE_LIST_LOST_AFTER_DAYS", 365)
 # a patient already past the overdue date is offered this many days from the first bookable one
 PORTAL_BOOKING_LEAD_DAYS = env_int("PORTAL_BOOKING_LEAD_DAYS", 1)
 PORTAL_LATE_BOOKING_DAYS = env_int("PORTAL_LATE_BOOKING_DAYS", 28)
+# Prior authorizations (issue 16): the worklist shows those ending within this many days of
+# the clinic's today; a document uploaded to one is at most this many megabytes.
+AUTHORIZATION_RENEW_DAYS = env_int("AUTHORIZATION_RENEW_DAYS", 30)
+AUTHORIZATION_UPLOAD_MAX_MB = env_int("AUTHORIZATION_UPLOAD_MAX_MB", 5)
 
 # Reminders (docs/clinical-rules.md). Offsets and quiet hours are local to the visit's location.
 # The base of the links in messages, whose host also names Message-IDs and calendar UIDs. Unset

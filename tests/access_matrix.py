@@ -132,6 +132,8 @@ EXPECTED = {
             "appointment",
             "appointmentevent",
             "calloutcome",
+            "priorauthorization",
+            "authorizationdocument",
         )
         for route, outcome in admin_model("treatments", model, add="forbidden").items()
     },
@@ -223,6 +225,17 @@ EXPECTED = {
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
     ),
     "portal/earlier-slot/": row("login", "ok", "forbidden", "forbidden", "forbidden"),
+    # prior authorizations: the worklist for all staff; recorded and edited by the front desk
+    # and clinicians; a document downloaded by any staff (an upload is a POST)
+    "treatments/authorizations/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/patients/<int:patient_pk>/authorizations/new/": row(
+        "login", "not_found", "ok", "ok", "forbidden"
+    ),
+    "treatments/authorizations/<int:pk>/": row("login", "not_found", "ok", "ok", "forbidden"),
+    "treatments/authorizations/<int:pk>/documents/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "forbidden"
+    ),
+    "treatments/authorization-documents/<int:pk>/": row("login", "not_found", "ok", "ok", "ok"),
     # invitations: staff send them; the link's page answers anyone (a made-up token: invalid)
     "patients/<int:pk>/invite/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
@@ -389,6 +402,12 @@ AUDITED = frozenset(
         # the FHIR API: every call, with the patients whose resources it returned
         "fhir/R4/<fhirtype:type_name>",
         "fhir/R4/<fhirtype:type_name>/<str:resource_id>",
+        # prior authorizations: the worklist, the record's pages and its documents
+        "treatments/authorizations/",
+        "treatments/patients/<int:patient_pk>/authorizations/new/",
+        "treatments/authorizations/<int:pk>/",
+        "treatments/authorizations/<int:pk>/documents/",
+        "treatments/authorization-documents/<int:pk>/",
         # the audit trail itself: reading it is a look at the record
         "audit/patients/<int:pk>/",
         "audit/patients/<int:pk>/export.csv",
@@ -404,6 +423,7 @@ AUDITED = frozenset(
                 "treatments/adverseevent",
                 "treatments/appointment",
                 "treatments/calloutcome",
+                "treatments/priorauthorization",
             )
             for page in ("", "<path:object_id>/change/", "<path:object_id>/history/")
         ],

@@ -93,6 +93,17 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(scope="session")
+def _media_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, _media_dir):
+    # Uploaded documents go to a directory of the run's, never to var/media.
+    settings.MEDIA_ROOT = _media_dir
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -655,6 +666,37 @@ def make_medication_records(patient: Patient, clinician: User) -> dict:
     return {"medication": medication, "medication_report": report}
 
 
+# The smallest file each upload check accepts (their first bytes are what counts).
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+
+
+def make_authorization_records(patient: Patient, by: User, **fields) -> dict:
+    """A prior authorization of the patient's (2026-01-01 to two years after the clinic's
+    today: it covers their visits) and a PDF attached to it: what the authorization routes
+    name (`authorization`, `document`)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from treatments.services.authorizations import attach_document, record_authorization
+
+    values = {
+        "payer": "Aetna",
+        "reference": "PA-10001",
+        "sessions_approved": 4,
+        "units_approved": 800,
+        "valid_from": datetime.date(2026, 1, 1),
+        "valid_to": clinic_today() + datetime.timedelta(days=730),
+    }
+    authorization = record_authorization(patient=patient, by=by, **(values | fields))
+    document = attach_document(
+        authorization=authorization,
+        upload=SimpleUploadedFile("approval letter.pdf", PDF_BYTES, "application/pdf"),
+        content_type="application/pdf",
+        by=by,
+    )
+    return {"authorization": authorization, "document": document}
+
+
 @pytest.fixture
 def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
     """One object of every kind a route can name (patient_b's, who is the patient persona's
@@ -688,6 +730,7 @@ def one_of_every_kind(personas, patient_b, signed_session, booked_appointment):
     event = signed_session.adverse_events.get()
     return {
         **make_medication_records(patient_b, personas["clinician"]),
+        **make_authorization_records(patient_b, personas["front_desk"]),
         "patient": patient_b,
         "user": personas["front_desk"],
         "session": signed_session,

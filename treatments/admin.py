@@ -8,11 +8,13 @@ from treatments.models import (
     AdverseEvent,
     Appointment,
     AppointmentEvent,
+    AuthorizationDocument,
     CallOutcome,
     Closure,
     InjectionSite,
     InjectorDay,
     OpeningHours,
+    PriorAuthorization,
     SessionAmendment,
     TreatmentCourse,
     TreatmentSession,
@@ -138,3 +140,27 @@ class AppointmentAdmin(ReadOnlyAdmin):
 
 
 admin.site.register([AppointmentEvent, CallOutcome], ReadOnlyAdmin)  # names of their own fields
+
+
+@admin.register(PriorAuthorization)
+class PriorAuthorizationAdmin(ReadOnlyAdmin):
+    """Recorded and edited by the front desk and clinicians on the patient's record."""
+
+    list_display = ("patient", "payer", "reference", "valid_from", "valid_to")
+    list_select_related = ("patient",)
+    search_fields = ("reference",)
+
+
+@admin.register(AuthorizationDocument)
+class AuthorizationDocumentAdmin(ReadOnlyAdmin):
+    """The file is never linked to its storage (no media URL is served): the admin links to
+    the view that checks who asks and streams it as an attachment."""
+
+    list_display = ("original_name", "content_type", "size", "uploaded_at")
+    exclude = ("file",)
+    readonly_fields = ("download",)
+
+    @admin.display(description="file")
+    def download(self, document: AuthorizationDocument) -> str:
+        url = reverse("treatments:authorization_document", args=[document.pk])
+        return format_html('<a href="{}">{}</a>', url, document.original_name)

@@ -3,6 +3,7 @@ from django.urls import path
 from treatments.views import (
     alerts,
     api_clients,
+    authorizations,
     calendar,
     closures,
     evidence,
@@ -79,6 +80,28 @@ urlpatterns = [
     # the waitlist
     path("waitlist/", waitlist.waitlist_list, name="waitlist"),
     path("patients/<int:patient_pk>/waitlist/", waitlist.waitlist_patient, name="waitlist_patient"),
+    # prior authorizations and their documents (issue 16)
+    path("authorizations/", authorizations.authorization_list, name="authorization_list"),
+    path(
+        "patients/<int:patient_pk>/authorizations/new/",
+        authorizations.authorization_create,
+        name="authorization_create",
+    ),
+    path(
+        "authorizations/<int:pk>/",
+        authorizations.authorization_detail,
+        name="authorization_detail",
+    ),
+    path(
+        "authorizations/<int:pk>/documents/",
+        authorizations.document_upload,
+        name="authorization_document_upload",
+    ),
+    path(
+        "authorization-documents/<int:pk>/",
+        authorizations.document_download,
+        name="authorization_document",
+    ),
     # the calendar
     path("calendar/", calendar.calendar_view, name="calendar"),
     path("appointments/<int:pk>/status/", calendar.appointment_status, name="appointment_status"),

@@ -20,8 +20,9 @@ from patients.services import record_consent
 from patients.views.diary import questionnaire_links
 from treatments.forms import DateChangeForm, OwnSlotForm, PatientCancelForm, SideEffectForm
 from treatments.ical import appointments_calendar
-from treatments.models import Appointment, CheckIn, TreatmentSession
+from treatments.models import Appointment, CheckIn, PriorAuthorization, TreatmentSession
 from treatments.services import BookingError, report_side_effect
+from treatments.services.authorizations import PORTAL_CALL_THE_CLINIC, authorized_days
 from treatments.services.checkins import checkin_session
 from treatments.services.responses import (
     confirm_appointment,
@@ -41,7 +42,14 @@ from treatments.views.checkins import checkin_response
 
 
 def _me(request) -> Patient | None:
-    return Patient.objects.for_user(request.user).select_related("location").first()
+    # (whether any prior authorization is on file: the booking page reads them only if so)
+    on_file = PriorAuthorization.objects.filter(patient=OuterRef("pk"))
+    return (
+        Patient.objects.for_user(request.user)
+        .select_related("location")
+        .annotate(has_authorizations=Exists(on_file))
+        .first()
+    )
 
 
 def _my_visit(request, pk) -> Appointment:
@@ -196,6 +204,12 @@ def _slot_page(request, patient: Patient, visit: Appointment | None, form) -> Ht
     window = self_booking_window(patient, patient.local_today())
     refusal = own_move_refusal(visit) if visit else ""
     slots = self_booking_slots(patient, window) if window and not refusal else []
+    on_file = getattr(patient, "has_authorizations", True)
+    authorized = authorized_days(patient, ignore=visit) if on_file and slots else None
+    if authorized is not None:
+        # the days the prior authorization covers (the booking service checks again)
+        slots = [slot for slot in slots if authorized(slot.local_starts_at.date())]
+        refusal = "" if slots else PORTAL_CALL_THE_CLINIC
     days: dict[datetime.date, list] = {}
     for slot in slots:
         days.setdefault(slot.local_starts_at.date(), []).append(slot)

@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html
@@ -16,7 +16,8 @@ from clinic.paging import page_of
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import MedicationReport, Patient
 from patients.services import record_consent
-from treatments.models import TreatmentSession, WaitlistEntry
+from treatments.models import PriorAuthorization, TreatmentSession, WaitlistEntry
+from treatments.services.authorizations import STATES, authorization_state, with_usage
 from treatments.services.history import HISTORY_LENGTH, patient_history
 from treatments.views import pk_url
 
@@ -114,7 +115,8 @@ def patient_detail(
         .with_consents()
         .prefetch_related(Prefetch("sessions", queryset=TreatmentSession.objects.dates_only()))
         .annotate(
-            waitlist_since=Subquery(_waiting.filter(patient=OuterRef("pk")).values("asked_at"))
+            waitlist_since=Subquery(_waiting.filter(patient=OuterRef("pk")).values("asked_at")),
+            has_authorizations=Exists(PriorAuthorization.objects.filter(patient=OuterRef("pk"))),
         )
     )
     clinician = request.user.role == User.Role.CLINICIAN
@@ -133,6 +135,7 @@ def patient_detail(
         .prefetch_related("reminders")
         .first(),
         "course": patient.courses.active().first(),
+        "authorizations": _authorizations(patient),
         "consents": patient.current_consents(),
         "consent_history": patient.consents.all(),
         "consent_form": consent_form or ConsentForm(patient=patient),
@@ -143,6 +146,18 @@ def patient_detail(
         patient, limit=None if everything else HISTORY_LENGTH
     )
     return render(request, "patients/patient_detail.html", context)
+
+
+def _authorizations(patient: Patient) -> list[tuple[PriorAuthorization, tuple[str, str]]]:
+    """The patient's prior authorizations, latest first, each with its state's badge (label,
+    colour): two queries (the rows with what they used, and their documents)."""
+    if not patient.has_authorizations:  # type: ignore[attr-defined]
+        return []  # (no query: most patients pay for themselves)
+    today = patient.local_today()
+    rows = with_usage(PriorAuthorization.objects.filter(patient=patient)).prefetch_related(
+        "documents"
+    )
+    return [(row, STATES[authorization_state(row, today)]) for row in rows]
 
 
 def _save_patient(form) -> Patient | None:

@@ -14,7 +14,13 @@ from audit.trail import record_id
 from patients.models import ContactConsent, Patient
 from tests.access_matrix import AUDITED, EXPECTED
 from tests.clinic.test_url_matrix import ROUTES, concrete_url
-from tests.conftest import clinic_today, make_medication_records, make_offer, make_patient
+from tests.conftest import (
+    clinic_today,
+    make_authorization_records,
+    make_medication_records,
+    make_offer,
+    make_patient,
+)
 from treatments.links import make_link_token
 from treatments.models import (
     Alert,
@@ -117,6 +123,7 @@ def world(personas, patient_b, signed_session, booked_appointment, front_desk):
         "offer": offer,
         "text": text,
         **make_medication_records(patient_b, personas["clinician"]),
+        **make_authorization_records(patient_b, front_desk),
     }
 
 
@@ -146,6 +153,10 @@ def url_for(route: str, objects: dict) -> str:
         Closure.objects.create(
             location=visit.location, day=visit.local_starts_at.date(), reason="Burst pipe"
         )
+    if route == "treatments/authorizations/":  # the worklist: one that ends soon
+        authorization = objects["authorization"]
+        authorization.valid_to = clinic_today() + datetime.timedelta(days=10)
+        authorization.save()
     if route == "treatments/lots/":
         url += "?lot=C1234AB"
     if route == "treatments/reports/billing.csv":

@@ -16,7 +16,14 @@ from django.urls import reverse
 from clinic.admin_site import EstimatedCountPaginator
 from clinic.models import Location, User
 from patients.models import ContactConsent
-from tests.conftest import SESSION_TIME, fresh_vials, make_patient, make_user, session_input
+from tests.conftest import (
+    SESSION_TIME,
+    fresh_vials,
+    make_authorization_records,
+    make_patient,
+    make_user,
+    session_input,
+)
 from treatments.models import (
     Appointment,
     AppointmentEvent,
@@ -222,6 +229,12 @@ def _attempts(n, world):
     )
 
 
+def _authorizations(n, world):
+    patient = world["session"].patient
+    for _ in range(n):
+        make_authorization_records(patient, world["desk"], reference=f"PA-{next(NUMBERS)}")
+
+
 def _groups(n, world):
     Group.objects.bulk_create(Group(name=f"group {next(NUMBERS)}") for _ in range(n))
 
@@ -242,6 +255,8 @@ BUILDERS = {
     "treatments.appointment": _appointments,
     "treatments.appointmentevent": _events,
     "treatments.calloutcome": _calls,
+    "treatments.priorauthorization": _authorizations,
+    "treatments.authorizationdocument": _authorizations,
     "clinic.user": _users,
     "clinic.location": _locations,
     "axes.accessattempt": _attempts,

@@ -127,3 +127,19 @@ def test_at_every_hour_of_a_winter_and_a_summer_day_a_demo_clinic_is_out_of_quie
             datetime.timedelta(minutes=minute)
         )
         assert any(not in_quiet_hours(instant, zone) for zone in zones), instant
+
+
+def test_seed_demo_has_authorizations_in_every_state_and_a_visit_booked_past_one(db):
+    from treatments.models import Appointment, PriorAuthorization
+    from treatments.services.authorizations import authorization_state, with_usage
+
+    call_command("seed_demo")
+    rows = with_usage(PriorAuthorization.objects.select_related("patient__location"))
+    states = sorted(authorization_state(row, row.patient.local_today()) for row in rows)
+    assert set(states) >= {"active", "ending_soon", "one_left", "used_up", "expired", "future"}
+    [visit] = Appointment.objects.filter(authorization_override_reason__isnull=False)
+    assert visit.authorization_override_reason.startswith("Renewal sent")
+    assert visit.booked_by.role == User.Role.CLINICIAN
+    covering = PriorAuthorization.objects.covering(visit.patient_id, visit.local_starts_at.date())
+    assert covering is None  # booked past the end of the patient's authorization
+    assert visit.patient.authorizations.exists()

@@ -47,6 +47,10 @@ def concrete_url(route: str, objects: dict[str, object]) -> str:
             if route.startswith("patients/medications/")
             else "medication_report"
             if route.startswith("patients/medication-reports/")
+            else "authorization"
+            if route.startswith("treatments/authorizations/")
+            else "document"
+            if route.startswith("treatments/authorization-documents/")
             else "patient"
         ].pk,
         "patient_pk": objects["patient"].pk,

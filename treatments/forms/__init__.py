@@ -1,4 +1,5 @@
 from treatments.forms.alerts import AdverseEventResolveForm, AlertAcknowledgeForm
+from treatments.forms.authorizations import AuthorizationDocumentForm, PriorAuthorizationForm
 from treatments.forms.checkins import CheckInForm
 from treatments.forms.schedule import (
     CallOutcomeForm,
@@ -22,6 +23,7 @@ __all__ = [
     "AdverseEventForm",
     "AdverseEventResolveForm",
     "AlertAcknowledgeForm",
+    "AuthorizationDocumentForm",
     "AmendmentReasonForm",
     "CallOutcomeForm",
     "CancelForm",
@@ -31,6 +33,7 @@ __all__ = [
     "DiscardForm",
     "OwnSlotForm",
     "PatientCancelForm",
+    "PriorAuthorizationForm",
     "SessionEntry",
     "SideEffectForm",
     "SlotChoiceForm",

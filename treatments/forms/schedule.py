@@ -19,6 +19,12 @@ class SlotChoiceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         label="Reason for booking before the earliest date",
     )
+    authorization_reason = forms.CharField(
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for booking past the prior authorization",
+    )
 
     def clean_slot(self) -> tuple[User, datetime.datetime]:
         try:
@@ -33,6 +39,7 @@ class OwnSlotForm(SlotChoiceForm):
     """The time a patient chose in the portal (no early booking there: staff only)."""
 
     early_reason = None  # type: ignore[assignment]
+    authorization_reason = None  # type: ignore[assignment]
 
 
 class CancelForm(forms.Form):

@@ -3,6 +3,7 @@ from treatments.models.api_clients import ApiClient
 from treatments.models.checkins import CheckIn
 from treatments.models.exports import ExportJob
 from treatments.models.inbox import InboundMessage
+from treatments.models.payers import AuthorizationDocument, PriorAuthorization
 from treatments.models.reminders import Reminder
 from treatments.models.schedule import (
     AddDays,
@@ -35,12 +36,14 @@ __all__ = [
     "Alert",
     "Appointment",
     "AppointmentEvent",
+    "AuthorizationDocument",
     "CallOutcome",
     "InboundMessage",
     "Closure",
     "DueState",
     "InjectorDay",
     "OpeningHours",
+    "PriorAuthorization",
     "Reminder",
     "InjectionSite",
     "SessionAmendment",

@@ -5,12 +5,14 @@ session given."""
 import datetime
 import zoneinfo
 from collections.abc import Iterable
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import GreaterThan
 
 from clinic.models import Location
 from patients.models import Patient, PatientOwnedQuerySet
@@ -417,6 +419,9 @@ class Appointment(models.Model):
     )
     booked_at = models.DateTimeField(auto_now_add=True)
     early_override_reason = models.TextField(blank=True)
+    # A clinician booked this injection past what the patient's prior authorization covers
+    # (treatments/services/authorizations.py): why. NULL: no override; never blank.
+    authorization_override_reason = models.TextField(null=True, blank=True)  # noqa: DJ001
     cancel_reason = models.TextField(blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     change_requested_at = models.DateTimeField(null=True, blank=True)
@@ -457,6 +462,14 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["booked", "arrived", "fulfilled", "cancelled", "noshow"]),
                 name="appt_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=cast(
+                    Q,
+                    Q(authorization_override_reason__isnull=True)
+                    | GreaterThan(Length(Trim("authorization_override_reason")), 0),
+                ),
+                name="appt_authorization_override_has_reason",
             ),
             # One next injection visit per patient: another is a move of that one.
             models.UniqueConstraint(

@@ -46,7 +46,7 @@ from treatments.models import (
     TreatmentSession,
 )
 from treatments.models.schedule import DUE_ORDER
-from treatments.services import freed_slots, reminders
+from treatments.services import authorizations, freed_slots, reminders
 
 
 class BookingError(Exception):
@@ -320,6 +320,38 @@ def _check_earliest(
         )
 
 
+def _check_authorization(
+    patient: Patient,
+    kind: str,
+    starts_at: datetime.datetime,
+    location: Location,
+    reason: str,
+    by: User,
+    ignore: Appointment | None = None,
+) -> str | None:
+    """The prior authorization's guard (treatments/services/authorizations.py), its refusal
+    as a BookingError; the override reason to keep, if a clinician gave one."""
+    try:
+        return authorizations.check_visit_authorized(
+            patient=patient,
+            kind=kind,
+            starts_at=starts_at,
+            location=location,
+            by=by,
+            override_reason=reason,
+            ignore=ignore,
+        )
+    except authorizations.AuthorizationRefused as refusal:
+        raise BookingError(refusal.message, refusal.field) from refusal
+
+
+def _event_note(early_reason: str, authorization_reason: str | None) -> str:
+    notes = [early_reason.strip()]
+    if authorization_reason:
+        notes.append(f"Past the prior authorization: {authorization_reason}")
+    return " ".join(filter(None, notes))
+
+
 def earliest_bookable_on(patient: Patient) -> datetime.date | None:
     course = patient.courses.active().first()
     return course.earliest_on if course else None
@@ -352,13 +384,15 @@ def book_appointment(
     booked_by: User,
     kind: str = Appointment.Kind.INJECTION,
     early_reason: str = "",
+    authorization_reason: str = "",
 ) -> Appointment:
     """Book a visit.
 
     1. Lock the clinician and the patient (one at a time per pair, in a fixed order).
     2. An injection only if none is booked for the patient (their next visit is moved instead).
        The slot must still be free on the clinician's rota, and the patient free then too.
-    3. An injection before the earliest date needs a reason, which is kept and shown.
+    3. An injection before the earliest date needs a reason, which is kept and shown; so
+       does one the patient's prior authorization does not cover (a clinician's override).
     4. Write the appointment and its "booked" event; the database refuses any overlap.
     """
     _lock(clinician, patient)
@@ -367,6 +401,9 @@ def book_appointment(
     ends_at = _check_slot(location=location, clinician=clinician, starts_at=starts_at)
     _check_patient_free(patient, starts_at, ends_at)
     _check_earliest(patient, kind, starts_at, location, early_reason, booked_by)
+    override = _check_authorization(
+        patient, kind, starts_at, location, authorization_reason, booked_by
+    )
     appointment = Appointment(
         patient=patient,
         clinician=clinician,
@@ -376,11 +413,15 @@ def book_appointment(
         kind=kind,
         booked_by=booked_by,
         early_override_reason=early_reason.strip(),
+        authorization_override_reason=override,
         cycle_number=_next_cycle(patient) if kind == Appointment.Kind.INJECTION else None,
     )
     _save_unless_taken(appointment)
     AppointmentEvent.objects.create(
-        appointment=appointment, action="booked", by=booked_by, note=early_reason.strip()
+        appointment=appointment,
+        action="booked",
+        by=booked_by,
+        note=_event_note(early_reason, override),
     )
     reminders.on_booked(appointment=appointment)
     return appointment
@@ -395,6 +436,7 @@ def reschedule_appointment(
     clinician: User | None = None,
     location: Location | None = None,
     early_reason: str = "",
+    authorization_reason: str = "",
 ) -> Appointment:
     """Move a booked appointment, to another time, clinician or `location` (the slot checked
     there, under the same locks); the row (and its calendar UID) stays, SEQUENCE goes up, and
@@ -413,11 +455,21 @@ def reschedule_appointment(
     )
     _check_patient_free(appointment.patient, starts_at, ends_at, ignore=appointment)
     _check_earliest(appointment.patient, appointment.kind, starts_at, location, early_reason, by)
+    override = _check_authorization(
+        appointment.patient,
+        appointment.kind,
+        starts_at,
+        location,
+        authorization_reason,
+        by,
+        ignore=appointment,
+    )
     freed_slots.slot_freed(appointment, appointment.starts_at, appointment.clinician, old_location)
     old_clinician = appointment.clinician
     previous, appointment.starts_at, appointment.ends_at = appointment.starts_at, starts_at, ends_at
     appointment.clinician, appointment.location = clinician, location
     appointment.early_override_reason = early_reason.strip()
+    appointment.authorization_override_reason = override
     appointment.confirmed_at = None  # a new time needs a new confirmation
     appointment.change_requested_at, appointment.change_request = None, ""
     appointment.sequence += 1
@@ -430,7 +482,7 @@ def reschedule_appointment(
         previous_starts_at=previous,
         previous_clinician=old_clinician,
         previous_location=old_location,
-        note=" ".join(filter(None, [moved, early_reason.strip()])),
+        note=" ".join(filter(None, [moved, _event_note(early_reason, override)])),
     )
     reminders.replan_visit_reminders(appointment=appointment)
     return appointment

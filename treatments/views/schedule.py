@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +23,8 @@ from clinic.paging import page_of
 from clinic.params import date_param, int_param
 from patients.models import Patient, medication_overuse_of
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
-from treatments.models import Appointment, Closure
+from treatments.models import Appointment, Closure, PriorAuthorization
+from treatments.services.authorizations import with_usage
 from treatments.services.schedule import (
     DUE_BUCKETS,
     BookingError,
@@ -42,7 +43,9 @@ from treatments.views import pk_url
 
 
 def _patient(user, pk):
-    return get_object_or_404(Patient.objects.for_user(user).select_related("location"), pk=pk)
+    on_file = PriorAuthorization.objects.filter(patient=OuterRef("pk"))
+    patients = Patient.objects.for_user(user).select_related("location")
+    return get_object_or_404(patients.annotate(has_authorizations=Exists(on_file)), pk=pk)
 
 
 @staff_required
@@ -115,6 +118,7 @@ def _book_or_move(request, form, patient, appointment, location) -> Appointment:
     clinician, starts_at = form.cleaned_data["slot"]
     chosen = {"clinician": clinician, "starts_at": starts_at, "location": location}
     chosen["early_reason"] = form.cleaned_data["early_reason"]
+    chosen["authorization_reason"] = form.cleaned_data["authorization_reason"]
     if appointment:
         return reschedule_appointment(appointment=appointment, by=request.user, **chosen)
     return book_appointment(patient=patient, booked_by=request.user, **chosen)
@@ -169,9 +173,18 @@ def _slot_context(request, patient, appointment, location) -> dict:
         may_book_early=request.user.is_clinician,
         current=appointment,
     )
+    # the authorization the page names: the first not yet ended, else the last that ended
+    on_file = (
+        list(with_usage(patient.authorizations.order_by("valid_from", "pk")))
+        if getattr(patient, "has_authorizations", True)
+        else []
+    )
+    current = [a for a in on_file if a.valid_to >= today]
+    authorization = current[0] if current else max(on_file, key=lambda a: a.valid_to, default=None)
     return {
         "patient": patient,
         "appointment": appointment,
+        "authorization": authorization,
         "course": course,
         "location": location,
         "locations": Location.objects.order_by("name"),

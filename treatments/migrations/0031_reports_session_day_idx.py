@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("treatments", "0028_sweep_freed_slots"),
+        ("treatments", "0030_export_jobs"),
     ]
 
     operations = [
