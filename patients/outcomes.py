@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from django.conf import settings
+
 # --- MIDAS ---------------------------------------------------------------------------------
 
 MIDAS_ITEMS = (
@@ -87,7 +89,14 @@ HIT6_MEANINGFUL_CHANGE = 5
 
 WINDOW_DAYS = 28
 MIN_ENTRIES_PER_WINDOW = 20  # below this a window is "insufficient data" [ours]
-STOP_MIN_REDUCTION_PERCENT = 30  # R14 [NICE, EHF]
+
+
+def stop_min_reduction_percent() -> int:
+    """R14's threshold [NICE, EHF: 30 %]: the setting RESPONSE_NICE_PERCENT, which the chart's
+    and the continuation PDF's statement of the NICE criterion read too."""
+    return settings.RESPONSE_NICE_PERCENT
+
+
 STOP_REVIEW_AFTER_CYCLE = 2  # R14: the response review is after cycle 2 [NICE]
 STOP_REVIEW_DAYS = 84  # R14: the review is 12 weeks after cycle 2, when cycle 3 is due [NICE]
 EPISODIC_BELOW_DAYS = 15  # R15 [NICE]
@@ -351,14 +360,14 @@ def response_flags(
         cycles_given >= STOP_REVIEW_AFTER_CYCLE
         and judged is not None
         and change is not None
-        and change < STOP_MIN_REDUCTION_PERCENT
+        and change < stop_min_reduction_percent()
     ):
         flags.append(
             Flag(
                 "R14",
                 f"Stop criterion met after cycle 2: {judged.headache_days} headache days "
                 f"in the 28 days to {judged.end:%Y-%m-%d} against a baseline of "
-                f"{judged.baseline} ({change} % fewer; under {STOP_MIN_REDUCTION_PERCENT} %).",
+                f"{judged.baseline} ({change} % fewer; under {stop_min_reduction_percent()} %).",
             )
         )
     last = windows[-CONSECUTIVE_WINDOWS:]

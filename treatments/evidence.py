@@ -120,7 +120,7 @@ def continuation_pdf(
     else:
         story.append(
             _none(
-                f"None raised: R14 (under {outcomes.STOP_MIN_REDUCTION_PERCENT} % fewer headache "
+                f"None raised: R14 (under {outcomes.stop_min_reduction_percent()} % fewer headache "
                 f"days after cycle {outcomes.STOP_REVIEW_AFTER_CYCLE}), R15 (under "
                 f"{outcomes.EPISODIC_BELOW_DAYS} headache days in each of the last "
                 f"{outcomes.CONSECUTIVE_WINDOWS} windows) and R16 (under "

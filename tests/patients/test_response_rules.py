@@ -68,6 +68,15 @@ def test_r14_judges_the_review_window_not_the_latest():
     assert rules([window(18)], review=window(14)) == []
 
 
+def test_r14_follows_the_clinics_nice_threshold_setting(settings):
+    # Given 40 % fewer headache days at the review (12 of a baseline of 20)
+    # Then NICE's 30 % raises nothing; a clinic that sets 50 % sees the stop criterion
+    assert rules([window(12)], review=window(12)) == []
+    settings.RESPONSE_NICE_PERCENT = 50
+    [flag] = outcomes.response_flags([window(12)], cycles_given=2, review=window(12))
+    assert (flag.rule, "under 50 %" in flag.message) == ("R14", True)
+
+
 def test_the_review_is_12_weeks_after_cycle_2_or_today_while_that_is_ahead():
     second = datetime.date(2026, 3, 2)
     assert outcomes.review_on(second, today=datetime.date(2026, 12, 1)) == second + 84 * DAY

@@ -315,6 +315,11 @@ def test_the_worklist_shows_what_needs_renewing_with_its_evidence(
     assert "PA-FINE" not in page
     assert "60 % fewer" in page
     assert "baseline 20" in page
+    # the payer's evidence is the clinician's PDF: linked for those who may download it
+    pdf = reverse("treatments:continuation_pdf", args=[given.pk])
+    assert pdf not in page
+    client.force_login(clinician)
+    assert pdf in client.get(reverse("treatments:authorization_list")).content.decode()
 
 
 def test_the_worklist_lists_one_session_left_and_a_visit_past_the_end(

@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from tests.conftest import make_patient
 from treatments.models import TreatmentCourse
-from treatments.services.schedule import due_list, local_dates, record_call_outcome
+from treatments.services.local_dates import local_dates
+from treatments.services.schedule import due_list, record_call_outcome
 
 NOW = datetime.datetime(2026, 12, 2, 0, 40, tzinfo=datetime.UTC)
 LONDON_TODAY = datetime.date(2026, 12, 2)

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -57,6 +58,7 @@ from treatments.services.reports import (
     ReportRange,
     _in_local_range,
     attendance,
+    authorizations_expiring,
     authorizations_for_sessions,
     billing_lines,
     billing_session_ids,
@@ -523,10 +525,85 @@ def test_billing_at_one_location_and_a_day_range(clinic, thames):
     assert [row[1] for row in billing(ReportRange(day, day))[1:]] == ["MRN-0017"]
 
 
-def test_authorizations_are_read_through_one_function_that_has_none_yet(clinic):
+def test_each_session_bills_the_authorization_covering_its_day_the_renewal_where_two_do(
+    clinic, clinician
+):
+    from treatments.models import PriorAuthorization
+
+    def authorize(patient, payer, reference, valid_from, valid_to):
+        PriorAuthorization.objects.create(
+            patient=patient,
+            payer=payer,
+            reference=reference,
+            sessions_approved=2,
+            units_approved=400,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            created_by=clinician,
+        )
+
+    # P6 (given 2026-05-01 at Thames): an old authorization to 05-10 and its renewal from 04-20
+    # overlap that day: the renewal is billed. P7 (given 04-30 in New York): one that ended the
+    # day before. The others have none.
+    authorize(
+        clinic["P6"],
+        "Old payer",
+        "PA-OLD",
+        datetime.date(2026, 1, 1),
+        MAY[0] + datetime.timedelta(days=9),
+    )
+    authorize(
+        clinic["P6"],
+        "Aetna",
+        "PA-NEW",
+        datetime.date(2026, 4, 20),
+        MAY[0] + datetime.timedelta(days=200),
+    )
+    authorize(clinic["P7"], "Cigna", "PA-7", datetime.date(2026, 1, 1), datetime.date(2026, 4, 29))
     sessions = billing_sessions([pk for pk, _ in billing_session_ids(rng=may())])
     assert len(sessions) == 6
-    assert authorizations_for_sessions(sessions) == {}
+    with CaptureQueriesContext(connection) as queries:
+        found = authorizations_for_sessions(sessions)
+    assert len(queries) == 1
+    p6 = [s.id for s in sessions if s.patient_id == clinic["P6"].pk]
+    assert found == dict.fromkeys(p6, ("Aetna", "PA-NEW"))
+    day = datetime.date(2026, 4, 30)
+    rows = billing(ReportRange(day, day))
+    assert [(row[1], row[-2], row[-1]) for row in rows[1:]] == [("MRN-0017", "", "")]
+
+
+def test_authorizations_ending_in_the_range_are_counted_by_payer_with_those_renewed(
+    clinic, clinician, thames
+):
+    from treatments.models import PriorAuthorization
+
+    def authorize(patient, payer, valid_from, valid_to):
+        PriorAuthorization.objects.create(
+            patient=patient,
+            payer=payer,
+            reference="PA",
+            sessions_approved=2,
+            units_approved=400,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            created_by=clinician,
+        )
+
+    day = datetime.date
+    authorize(clinic["P6"], "Aetna", day(2026, 1, 1), day(2026, 5, 10))  # Thames: ends in May,
+    authorize(clinic["P6"], "Aetna", day(2026, 5, 1), day(2026, 11, 30))  # renewed (ends later)
+    authorize(clinic["P1"], "Aetna", day(2026, 1, 1), day(2026, 5, 31))  # Riverside: last day
+    authorize(clinic["P2"], "Cigna", day(2026, 1, 1), day(2026, 5, 1))  # Riverside: first day
+    authorize(clinic["P7"], "Cigna", day(2026, 1, 1), day(2026, 4, 30))  # ends before May
+    authorize(clinic["P8"], "Cigna", day(2026, 1, 1), day(2026, 6, 1))  # ends after May
+    # May everywhere: Aetna P6's first and P1's (2, 1 renewed), Cigna P2's (1, none renewed)
+    assert [(e.payer, e.expiring, e.renewed) for e in authorizations_expiring(rng=may())] == [
+        ("Aetna", 2, 1),
+        ("Cigna", 1, 0),
+    ]
+    assert [(e.payer, e.expiring, e.renewed) for e in authorizations_expiring(rng=may(thames))] == [
+        ("Aetna", 1, 1)
+    ]
 
 
 def test_the_billing_export_fills_payer_and_authorization_from_that_function(clinic, monkeypatch):
@@ -665,13 +742,13 @@ def test_the_nav_links_the_reports_for_clinicians_and_the_clinic_admin_only(
 
 SIZES = [2, 12]
 # the login's session and user, the locations; the report: sessions 1, the due list 2,
-# responders 2 (cycle-2 sessions, their diaries), visits 1, units 1, reminders 1; the session's
-# sliding expiry (3)
-REPORT_QUERIES = 14
+# responders 2 (cycle-2 sessions, their diaries), visits 1, units 1, reminders 1,
+# authorizations ending 1; the session's sliding expiry (3)
+REPORT_QUERIES = 15
 # the login's session and user, the locations, the sessions' ids, the audit's INSERT, the
-# sliding expiry (3); then per chunk of 500 sessions: their rows and their lots
-# (authorizations: none yet)
-BILLING_QUERIES = 10
+# sliding expiry (3); then per chunk of 500 sessions: their rows, their lots and the
+# authorizations covering them
+BILLING_QUERIES = 11
 
 
 def more_of_may(count: int, riverside, clinician) -> None:

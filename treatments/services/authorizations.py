@@ -39,6 +39,7 @@ from treatments.models import (
 )
 from treatments.models.payers import AuthorizationQuerySet
 from treatments.models.schedule import LocalDate
+from treatments.services.local_dates import on_local_dates
 
 
 class AuthorizationRefused(Exception):
@@ -306,22 +307,6 @@ def attach_document(
 # --- the worklist -----------------------------------------------------------------------------
 
 
-def _on_local_dates(
-    condition: Callable[[datetime.date], Q],
-    today: datetime.date,
-    today_at: dict[int, datetime.date],
-) -> Q:
-    """`condition(day)` for the patients of each location on its own date, `condition(today)`
-    for patients of no location (as the due list does, treatments/services/schedule.py)."""
-    by_day: dict[datetime.date, list[int]] = {}
-    for location_id, day in today_at.items():
-        by_day.setdefault(day, []).append(location_id)
-    combined = Q(patient__location__isnull=True) & condition(today)
-    for day, ids in by_day.items():
-        combined |= Q(patient__location_id__in=ids) & condition(day)
-    return combined
-
-
 def to_renew(
     *, today: datetime.date, today_at: dict[int, datetime.date] | None = None
 ) -> QuerySet[PriorAuthorization]:
@@ -354,7 +339,11 @@ def to_renew(
     )
     return (
         rows.filter(renewed=False)
-        .filter(_on_local_dates(condition, today, today_at or {}))
+        .filter(
+            on_local_dates(
+                condition, today=today, today_at=today_at, location_field="patient__location_id"
+            )
+        )
         .order_by("valid_to", "pk")
     )
 

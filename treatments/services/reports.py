@@ -42,6 +42,7 @@ from patients.models import DiaryEntry
 from treatments.models import (
     Appointment,
     AppointmentEvent,
+    PriorAuthorization,
     Reminder,
     TreatmentCourse,
     TreatmentSession,
@@ -49,10 +50,9 @@ from treatments.models import (
     VialUse,
 )
 from treatments.models.schedule import AddDays
+from treatments.services.local_dates import local_dates, on_local_dates
 from treatments.services.schedule import (
-    _on_local_dates,
     due_patients,
-    local_dates,
     overdue_after,
 )
 
@@ -195,7 +195,7 @@ def due_standing(*, location: Location | None, locations: Sequence[Location]) ->
 
     listed = due_patients(today=today, location=location, today_at=today_at)
     overdue = listed.filter(change_requested=False, missed_at__isnull=True).filter(
-        _on_local_dates(overdue_on, today=today, today_at=today_at)
+        on_local_dates(overdue_on, today=today, today_at=today_at)
     )
     lost = due_patients(today=today, location=location, today_at=today_at, lost=True)
     return DueStanding(overdue=overdue.order_by().count(), lost=lost.order_by().count())
@@ -233,9 +233,6 @@ class ResponderRates:
     @property
     def rate_50(self) -> Decimal | None:
         return percent(self.responders_50, self.judged)
-
-
-RESPONDER_THRESHOLDS = (outcomes.STOP_MIN_REDUCTION_PERCENT, 50)  # NICE/EHF; many US payers
 
 
 def responder_rates(*, rng: ReportRange) -> ResponderRates:
@@ -282,7 +279,8 @@ def responder_rates(*, rng: ReportRange) -> ResponderRates:
             second_session_on=row["given_on"],
         ).review
         changes.append(judged.percent_change if judged is not None else None)
-    low, high = RESPONDER_THRESHOLDS
+    # NICE/EHF's and many US payers' (RESPONSE_NICE_PERCENT, RESPONSE_PAYER_PERCENT)
+    low, high = settings.RESPONSE_NICE_PERCENT, settings.RESPONSE_PAYER_PERCENT
     return ResponderRates(
         reviewed=len(changes),
         insufficient=sum(1 for change in changes if change is None),
@@ -447,6 +445,30 @@ def _unplaced(rng: ReportRange, zone: zoneinfo.ZoneInfo) -> Q:
 # --- the whole report --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ExpiringAuthorizations:
+    payer: str
+    expiring: int  # authorizations whose last day falls in the range
+    renewed: int  # of those, the patient has one ending later
+
+
+def authorizations_expiring(*, rng: ReportRange) -> list[ExpiringAuthorizations]:
+    """Prior authorizations ending in the range, by payer, and how many were renewed: one
+    query. Their dates are the clinic's dates, compared as they are."""
+    later = PriorAuthorization.objects.filter(
+        patient=OuterRef("patient"), valid_to__gt=OuterRef("valid_to")
+    )
+    rows = PriorAuthorization.objects.filter(valid_to__range=(rng.start, rng.end))
+    if rng.location is not None:
+        rows = rows.filter(patient__location=rng.location)
+    return [
+        ExpiringAuthorizations(**row)
+        for row in rows.values("payer")
+        .annotate(expiring=Count("pk"), renewed=Count("pk", filter=Exists(later)))
+        .order_by("payer")
+    ]
+
+
 def percent(part: int, whole: int) -> Decimal | None:
     """part / whole in per cent to one decimal, None for an empty whole."""
     if not whole:
@@ -463,6 +485,7 @@ class ClinicReport:
     attendance: Attendance
     units: list[LotMonth] = field(default_factory=list)
     reminders: list[ReminderCounts] = field(default_factory=list)
+    authorizations: list[ExpiringAuthorizations] = field(default_factory=list)
 
 
 def clinic_report(*, rng: ReportRange, locations: Sequence[Location]) -> ClinicReport:
@@ -476,6 +499,7 @@ def clinic_report(*, rng: ReportRange, locations: Sequence[Location]) -> ClinicR
         attendance=attendance(rng=rng, locations=locations),
         units=units_by_lot(rng=rng),
         reminders=reminder_outcomes(rng=rng, locations=locations),
+        authorizations=authorizations_expiring(rng=rng),
     )
 
 
@@ -514,6 +538,9 @@ def report_csv_rows(report: ClinicReport) -> Iterator[tuple[str, str, str, str]]
         group = f"{m.kind} {m.channel}"
         for measure in ("sent", "delivered", "undelivered", "failed", "skipped"):
             yield "reminders", group, measure, str(getattr(m, measure))
+    for e in report.authorizations:
+        yield "authorizations_expiring", csv_safe(e.payer), "expiring", str(e.expiring)
+        yield "authorizations_expiring", csv_safe(e.payer), "renewed", str(e.renewed)
 
 
 # --- the billing export ------------------------------------------------------------------------
@@ -546,10 +573,28 @@ class BillingSession:
 def authorizations_for_sessions(
     sessions: Sequence[BillingSession],
 ) -> dict[int, tuple[str, str]]:
-    """(payer, authorization number) of each session's prior authorization, by session id:
-    the one place the export reads authorizations (the merger wires it to
-    PriorAuthorization.objects.covering(patient_id, given_on)). None yet: {}."""
-    return {}
+    """(payer, authorization number) of each session's prior authorization, by session id: the
+    one covering the day it was given, as the booking guard reads it
+    (`PriorAuthorization.objects.covering`: when two overlap, the one that started last). One
+    query for the whole chunk; a session that no authorization covers has no entry."""
+    if not sessions:
+        return {}
+    days = [s.given_on for s in sessions]
+    candidates = PriorAuthorization.objects.filter(
+        patient_id__in={s.patient_id for s in sessions},
+        valid_from__lte=max(days),
+        valid_to__gte=min(days),
+    ).order_by("-valid_from", "-pk")
+    by_patient: dict[int, list[PriorAuthorization]] = {}
+    for authorization in candidates:
+        by_patient.setdefault(authorization.patient_id, []).append(authorization)
+    found = {}
+    for session in sessions:
+        for authorization in by_patient.get(session.patient_id, ()):
+            if authorization.valid_from <= session.given_on <= authorization.valid_to:
+                found[session.id] = (authorization.payer, authorization.reference)
+                break
+    return found
 
 
 BILLING_HEADER = (

@@ -47,6 +47,7 @@ from treatments.models import (
 )
 from treatments.models.schedule import DUE_ORDER
 from treatments.services import authorizations, freed_slots, reminders
+from treatments.services.local_dates import LocalDates, on_local_dates
 
 
 class BookingError(Exception):
@@ -667,12 +668,6 @@ class DueEntry:
         return self.BADGES[self.reason]
 
 
-# Each location's own date (its zone's), by location id: the due list counts a patient's days
-# from the date at their usual location (a patient with none: the page's `today`), so that a
-# New York row at 00:40 UTC is still on New York's yesterday, as its front desk's wall is.
-LocalDates = dict[int, datetime.date]
-
-
 def due_patients(
     *,
     today: datetime.date,
@@ -713,35 +708,13 @@ def due_patients(
         return condition
 
     states = DueState.objects.workable().filter(
-        _on_local_dates(day_conditions, today=today, today_at=today_at)
+        on_local_dates(day_conditions, today=today, today_at=today_at)
     )
     if location is not None:
         states = states.filter(location=location)
     if clinician is not None:
         states = states.filter(primary_clinician=clinician)
     return states.order_by(*DUE_ORDER)  # the order of its indexes: a page reads one range
-
-
-def local_dates(locations: Iterable[Location]) -> LocalDates:
-    """Today at each of `locations`."""
-    return {location.pk: timezone.localdate(timezone=location.zone) for location in locations}
-
-
-def _on_local_dates(condition, *, today: datetime.date, today_at: LocalDates | None) -> Q:
-    """`condition(day)` for each location's own date (`today_at`), and `condition(today)` for
-    the patients of any other location or of none. When every location is on `today` (most
-    of the day), this is `condition(today)` alone: the query is the one it always was."""
-    elsewhere: dict[datetime.date, list[int]] = {}
-    for location_id, day in (today_at or {}).items():
-        if day != today:
-            elsewhere.setdefault(day, []).append(location_id)
-    if not elsewhere:
-        return condition(today)
-    moved = [pk for ids in elsewhere.values() for pk in ids]
-    combined = ~Q(location_id__in=moved) & condition(today)
-    for day, ids in elsewhere.items():
-        combined |= Q(location_id__in=ids) & condition(day)
-    return combined
 
 
 def _with_course(patients: QuerySet[Patient]) -> QuerySet[Patient]:

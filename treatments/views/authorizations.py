@@ -22,7 +22,7 @@ from treatments.services.authorizations import (
     to_renew,
     update_authorization,
 )
-from treatments.services.schedule import local_dates
+from treatments.services.local_dates import local_dates
 
 # Who records a payer's authorization: the front desk and clinicians (clinic admins see them
 # in the admin, read-only, as other treatment records).

@@ -25,6 +25,7 @@ from patients.models import Patient, medication_overuse_of
 from treatments.forms import CallOutcomeForm, CancelForm, SlotChoiceForm
 from treatments.models import Appointment, Closure, PriorAuthorization
 from treatments.services.authorizations import with_usage
+from treatments.services.local_dates import local_dates
 from treatments.services.schedule import (
     DUE_BUCKETS,
     BookingError,
@@ -34,7 +35,6 @@ from treatments.services.schedule import (
     due_entries,
     due_patients,
     is_booked_as_asked,
-    local_dates,
     record_call_outcome,
     reschedule_appointment,
     within_booking_horizon,
