@@ -17,8 +17,13 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from treatments.fhir.mappers.formats import code_system, fhir_date, instant, reference
-from treatments.fhir.mappers.procedure import chain_id, chain_lookup, signed_sessions
-from treatments.fhir.mappers.resource_type import JSON, ResourceType
+from treatments.fhir.mappers.procedure import (
+    chain_id,
+    chain_lookup,
+    signed_session_type,
+    signed_sessions,
+)
+from treatments.fhir.mappers.resource_type import JSON
 from treatments.models import TreatmentSession, VialUse
 
 SNOMED = "http://snomed.info/sct"
@@ -98,15 +103,6 @@ def resources(sessions: Iterable[TreatmentSession]) -> Iterator[JSON]:
             yield to_fhir(session, use)
 
 
-TYPE = ResourceType(
-    name="MedicationAdministration",
-    rows=rows,
-    resources=resources,
-    patient_path="patient",
-    location_path="location",
-    date_path="administered_at",
-    status_path="status",
-    status_codes={"completed": TreatmentSession.Status.SIGNED},
-    clinical=True,
-    id_lookup=id_lookup,
+TYPE = signed_session_type(
+    "MedicationAdministration", rows=rows, resources=resources, id_lookup=id_lookup
 )

@@ -138,15 +138,21 @@ def resources(sessions: Iterable[TreatmentSession]) -> Iterator[JSON]:
         yield to_fhir(session)
 
 
-TYPE = ResourceType(
-    name="Procedure",
-    rows=rows,
-    resources=resources,
-    patient_path="patient",
-    location_path="location",
-    date_path="administered_at",
-    status_path="status",
-    status_codes={"completed": TreatmentSession.Status.SIGNED},
-    clinical=True,
-    id_lookup=chain_lookup,
-)
+def signed_session_type(name: str, *, rows, resources, id_lookup) -> ResourceType:
+    """A type mapped from signed sessions (Procedure, MedicationAdministration): searched alike,
+    by the session's patient, location, time and status."""
+    return ResourceType(
+        name=name,
+        rows=rows,
+        resources=resources,
+        id_lookup=id_lookup,
+        patient_path="patient",
+        location_path="location",
+        date_path="administered_at",
+        status_path="status",
+        status_codes={"completed": TreatmentSession.Status.SIGNED},
+        clinical=True,
+    )
+
+
+TYPE = signed_session_type("Procedure", rows=rows, resources=resources, id_lookup=chain_lookup)
