@@ -75,6 +75,7 @@ def test_a_cancelled_slot_is_offered_and_claimed_through_the_link(
     visit = Appointment.objects.active().get(patient=patient_a)
     assert visit.starts_at == other.starts_at
     assert SlotOffer.objects.get().status == "claimed"
+    page.get_by_role("button", name="More").click()  # the nav's menu of weekly pages
     page.get_by_role("link", name="Waitlist").click()
     page.get_by_role("link", name="Offers").click()
     expect(page.locator("#offers")).to_contain_text("Claimed")
