@@ -399,8 +399,8 @@ def outcome_figures(
     1. The response review: the last CHART_WINDOWS windows to the patient's today, the
        baseline (intake, else the diary's 28 days before cycle 1) and R14's review window.
     2. R14-R16 and the overuse flag, as the chart has always shown them.
-    3. The criteria on R14's window (the review window once cycle 2 is given, else the
-       latest window).
+    3. The criteria on the latest window with enough diary entries: the response now, which
+       is what a payer renewing asks (R14 keeps judging its own review window).
     4. The charts: the diary windows, and HIT-6 and MIDAS from the earliest of the first
        window and the first answer to today.
     """
@@ -408,7 +408,8 @@ def outcome_figures(
     review = patient.response_review(CHART_WINDOWS, **first_cycles(sessions))
     medications = list(medications)
     flags = review.flags(cycles_given=len(signed))
-    judged = review.review if review.review is not None else review.windows[-1]
+    counted = [w for w in review.windows if not w.insufficient]
+    judged = counted[-1] if counted else review.windows[-1]
     responses = list(patient.questionnaire_responses.all())
     today = patient.local_today()
     start = min([review.windows[0].start, *(r.answered_on for r in responses)])

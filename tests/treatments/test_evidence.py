@@ -195,6 +195,24 @@ def test_the_chart_page_states_both_criteria_and_the_flags(client, clinician, pa
     assert "<strong>R16</strong>" not in page
 
 
+def test_the_criteria_judge_the_latest_window_with_enough_entries(
+    client, clinician, patient_a, history
+):
+    # Given W6 thinned to 19 entries (insufficient), W5 is the latest counted: 9 headache days
+    from patients.models import DiaryEntry
+
+    today = clinic_today()
+    DiaryEntry.objects.filter(patient=patient_a, date__gte=today - 8 * DAY).delete()
+    page = html.unescape(chart_page(client, clinician, patient_a))
+    w5 = f"{window_start(today, 5):%Y-%m-%d} to {window_start(today, 6) - DAY:%Y-%m-%d}"
+    # Then a payer reads the response now (W5, 55 % fewer), not "cannot be judged"
+    assert (
+        "NICE criterion (at least 30 % fewer headache days than baseline): MET: 9 headache days "
+        f"in the 28 days {w5} against a baseline of 20 (55 % fewer)." in page
+    )
+    assert "50 % criterion (at least 50 % fewer headache days than baseline): MET" in page
+
+
 def test_the_score_charts_draw_each_total_with_its_band_thresholds(
     client, clinician, patient_a, history
 ):

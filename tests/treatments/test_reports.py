@@ -701,9 +701,14 @@ def test_the_default_range_is_the_last_full_month_in_the_clinics_zone(client, cl
         datetime.date(2026, 12, 31),
     )
     client.force_login(clinician)
-    report = client.get(reverse("treatments:reports")).context["report"]
+    response = client.get(reverse("treatments:reports"))
+    report = response.context["report"]
     today = timezone.localdate()  # TIME_ZONE: the clinic's for all locations
     assert (report.range.start, report.range.end) == last_full_month(today)
+    # and the date inputs show that range, not empty boxes
+    page = response.content.decode()
+    assert f'name="from" value="{report.range.start.isoformat()}"' in page
+    assert f'name="to" value="{report.range.end.isoformat()}"' in page
 
 
 @pytest.mark.parametrize(

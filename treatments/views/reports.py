@@ -47,6 +47,9 @@ def report_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "treatments/report_clinic.html", {"form": form}, status=400)
     report = reports.clinic_report(rng=form.range, locations=list(form.locations.values()))
+    # the range shown (last month when none was asked) is the one in the date inputs too
+    form.data = form.data.copy()
+    form.data.update({"from": form.range.start.isoformat(), "to": form.range.end.isoformat()})
     context = {
         "form": form,
         "report": report,
