@@ -48,8 +48,8 @@ def report_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         return render(request, "treatments/report_clinic.html", {"form": form}, status=400)
     report = reports.clinic_report(rng=form.range, locations=list(form.locations.values()))
     # the range shown (last month when none was asked) is the one in the date inputs too
-    form.data = form.data.copy()
-    form.data.update({"from": form.range.start.isoformat(), "to": form.range.end.isoformat()})
+    shown = {"from": form.range.start.isoformat(), "to": form.range.end.isoformat()}
+    form.data = {**request.GET.dict(), **shown}
     context = {
         "form": form,
         "report": report,
