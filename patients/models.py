@@ -16,14 +16,38 @@ from patients import medications, outcomes
 class DiagnosisCode(models.TextChoices):
     """Chronic migraine, ICD-10-CM (docs/clinical-rules.md, "Who is treated")."""
 
-    G43_701 = "G43.701", "G43.701 Chronic migraine without aura, not intractable, with status"
-    G43_709 = "G43.709", "G43.709 Chronic migraine without aura, not intractable, without status"
-    G43_711 = "G43.711", "G43.711 Chronic migraine without aura, intractable, with status"
-    G43_719 = "G43.719", "G43.719 Chronic migraine without aura, intractable, without status"
-    G43_E01 = "G43.E01", "G43.E01 Chronic migraine with aura, not intractable, with status"
-    G43_E09 = "G43.E09", "G43.E09 Chronic migraine with aura, not intractable, without status"
-    G43_E11 = "G43.E11", "G43.E11 Chronic migraine with aura, intractable, with status"
-    G43_E19 = "G43.E19", "G43.E19 Chronic migraine with aura, intractable, without status"
+    G43_701 = (
+        "G43.701",
+        "G43.701 Chronic migraine without aura, not intractable, with status migrainosus",
+    )
+    G43_709 = (
+        "G43.709",
+        "G43.709 Chronic migraine without aura, not intractable, without status migrainosus",
+    )
+    G43_711 = (
+        "G43.711",
+        "G43.711 Chronic migraine without aura, intractable, with status migrainosus",
+    )
+    G43_719 = (
+        "G43.719",
+        "G43.719 Chronic migraine without aura, intractable, without status migrainosus",
+    )
+    G43_E01 = (
+        "G43.E01",
+        "G43.E01 Chronic migraine with aura, not intractable, with status migrainosus",
+    )
+    G43_E09 = (
+        "G43.E09",
+        "G43.E09 Chronic migraine with aura, not intractable, without status migrainosus",
+    )
+    G43_E11 = (
+        "G43.E11",
+        "G43.E11 Chronic migraine with aura, intractable, with status migrainosus",
+    )
+    G43_E19 = (
+        "G43.E19",
+        "G43.E19 Chronic migraine with aura, intractable, without status migrainosus",
+    )
 
 
 # NICE TA260 start criteria (docs/clinical-rules.md): >= 15 headache days a month, >= 8 of them
