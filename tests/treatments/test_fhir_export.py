@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AccessEvent
 from clinic.models import Location
@@ -86,7 +87,7 @@ def test_the_demo_clinics_export_writes_ndjson_whose_every_line_validates_as_r4b
         access=access,
         types=export.export_types(access, None),
         request_url="http://testserver/fhir/R4/$export",
-        now=datetime.datetime.now(datetime.UTC),
+        now=timezone.now(),
     )
 
     # When the export runs
@@ -118,7 +119,7 @@ def test_running_the_export_twice_exports_once(db, clinic_admin):
         access=access,
         types=["Patient"],
         request_url="http://testserver/fhir/R4/$export",
-        now=datetime.datetime.now(datetime.UTC),
+        now=timezone.now(),
     )
     assert run_export_task(job.pk) == "done"
     written = job.file_path("Patient").read_bytes()
@@ -172,7 +173,7 @@ def test_a_revoked_clients_waiting_export_fails_without_writing(db, clinic_admin
         access=FhirAccess(user=None, client=api_client),
         types=["Patient"],
         request_url="http://testserver/fhir/R4/$export",
-        now=datetime.datetime.now(datetime.UTC),
+        now=timezone.now(),
     )
     revoke_api_client(client=api_client, revoked_by=clinic_admin)
 
@@ -223,7 +224,7 @@ def test_a_cancel_while_running_stops_after_the_batch_and_leaves_no_files(
         access=access,
         types=["Patient"],
         request_url="http://testserver/fhir/R4/$export",
-        now=datetime.datetime.now(datetime.UTC),
+        now=timezone.now(),
     )
     original = RESOURCE_TYPES["Patient"].resources
 
@@ -248,7 +249,7 @@ def test_expired_exports_lose_their_files_and_rows_by_the_beat_task_and_the_comm
 ):
     make_patient(31)
     access = FhirAccess(user=clinic_admin, client=None)
-    start = datetime.datetime.now(datetime.UTC)
+    start = timezone.now()
     jobs = []
     for _ in range(2):
         job = export.start_export(
