@@ -71,8 +71,11 @@ pdftotext:
 
 # Tests publish to a broker folder of their own: what they leave there must never reach the
 # worker of `make run`, which would then spend minutes on stale messages before its own.
+# pytest-xdist runs them on every core (TEST_WORKERS=0 for one process), each worker with a
+# test database of its own; worksteal evens out the few long tests.
+TEST_WORKERS ?= auto
 test: install chromium vnu redis pdftotext
-	BROKER_DIR=$(CURDIR)/var/test-broker $(BIN)/pytest $(PYTEST_ARGS)
+	BROKER_DIR=$(CURDIR)/var/test-broker $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # The reminders benchmark (tests/bench/README.md): its own throwaway database and queue.
 bench: install
