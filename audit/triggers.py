@@ -25,6 +25,7 @@ HISTORY_TABLES = {
     "treatments_adverseevent": "patient_id",
     "patients_patientmedication": "patient_id",
     "patients_medicationreport": "patient_id",
+    "treatments_priorauthorization": "patient_id",
 }
 APPEND_ONLY_TABLES = ("audit_accessevent", "audit_changeevent")
 OPERATIONS = ("insert", "update", "delete")
@@ -89,6 +90,28 @@ def postgres_history(table: str) -> str:
         f"FOR EACH ROW EXECUTE FUNCTION audit_record_change('{HISTORY_TABLES[table]}'); "
         "END IF; END $$"
     )
+
+
+def install_history(connection, tables) -> None:
+    """The history trigger on `tables`, added to HISTORY_TABLES after audit 0001 (a migration
+    of their own): PostgreSQL's function exists since 0001; SQLite's triggers are generated
+    again from the tables as they are (post_migrate does it too)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(postgres_history(table))
+    else:
+        install(connection)
+
+
+def uninstall_history(connection, tables) -> None:
+    with connection.cursor() as cursor:
+        for table in tables:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER IF EXISTS audit_history ON {table}")
+            else:
+                for operation in OPERATIONS:
+                    cursor.execute(f"DROP TRIGGER IF EXISTS audit_history_{table}_{operation}")
 
 
 def postgres_uninstall() -> list[str]:

@@ -4,29 +4,16 @@ TABLES = ("patients_patientmedication", "patients_medicationreport")
 
 
 def install(apps, schema_editor):
-    """The history trigger on the medication list and the patients' reports (audit/triggers.py):
-    PostgreSQL's function exists since 0001; SQLite's triggers are generated again from the
-    tables as they are (post_migrate does it too)."""
+    """The history trigger on the medication list and the patients' reports."""
     from audit import triggers
 
-    connection = schema_editor.connection
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for table in TABLES:
-                cursor.execute(triggers.postgres_history(table))
-    else:
-        triggers.install(connection)
+    triggers.install_history(schema_editor.connection, TABLES)
 
 
 def uninstall(apps, schema_editor):
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        for table in TABLES:
-            if connection.vendor == "postgresql":
-                cursor.execute(f"DROP TRIGGER IF EXISTS audit_history ON {table}")
-            else:
-                for operation in ("insert", "update", "delete"):
-                    cursor.execute(f"DROP TRIGGER IF EXISTS audit_history_{table}_{operation}")
+    from audit import triggers
+
+    triggers.uninstall_history(schema_editor.connection, TABLES)
 
 
 class Migration(migrations.Migration):

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from audit.models import ChangeEvent
 from patients.models import DiaryEntry
 from tests.conftest import (
     PDF_BYTES,
@@ -107,6 +108,33 @@ def test_editing_an_authorization_saves_its_terms(client, front_desk, patient_b)
     assert response.status_code == 302
     authorization.refresh_from_db()
     assert (authorization.sessions_approved, authorization.reference) == (5, "BC-2291-A")
+
+
+def test_an_edit_of_an_authorization_is_in_the_patients_change_history(
+    client, front_desk, clinic_admin, patient_b
+):
+    # Given an authorization, edited through its page and then by a raw UPDATE
+    authorization = make_authorization_records(patient_b, front_desk)["authorization"]
+    client.force_login(front_desk)
+    url = reverse("treatments:authorization_detail", args=[authorization.pk])
+    client.post(url, form_data(sessions_approved="5"))
+    authorization.refresh_from_db()
+    PriorAuthorization.objects.filter(pk=authorization.pk).update(units_approved=900)
+
+    # Then the database recorded both, with the patient and (through the page) the actor
+    changes = ChangeEvent.objects.filter(
+        table_name="treatments_priorauthorization", record_id=authorization.pk
+    ).order_by("pk")
+    assert [c.operation for c in changes] == ["insert", "update", "update"]
+    assert {c.patient_id for c in changes} == {patient_b.pk}
+    assert changes[1].changes["sessions_approved"] == [4, 5]
+    assert changes[1].actor_id == front_desk.pk
+    assert changes[2].changes == {"units_approved": [authorization.units_approved, 900]}
+
+    # and the clinic admin reads the edit on the patient's history page
+    client.force_login(clinic_admin)
+    page = client.get(reverse("audit:patient", args=[patient_b.pk])).content.decode()
+    assert "prior authorization" in page.lower()
 
 
 def test_the_patients_page_shows_the_authorizations_and_their_documents(
