@@ -512,6 +512,13 @@ CELERY_BEAT_SCHEDULE["delete-expired-exports"] = {
     "task": "treatments.tasks.delete_expired_exports_task",
     "schedule": crontab(minute=41),
 }
+# A running export with no batch for this long lost its worker: taken back and enqueued again
+# (and a pending one this old, whose message the broker lost), checked twice as often.
+FHIR_EXPORT_STALL_MINUTES = env_int("FHIR_EXPORT_STALL_MINUTES", 10)
+CELERY_BEAT_SCHEDULE["reclaim-stalled-exports"] = {
+    "task": "treatments.tasks.reclaim_stalled_exports_task",
+    "schedule": FHIR_EXPORT_STALL_MINUTES * 30.0,
+}
 REMINDER_VISIT_EMAIL_DAYS = env_int("REMINDER_VISIT_EMAIL_DAYS", 7)
 REMINDER_VISIT_SMS_DAYS = env_int("REMINDER_VISIT_SMS_DAYS", 1)
 REMINDER_DUE_DAY = env_int("REMINDER_DUE_DAY", 70)  # days after the last session

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from treatments import channels
-from treatments.fhir.export import delete_expired_exports, run_export
+from treatments.fhir.export import delete_expired_exports, reclaim_stalled_exports, run_export
 from treatments.services.reminders import dispatch_due_reminders, send_reminder, send_reminders
 from treatments.services.short_links import delete_expired_short_links
 from treatments.services.waitlist import offer_freed_slot, sweep_freed_slots
@@ -79,6 +79,16 @@ def run_export_task(job_id: int) -> str:
     """A FHIR bulk export ($export): claim the job and write its NDJSON files. Running twice
     exports once (the claim is a conditional UPDATE)."""
     return run_export(job_id=job_id)
+
+
+@shared_task
+def reclaim_stalled_exports_task() -> int:
+    """Every FHIR_EXPORT_STALL_MINUTES / 2 (beat): take back the exports whose worker died and
+    enqueue them again, with those whose message was lost. Running twice runs each once."""
+    waiting = reclaim_stalled_exports(now=timezone.now())
+    for job_id in waiting:
+        run_export_task.delay_on_commit(job_id)
+    return len(waiting)
 
 
 @shared_task

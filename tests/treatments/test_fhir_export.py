@@ -21,7 +21,11 @@ from treatments.fhir.access import FhirAccess
 from treatments.fhir.mappers import RESOURCE_TYPES
 from treatments.models import ExportJob
 from treatments.services.api_clients import create_api_client, revoke_api_client
-from treatments.tasks import delete_expired_exports_task, run_export_task
+from treatments.tasks import (
+    delete_expired_exports_task,
+    reclaim_stalled_exports_task,
+    run_export_task,
+)
 
 KICK_OFF = "/fhir/R4/$export"
 ASYNC = {"HTTP_PREFER": "respond-async"}
@@ -129,6 +133,124 @@ def test_running_the_export_twice_exports_once(db, clinic_admin):
     assert run_export_task(job.pk) == "not claimed (done)"
     assert job.file_path("Patient").read_bytes() == written
     assert AccessEvent.objects.count() == audit_rows
+
+
+class WorkerDied(BaseException):
+    """Stands for a SIGKILL: no `except Exception` catches it, so the run leaves the job as
+    a killed worker would, running, with its part file half written."""
+
+
+def with_patient_mapper(monkeypatch, resources) -> None:
+    patched = RESOURCE_TYPES["Patient"].__class__(
+        **{**RESOURCE_TYPES["Patient"].__dict__, "resources": resources}
+    )
+    monkeypatch.setitem(RESOURCE_TYPES, "Patient", patched)
+
+
+def start_patient_export(clinic_admin, now) -> ExportJob:
+    access = FhirAccess(user=clinic_admin, client=None)
+    return export.start_export(
+        access=access, types=["Patient"], request_url="http://testserver/x", now=now
+    )
+
+
+def test_a_job_whose_worker_died_is_taken_back_and_run_again(
+    db, clinic_admin, settings, monkeypatch, time_machine
+):
+    # Given an export whose worker dies during its first batch
+    for number in range(1, 5):
+        make_patient(number)
+    settings.FHIR_EXPORT_BATCH = 2
+    start = timezone.now()
+    time_machine.move_to(start, tick=False)
+    job = start_patient_export(clinic_admin, start)
+    original = RESOURCE_TYPES["Patient"].resources
+
+    def dies(rows):
+        yield from original(rows[:1])
+        raise WorkerDied
+
+    with_patient_mapper(monkeypatch, dies)
+    with pytest.raises(WorkerDied):
+        run_export_task(job.pk)
+    monkeypatch.undo()
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.heartbeat_at) == ("running", 1, start)
+    # its message comes back (acks_late) but the job is running: the claim refuses it
+    assert run_export_task(job.pk) == "not claimed (running)"
+
+    # When the beat's reclaim runs: before the stall time nothing; after it, the job is back
+    stall = datetime.timedelta(minutes=settings.FHIR_EXPORT_STALL_MINUTES)
+    assert export.reclaim_stalled_exports(now=start + stall - datetime.timedelta(seconds=1)) == []
+    assert export.reclaim_stalled_exports(now=start + stall + datetime.timedelta(seconds=1)) == [
+        job.pk
+    ]
+    job.refresh_from_db()
+    assert (job.status, job.heartbeat_at) == ("pending", None)
+
+    # Then the task enqueued again runs it whole, as the second attempt
+    assert run_export_task(job.pk) == "done"
+    job.refresh_from_db()
+    assert (job.status, job.attempt) == ("done", 2)
+    assert job.output == [{"type": "Patient", "count": 4}]
+    assert len(job.file_path("Patient").read_text().splitlines()) == 4
+    assert not list(job.directory.glob("*.part"))
+
+
+def test_a_slow_run_that_lost_its_job_stops_without_touching_the_new_attempts_files(
+    db, clinic_admin, settings, monkeypatch
+):
+    # Given a run whose job is taken back and claimed by a second run during its first batch
+    for number in range(1, 5):
+        make_patient(number)
+    settings.FHIR_EXPORT_BATCH = 2
+    job = start_patient_export(clinic_admin, timezone.now())
+    original = RESOURCE_TYPES["Patient"].resources
+
+    def overtaken(rows):
+        yield from original(rows)
+        if ExportJob.objects.get(pk=job.pk).attempt == 1:
+            ExportJob.objects.filter(pk=job.pk).update(attempt=2)  # reclaimed and claimed
+            (job.directory / "Patient.ndjson.2.part").write_text("the new attempt's\n")
+
+    with_patient_mapper(monkeypatch, overtaken)
+
+    # When the first run reaches the end of its batch, it stops
+    assert run_export_task(job.pk) == "superseded"
+
+    # Then the job is the second attempt's, running, and only the first run's file is gone
+    job.refresh_from_db()
+    assert (job.status, job.attempt, job.output) == ("running", 2, [])
+    assert sorted(path.name for path in job.directory.iterdir()) == ["Patient.ndjson.2.part"]
+    assert not AccessEvent.objects.filter(view="fhir:export").exists()
+
+
+def test_the_reclaim_enqueues_a_pending_job_only_once_it_is_stale(
+    db, clinic_admin, settings, monkeypatch, time_machine
+):
+    start = timezone.now()
+    time_machine.move_to(start, tick=False)
+    job = start_patient_export(clinic_admin, start)
+    stall = datetime.timedelta(minutes=settings.FHIR_EXPORT_STALL_MINUTES, seconds=1)
+    enqueued = []
+    monkeypatch.setattr(run_export_task, "delay_on_commit", enqueued.append)
+
+    # a fresh job's message is still on its way: the beat's task leaves it
+    assert reclaim_stalled_exports_task() == 0
+    # one pending past the stall time was lost with the broker: enqueued again
+    time_machine.move_to(start + stall, tick=False)
+    assert reclaim_stalled_exports_task() == 1
+    assert enqueued == [job.pk]
+    # an expired one is left to the cleanup
+    assert export.reclaim_stalled_exports(now=job.expires_at) == []
+
+
+def test_the_database_refuses_a_running_job_without_a_heartbeat(db, clinic_admin):
+    from django.db import IntegrityError, transaction
+
+    job = start_patient_export(clinic_admin, timezone.now())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ExportJob.objects.filter(pk=job.pk).update(status="running")
 
 
 def test_the_export_is_audited_once_per_patient_naming_the_job(db, client, clinic_admin, location):

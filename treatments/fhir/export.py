@@ -3,15 +3,21 @@
 1. `start_export` records an ExportJob for the caller (an API client, or a clinic admin by
    session) with the resource types it asked for and may read; the view enqueues its id.
 2. `run_export` (the task's one call) claims the job with a conditional UPDATE
-   (pending -> running), so a second run of the same task does nothing. It streams each type's
-   rows, narrowed to what the requester may read (`FhirAccess.rows`), `FHIR_EXPORT_BATCH` at a
-   time (`.iterator(chunk_size)`, prefetches per chunk) through the mapper's `resources()` into
-   MEDIA_ROOT/fhir-export/<token>/<Type>.ndjson: memory stays flat however big the clinic.
-   Between batches it checks the job is still running (a DELETE cancels it).
+   (pending -> running, attempt + 1), so a second run of the same task does nothing. It
+   streams each type's rows, narrowed to what the requester may read (`FhirAccess.rows`),
+   `FHIR_EXPORT_BATCH` at a time (`.iterator(chunk_size)`, prefetches per chunk) through the
+   mapper's `resources()` into MEDIA_ROOT/fhir-export/<token>/<Type>.ndjson: memory stays
+   flat however big the clinic.
+   Between batches it checks the job is still running as its attempt, and records the time
+   (a DELETE cancels it; a reclaim takes it away).
 3. The patients whose data went into the files are audited (AccessEvent rows, view
    `fhir:export`, the job as the record): who exported whose record, when.
 4. `cancel_export` (DELETE on the status URL) and `delete_expired_exports` (hourly, after
    FHIR_EXPORT_KEEP_HOURS) delete the files and the row.
+5. `reclaim_stalled_exports` (beat): a running job with no batch for FHIR_EXPORT_STALL_MINUTES
+   (its worker died) goes back to pending, and every job pending that long (its message lost
+   with the broker, or the job just taken back) is enqueued again. The conditional claim makes
+   a message that was not lost after all harmless.
 
 Reads of the clinic's data go to the read replica when there is one (clinic/db_routers.py);
 the job's own row is always read and written on the primary.
@@ -32,6 +38,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.db_routers import reading_from_replica
@@ -128,15 +135,19 @@ def run_export(*, job_id: int, now: datetime.datetime | None = None) -> str:
        gone; return its state and do nothing (a repeated task).
     2. The requester's access is taken afresh (a revoked client's export fails).
     3. Each type in turn: its rows narrowed by the access, in batches, through the mapper,
-       one JSON line each, into <Type>.ndjson.part, renamed when complete. After each batch,
-       check the job was not cancelled.
+       one JSON line each, into <Type>.ndjson.<attempt>.part, renamed when complete. After
+       each batch, check the job is still this run's (not cancelled, not taken back).
     4. Audit the patients exported, then UPDATE running -> done with the counts. A failure
        marks it failed with a message that names no patient; its partial files are deleted.
     """
     now = now or timezone.now()
     jobs = ExportJob.objects.using(DEFAULT_DB_ALIAS)
     claimed = jobs.filter(pk=job_id, status=ExportJob.Status.PENDING).update(
-        status=ExportJob.Status.RUNNING, started_at=now, progress="starting"
+        status=ExportJob.Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempt=F("attempt") + 1,
+        progress="starting",
     )
     if not claimed:
         state = jobs.filter(pk=job_id).values_list("status", flat=True).first()
@@ -149,23 +160,39 @@ def run_export(*, job_id: int, now: datetime.datetime | None = None) -> str:
     try:
         output, patients = _write_files(job, access)
     except _Cancelled:
-        shutil.rmtree(job.directory, ignore_errors=True)
-        return "cancelled"
+        return _abandon(job)
     except Exception as error:  # noqa: BLE001 - any failure fails the job, named by class only
         log.exception("export job %s failed (%s)", job.pk, type(error).__name__)
         _fail(job, f"The export failed on the server ({type(error).__name__}).")
         return "failed"
     finished = timezone.now()
     with transaction.atomic():
-        done = jobs.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+        done = _ours(job).update(
             status=ExportJob.Status.DONE, output=output, finished_at=finished, progress="done"
         )
         if done:
             _audit(job, patients, at=finished)
-    if not done:  # cancelled while the last file was written
+    if not done:  # cancelled or taken back while the last file was written
+        return _abandon(job)
+    return "done"
+
+
+def _ours(job: ExportJob):
+    """The job's row while it is running as this run's attempt."""
+    return ExportJob.objects.using(DEFAULT_DB_ALIAS).filter(
+        pk=job.pk, status=ExportJob.Status.RUNNING, attempt=job.attempt
+    )
+
+
+def _abandon(job: ExportJob) -> str:
+    """The job is no longer this run's: cancelled (its row gone: delete its files), or taken
+    back by a reclaim (another attempt owns the folder now: delete only this run's parts)."""
+    if not ExportJob.objects.using(DEFAULT_DB_ALIAS).filter(pk=job.pk).exists():
         shutil.rmtree(job.directory, ignore_errors=True)
         return "cancelled"
-    return "done"
+    for part in job.directory.glob(f"*.{job.attempt}.part"):
+        part.unlink(missing_ok=True)
+    return "superseded"
 
 
 def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -178,13 +205,16 @@ def _write_files(job: ExportJob, access: FhirAccess) -> tuple[list[dict], set[in
 
     size = max(1, settings.FHIR_EXPORT_BATCH)
     job.directory.mkdir(parents=True, exist_ok=True)
+    for part in job.directory.glob("*.part"):  # an earlier attempt's, whose worker died
+        if not part.name.endswith(f".{job.attempt}.part"):
+            part.unlink(missing_ok=True)
     output: list[dict] = []
     patients: set[int] = set()
     for index, name in enumerate(job.types, start=1):
         resource_type = RESOURCE_TYPES[name]
         _set_progress(job, f"{name} ({index} of {len(job.types)})")
         final = job.file_path(name)
-        part = final.with_name(final.name + ".part")
+        part = final.with_name(f"{final.name}.{job.attempt}.part")
         count = 0
         with reading_from_replica():
             rows = access.rows(resource_type)
@@ -230,29 +260,25 @@ def _patient_ids(resource_type, rows: list[Any]) -> Iterator[int]:
 
 
 def _still_running(job: ExportJob) -> bool:
-    return (
-        ExportJob.objects.using(DEFAULT_DB_ALIAS)
-        .filter(pk=job.pk, status=ExportJob.Status.RUNNING)
-        .exists()
-    )
+    """Still this run's? Then record that it is alive (the reclaim reads the time)."""
+    return bool(_ours(job).update(heartbeat_at=timezone.now()))
 
 
 def _set_progress(job: ExportJob, progress: str) -> None:
-    ExportJob.objects.using(DEFAULT_DB_ALIAS).filter(
-        pk=job.pk, status=ExportJob.Status.RUNNING
-    ).update(progress=progress[:60])
+    _ours(job).update(progress=progress[:60], heartbeat_at=timezone.now())
 
 
 def _fail(job: ExportJob, message: str) -> None:
-    shutil.rmtree(job.directory, ignore_errors=True)
-    ExportJob.objects.using(DEFAULT_DB_ALIAS).filter(
-        pk=job.pk, status=ExportJob.Status.RUNNING
-    ).update(
+    failed = _ours(job).update(
         status=ExportJob.Status.FAILED,
         error=message,
         finished_at=timezone.now(),
         progress="failed",
     )
+    if failed:
+        shutil.rmtree(job.directory, ignore_errors=True)
+    else:
+        _abandon(job)
 
 
 def _audit(job: ExportJob, patient_ids: set[int], *, at: datetime.datetime) -> None:
@@ -287,6 +313,25 @@ def cancel_export(*, job: ExportJob) -> None:
     delete its files and its row."""
     ExportJob.objects.filter(pk=job.pk).delete()
     transaction.on_commit(lambda: shutil.rmtree(job.directory, ignore_errors=True))
+
+
+def reclaim_stalled_exports(*, now: datetime.datetime) -> list[int]:
+    """Take back the running jobs with no batch for FHIR_EXPORT_STALL_MINUTES (their worker
+    died: acks_late brings its message back, but the claim refuses a running job), then return
+    the ids of every unexpired job pending that long, for the caller to enqueue again. A run
+    that was only slow finds at its next batch that the job is another attempt's, and stops."""
+    stale = now - datetime.timedelta(minutes=settings.FHIR_EXPORT_STALL_MINUTES)
+    jobs = ExportJob.objects.using(DEFAULT_DB_ALIAS)
+    stalled = jobs.filter(status=ExportJob.Status.RUNNING, heartbeat_at__lt=stale)
+    taken = stalled.update(
+        status=ExportJob.Status.PENDING, heartbeat_at=None, progress="waiting for a worker again"
+    )
+    if taken:
+        log.warning("took back %s export job(s) whose worker stopped", taken)
+    waiting = jobs.filter(status=ExportJob.Status.PENDING, expires_at__gt=now).filter(
+        Q(created_at__lt=stale) | Q(attempt__gt=0)
+    )
+    return list(waiting.order_by("pk").values_list("pk", flat=True))
 
 
 def delete_expired_exports(*, now: datetime.datetime) -> int:

@@ -59,6 +59,11 @@ class ExportJob(models.Model):
     output = models.JSONField(default=list)  # [{"type": "Patient", "count": 12}, ...]
     error = models.TextField(blank=True)  # a failure's diagnostics (no patient data)
     created_at = models.DateTimeField()
+    # Each claim by a task is an attempt of its own: a run checks after every batch that the
+    # job is still running as its attempt (and records the time), so a job whose worker died
+    # is taken back after FHIR_EXPORT_STALL_MINUTES and a slow run that lost it stops.
+    attempt = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
@@ -66,7 +71,10 @@ class ExportJob(models.Model):
     objects = ExportJobQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["expires_at"], name="export_job_expiry_idx")]
+        indexes = [
+            models.Index(fields=["expires_at"], name="export_job_expiry_idx"),
+            models.Index(fields=["status", "heartbeat_at"], name="export_job_stall_idx"),
+        ]
         constraints = [
             # an API client asks by its token; a user (a clinic admin) by session: never both
             models.CheckConstraint(
@@ -87,6 +95,11 @@ class ExportJob(models.Model):
                 condition=Q(status__in=["pending", "running"], finished_at__isnull=True)
                 | Q(status__in=["done", "failed", "cancelled"], finished_at__isnull=False),
                 name="export_job_finished_when_over",
+            ),
+            # a running job has a heartbeat (its claim's time, then its last batch's)
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(heartbeat_at__isnull=False),
+                name="export_job_running_has_heartbeat",
             ),
         ]
 
