@@ -4,62 +4,23 @@ differ), drawn with ReportLab: pure-Python wheels, no system Pango or Cairo, and
 and text, not HTML layout."""
 
 import datetime
-import io
-from collections.abc import Sequence
 from typing import Any
 
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer
 from reportlab.platypus.flowables import KeepTogether
 
 from patients import outcomes
 from patients.models import Patient
 from treatments.charts import OutcomeFigures
+from treatments.pdf import BODY, H1, H2, build, paragraph, table, text
 
 TITLE = "Continuation evidence: onabotulinumtoxinA (Botox) for chronic migraine"
-
-_STYLES = getSampleStyleSheet()
-BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontSize=9, leading=11.5)
-CELL = ParagraphStyle("cell", parent=BODY, fontSize=8, leading=10, alignment=TA_LEFT)
-HEAD = ParagraphStyle("head", parent=CELL, fontName="Helvetica-Bold")
-H1 = ParagraphStyle("h1", parent=_STYLES["Heading1"], fontSize=14, leading=17, spaceAfter=4)
-H2 = ParagraphStyle("h2", parent=_STYLES["Heading2"], fontSize=11, leading=14, spaceBefore=8)
-
-GRID = TableStyle(
-    [
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-    ]
-)
-
-
-def _text(value: object) -> str:
-    """Plain text for a ReportLab paragraph (its markup is XML-like: escape it)."""
-    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[object]], widths: Sequence[float]):
-    data = [[Paragraph(_text(h), HEAD) for h in head]]
-    data += [[Paragraph(_text(cell), CELL) for cell in row] for row in rows]
-    table = Table(data, colWidths=[w * mm for w in widths], repeatRows=1, hAlign="LEFT")
-    table.setStyle(GRID)
-    return table
 
 
 def _score(response: Any) -> str:
     """A QuestionnaireResponse as "62 (severe impact)"; "" for none."""
     return f"{response.total} ({response.band_label})" if response is not None else ""
-
-
-def _none(text: str) -> Paragraph:
-    return Paragraph(_text(text), BODY)
 
 
 def continuation_pdf(
@@ -68,17 +29,17 @@ def continuation_pdf(
     """The PDF's bytes: who, the baseline and each window, the criteria and R14-R16, MIDAS and
     HIT-6, the sessions given and the adverse events."""
     review = figures.review
-    story: list = [Paragraph(_text(TITLE), H1)]
+    story: list = [Paragraph(text(TITLE), H1)]
     diagnosis = patient.get_diagnosis_code_display() if patient.diagnosis_code else "not recorded"
     story.append(
-        _table(
+        table(
             ["Patient", "MRN", "Date of birth", "Diagnosis (ICD-10-CM)"],
             [[patient.full_name, patient.mrn, f"{patient.date_of_birth:%Y-%m-%d}", diagnosis]],
             [45, 25, 25, 85],
         )
     )
     story.append(
-        _none(f"Prepared on {prepared_on:%Y-%m-%d} by {clinician} from the clinic's records.")
+        paragraph(f"Prepared on {prepared_on:%Y-%m-%d} by {clinician} from the clinic's records.")
     )
 
     story.append(Paragraph("Response", H2))
@@ -100,14 +61,14 @@ def continuation_pdf(
             )
         )
         baseline = f"Baseline: {review.baseline} headache days a month{migraine} ({source})."
-    story.append(_none(baseline))
+    story.append(paragraph(baseline))
     for criterion in figures.criteria:
-        story.append(Paragraph(f"<b>{_text(criterion.statement)}</b>", BODY))
+        story.append(Paragraph(f"<b>{text(criterion.statement)}</b>", BODY))
     if figures.headache_chart is not None:
         chart = figures.headache_chart
         story.append(Spacer(1, 2 * mm))
         story.append(
-            _table(
+            table(
                 ["28-day window", "Days entered", "Headache days", "Migraine days", "Change"],
                 chart.table_rows,
                 [50, 25, 30, 30, 45],
@@ -116,10 +77,10 @@ def continuation_pdf(
     story.append(Paragraph("Rules R14-R16 (response flags)", H2))
     if figures.flags:
         for flag in figures.flags:
-            story.append(_none(f"{flag.rule}: {flag.message}"))
+            story.append(paragraph(f"{flag.rule}: {flag.message}"))
     else:
         story.append(
-            _none(
+            paragraph(
                 f"None raised: R14 (under {outcomes.stop_min_reduction_percent()} % fewer headache "
                 f"days after cycle {outcomes.STOP_REVIEW_AFTER_CYCLE}), R15 (under "
                 f"{outcomes.EPISODIC_BELOW_DAYS} headache days in each of the last "
@@ -128,13 +89,13 @@ def continuation_pdf(
             )
         )
     if figures.overuse_flag is not None:
-        story.append(_none(f"Medication overuse: {figures.overuse_flag.message}"))
+        story.append(paragraph(f"Medication overuse: {figures.overuse_flag.message}"))
 
     story.append(Paragraph("MIDAS and HIT-6", H2))
     scores = [row for row in figures.outcome_timeline if row.midas or row.hit6]
     if scores:
         story.append(
-            _table(
+            table(
                 ["Date", "MIDAS", "HIT-6"],
                 [
                     [
@@ -148,12 +109,12 @@ def continuation_pdf(
             )
         )
     else:
-        story.append(_none("No MIDAS or HIT-6 answered."))
+        story.append(paragraph("No MIDAS or HIT-6 answered."))
 
     story.append(Paragraph("Sessions given", H2))
     if figures.signed:
         story.append(
-            _table(
+            table(
                 ["Date", "Cycle", "Total units", "Wasted", "Lot numbers"],
                 [
                     [
@@ -169,7 +130,7 @@ def continuation_pdf(
             )
         )
     else:
-        story.append(_none("No signed session."))
+        story.append(paragraph("No signed session."))
 
     events = [
         (s, e) for s in figures.signed for e in s.adverse_events.all() if e.dismissed_at is None
@@ -177,7 +138,7 @@ def continuation_pdf(
     story.append(Paragraph("Adverse events", H2))
     if events:
         story.append(
-            _table(
+            table(
                 ["Session", "Event", "Onset", "Severity", "Serious", "Outcome"],
                 [
                     [
@@ -195,22 +156,10 @@ def continuation_pdf(
             )
         )
     else:
-        story.append(_none("None recorded."))
-    story.append(KeepTogether([Spacer(1, 4 * mm), _none("Signed: ______________________")]))
+        story.append(paragraph("None recorded."))
+    story.append(KeepTogether([Spacer(1, 4 * mm), paragraph("Signed: ______________________")]))
 
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=TITLE,
-        author="Cadence",
-    )
-    document.build(story, onFirstPage=_footer, onLaterPages=_footer)
-    return buffer.getvalue()
+    return build(story, title=TITLE, on_page=_footer)
 
 
 def _footer(canvas, document) -> None:

@@ -9,27 +9,18 @@ with its joins), whatever the record's size; `record_pdf` lays it out with Repor
 from __future__ import annotations
 
 import datetime
-import io
 import math
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from django.utils import timezone
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import (
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import Paragraph, Spacer
 
 from patients import outcomes
 from patients.models import Patient
 from treatments.models import AdverseEvent, Appointment, TreatmentSession
+from treatments.pdf import BODY, H1, H2, build, paragraph, text
+from treatments.pdf import table as grid
 
 DIARY_WINDOWS_MAX = 13  # a year of 28-day windows
 
@@ -86,33 +77,17 @@ def _local(when: datetime.datetime, location) -> str:
 
 def record_pdf(summary: RecordSummary) -> bytes:
     """The summary as an A4 PDF (text, not images: screen readers and pdftotext read it)."""
-    styles = getSampleStyleSheet()
-    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=8, leading=10)
     patient = summary.patient
     story: list = []
 
-    def heading(text: str) -> None:
-        story.append(Spacer(1, 4 * mm))
-        story.append(Paragraph(escape(text), styles["Heading2"]))
+    def heading(title: str) -> None:
+        story.append(Spacer(1, 2 * mm))
+        story.append(paragraph(title, H2))
 
     def table(header: list[str], rows: list[list[str]], empty: str) -> None:
-        if not rows:
-            story.append(Paragraph(escape(empty), body))
-            return
-        cells = [[Paragraph(escape(str(cell)), small) for cell in row] for row in [header, *rows]]
-        grid = Table(cells, repeatRows=1, hAlign="LEFT")
-        grid.setStyle(
-            TableStyle(
-                [
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e9ecef")),
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
-        story.append(grid)
+        story.append(grid(header, rows) if rows else paragraph(empty))
 
-    story.append(Paragraph("My treatment record", styles["Title"]))
+    story.append(paragraph("My treatment record", H1))
     facts = [
         ("Name", f"{patient.first_name} {patient.last_name}"),
         ("MRN", patient.mrn),
@@ -120,7 +95,7 @@ def record_pdf(summary: RecordSummary) -> bytes:
         ("Printed on", _day(summary.today)),
     ]
     for label, value in facts:
-        story.append(Paragraph(f"<b>{escape(label)}:</b> {escape(value)}", body))
+        story.append(Paragraph(f"<b>{text(label)}:</b> {text(value)}", BODY))
 
     heading("Visits")
     table(
@@ -219,16 +194,4 @@ def record_pdf(summary: RecordSummary) -> bytes:
         "No medicines on the list.",
     )
 
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        title="My treatment record",
-        author="Cadence",
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-    )
-    document.build(story)
-    return buffer.getvalue()
+    return build(story, title="My treatment record")
