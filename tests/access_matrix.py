@@ -236,6 +236,9 @@ EXPECTED = {
         "login", "not_found", "not_allowed", "not_allowed", "forbidden"
     ),
     "treatments/authorization-documents/<int:pk>/": row("login", "not_found", "ok", "ok", "ok"),
+    "treatments/authorization-documents/<int:pk>/remove/": row(
+        "login", "not_found", "not_allowed", "not_allowed", "forbidden"
+    ),
     # invitations: staff send them; the link's page answers anyone (a made-up token: invalid)
     "patients/<int:pk>/invite/": row(
         "login", "not_found", "not_allowed", "not_allowed", "not_allowed"
@@ -408,6 +411,7 @@ AUDITED = frozenset(
         "treatments/authorizations/<int:pk>/",
         "treatments/authorizations/<int:pk>/documents/",
         "treatments/authorization-documents/<int:pk>/",
+        "treatments/authorization-documents/<int:pk>/remove/",
         # the audit trail itself: reading it is a look at the record
         "audit/patients/<int:pk>/",
         "audit/patients/<int:pk>/export.csv",

@@ -102,6 +102,11 @@ urlpatterns = [
         authorizations.document_download,
         name="authorization_document",
     ),
+    path(
+        "authorization-documents/<int:pk>/remove/",
+        authorizations.document_remove,
+        name="authorization_document_remove",
+    ),
     # the calendar
     path("calendar/", calendar.calendar_view, name="calendar"),
     path("appointments/<int:pk>/status/", calendar.appointment_status, name="appointment_status"),

@@ -16,7 +16,12 @@ from clinic.paging import page_of
 from patients.forms import ConsentForm, PatientForm, PatientIntakeForm, PatientSearchForm
 from patients.models import MedicationReport, Patient
 from patients.services import record_consent
-from treatments.models import PriorAuthorization, TreatmentSession, WaitlistEntry
+from treatments.models import (
+    AuthorizationDocument,
+    PriorAuthorization,
+    TreatmentSession,
+    WaitlistEntry,
+)
 from treatments.services.authorizations import STATES, authorization_state, with_usage
 from treatments.services.history import HISTORY_LENGTH, patient_history
 from treatments.views import pk_url
@@ -154,9 +159,8 @@ def _authorizations(patient: Patient) -> list[tuple[PriorAuthorization, tuple[st
     if not patient.has_authorizations:  # type: ignore[attr-defined]
         return []  # (no query: most patients pay for themselves)
     today = patient.local_today()
-    rows = with_usage(PriorAuthorization.objects.filter(patient=patient)).prefetch_related(
-        "documents"
-    )
+    present = Prefetch("documents", AuthorizationDocument.objects.present())
+    rows = with_usage(PriorAuthorization.objects.filter(patient=patient)).prefetch_related(present)
     return [(row, STATES[authorization_state(row, today)]) for row in rows]
 
 

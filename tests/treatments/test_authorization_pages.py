@@ -4,6 +4,7 @@ only through a checked view, and the worklist of those to renew with the evidenc
 
 import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -292,6 +293,95 @@ def test_a_patient_cannot_download_a_document_not_even_their_own(client, patient
     client.force_login(patient_b.user)
     response = client.get(reverse("treatments:authorization_document", args=[document.pk]))
     assert response.status_code == 404
+
+
+def remove(client, document, reason):
+    url = reverse("treatments:authorization_document_remove", args=[document.pk])
+    return client.post(url, {"reason": reason})
+
+
+def test_a_document_attached_by_mistake_is_removed_its_file_deleted_its_trace_kept(
+    client, clinician, front_desk, patient_b, django_capture_on_commit_callbacks
+):
+    # Given another patient's letter attached to patient B's authorization
+    records = make_authorization_records(patient_b, front_desk)
+    document, authorization = records["document"], records["authorization"]
+    path = Path(document.file.path)
+    assert path.read_bytes() == PDF_BYTES
+
+    # When a clinician removes it, saying why
+    client.force_login(clinician)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = remove(client, document, "  Another patient's letter  ")
+
+    # Then the file is gone from the disk, and the row says who removed it, when and why
+    assert response.status_code == 302
+    assert not path.exists()
+    document.refresh_from_db()
+    assert (document.removed_by, document.removed_reason) == (clinician, "Another patient's letter")
+    assert document.removed_at is not None
+    # nobody can download it; the patient's page no longer links it; its page shows the trace
+    download = reverse("treatments:authorization_document", args=[document.pk])
+    assert client.get(download).status_code == 404
+    patient_page = client.get(reverse("patients:detail", args=[patient_b.pk])).content.decode()
+    assert download not in patient_page
+    assert "approval letter.pdf" not in patient_page
+    detail = reverse("treatments:authorization_detail", args=[authorization.pk])
+    page = client.get(detail).content.decode()
+    assert "<del>approval letter.pdf</del>" in page
+    assert "Another patient&#x27;s letter" in page
+    assert download not in page
+
+
+def test_a_removal_without_a_reason_is_a_form_error_and_changes_nothing(
+    client, front_desk, patient_b
+):
+    document = make_authorization_records(patient_b, front_desk)["document"]
+    client.force_login(front_desk)
+    for reason in ("", "   ", "x" * 201):
+        response = remove(client, document, reason)
+        assert response.status_code == 400
+        assert response.context["removal"][1].errors["reason"]
+    document.refresh_from_db()
+    assert document.removed_at is None
+    assert Path(document.file.path).read_bytes() == PDF_BYTES
+
+
+def test_removing_twice_says_so_and_changes_nothing_more(client, front_desk, clinician, patient_b):
+    document = make_authorization_records(patient_b, front_desk)["document"]
+    client.force_login(front_desk)
+    assert remove(client, document, "Wrong scan").status_code == 302
+    client.force_login(clinician)  # a second desk, or the Back button
+    response = remove(client, document, "Another reason")
+    assert response.status_code == 302
+    document.refresh_from_db()
+    assert (document.removed_by, document.removed_reason) == (front_desk, "Wrong scan")
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages == ["approval letter.pdf was removed already."]
+
+
+def test_a_clinic_admin_cannot_remove_a_document(client, clinic_admin, front_desk, patient_b):
+    document = make_authorization_records(patient_b, front_desk)["document"]
+    client.force_login(clinic_admin)
+    assert remove(client, document, "Wrong scan").status_code == 403
+    document.refresh_from_db()
+    assert document.removed_at is None
+
+
+def test_the_database_refuses_a_removal_without_who_or_why(front_desk, patient_b):
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    document = make_authorization_records(patient_b, front_desk)["document"]
+    rows = AuthorizationDocument.objects.filter(pk=document.pk)
+    for fields in (
+        {"removed_at": timezone.now()},
+        {"removed_at": timezone.now(), "removed_by": front_desk},
+        {"removed_at": timezone.now(), "removed_by": front_desk, "removed_reason": "  "},
+        {"removed_reason": "why"},
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            rows.update(**fields)
 
 
 def test_no_media_url_serves_the_files(client, front_desk, patient_b, settings):

@@ -1,5 +1,9 @@
 from treatments.forms.alerts import AdverseEventResolveForm, AlertAcknowledgeForm
-from treatments.forms.authorizations import AuthorizationDocumentForm, PriorAuthorizationForm
+from treatments.forms.authorizations import (
+    AuthorizationDocumentForm,
+    DocumentRemovalForm,
+    PriorAuthorizationForm,
+)
 from treatments.forms.checkins import CheckInForm
 from treatments.forms.schedule import (
     CallOutcomeForm,
@@ -24,6 +28,7 @@ __all__ = [
     "AdverseEventResolveForm",
     "AlertAcknowledgeForm",
     "AuthorizationDocumentForm",
+    "DocumentRemovalForm",
     "AmendmentReasonForm",
     "CallOutcomeForm",
     "CancelForm",

@@ -48,6 +48,15 @@ class PriorAuthorizationForm(PlausibleDatesMixin, forms.ModelForm):
         return cleaned
 
 
+class DocumentRemovalForm(forms.Form):
+    reason = forms.CharField(
+        label="Why remove it",
+        max_length=200,
+        strip=True,
+        help_text="Kept with the record of the document, e.g. 'another patient's letter'.",
+    )
+
+
 class AuthorizationDocumentForm(forms.Form):
     file = forms.FileField(
         label="Document (PDF, PNG or JPEG)",

@@ -11,11 +11,13 @@ order, at least one session and one unit approved, and an override always has it
 import datetime
 import secrets
 from pathlib import Path
-from typing import Self
+from typing import Self, cast
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length, Trim
+from django.db.models.lookups import GreaterThan
 
 from patients.models import PatientOwnedQuerySet
 
@@ -89,6 +91,10 @@ class AuthorizationDocumentQuerySet(models.QuerySet):
         visible = PriorAuthorization.objects.for_user(user)
         return self.filter(authorization__in=visible)
 
+    def present(self) -> Self:
+        """Not removed: the documents one may still open."""
+        return self.filter(removed_at__isnull=True)
+
 
 class AuthorizationDocument(models.Model):
     """A scan or letter of a prior authorization, kept under MEDIA_ROOT and streamed only by
@@ -109,6 +115,13 @@ class AuthorizationDocument(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    # Removed (the wrong patient's letter, a wrong scan): the file is deleted from the disk,
+    # the row stays as the record that it was there, who removed it, when and why.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    removed_reason = models.CharField(max_length=200, blank=True)
 
     objects = AuthorizationDocumentQuerySet.as_manager()
 
@@ -118,6 +131,18 @@ class AuthorizationDocument(models.Model):
             models.CheckConstraint(
                 condition=Q(content_type__in=["application/pdf", "image/png", "image/jpeg"]),
                 name="authdoc_content_type_valid",
+            ),
+            # removed with who and why, or not removed at all
+            models.CheckConstraint(
+                condition=cast(
+                    Q,
+                    Q(removed_at__isnull=True, removed_by__isnull=True, removed_reason="")
+                    | (
+                        Q(removed_at__isnull=False, removed_by__isnull=False)
+                        & GreaterThan(Length(Trim("removed_reason")), 0)
+                    ),
+                ),
+                name="authdoc_removed_with_who_and_why",
             ),
         ]
 

@@ -26,6 +26,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from clinic.models import Location, User
 from patients import outcomes
@@ -302,6 +303,24 @@ def attach_document(
         size=upload.size or 0,
         uploaded_by=by,
     )
+
+
+class DocumentAlreadyRemoved(Exception):
+    pass
+
+
+@transaction.atomic
+def remove_document(*, document: AuthorizationDocument, by: User, reason: str) -> None:
+    """Remove a document attached by mistake (another patient's letter, a wrong scan): its file
+    is deleted from the disk once this commits; its row stays, saying who removed it, when and
+    why. A second removal (two desks at once, the Back button) is refused, changing nothing."""
+    removed = AuthorizationDocument.objects.filter(pk=document.pk, removed_at__isnull=True).update(
+        removed_at=timezone.now(), removed_by=by, removed_reason=reason.strip()
+    )
+    if not removed:
+        raise DocumentAlreadyRemoved
+    name, storage = document.file.name, document.file.storage
+    transaction.on_commit(lambda: storage.delete(name))
 
 
 # --- the worklist -----------------------------------------------------------------------------

@@ -13,11 +13,17 @@ from clinic.access import AuthenticatedHttpRequest, role_required, staff_require
 from clinic.models import Location, User
 from clinic.paging import page_of
 from patients.models import Patient
-from treatments.forms import AuthorizationDocumentForm, PriorAuthorizationForm
+from treatments.forms import (
+    AuthorizationDocumentForm,
+    DocumentRemovalForm,
+    PriorAuthorizationForm,
+)
 from treatments.models import AuthorizationDocument, PriorAuthorization
 from treatments.services.authorizations import (
+    DocumentAlreadyRemoved,
     attach_document,
     record_authorization,
+    remove_document,
     renewal_rows,
     to_renew,
     update_authorization,
@@ -60,13 +66,15 @@ def authorization_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResp
     return _detail_page(request, authorization, form, AuthorizationDocumentForm())
 
 
-def _detail_page(request, authorization, form, upload_form) -> HttpResponse:
+def _detail_page(request, authorization, form, upload_form, removal=None) -> HttpResponse:
+    """The terms' form and the documents; `removal`: (document id, its form with errors)."""
     context = {
         "form": form,
         "patient": authorization.patient,
         "authorization": authorization,
-        "documents": authorization.documents.select_related("uploaded_by"),
+        "documents": authorization.documents.select_related("uploaded_by", "removed_by"),
         "upload_form": upload_form,
+        "removal": removal,
     }
     return render(request, "treatments/authorization_form.html", context)
 
@@ -89,14 +97,43 @@ def document_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return redirect("treatments:authorization_detail", pk=authorization.pk)
 
 
+@authorization_editors
+@require_POST
+def document_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Remove a document attached by mistake, with a reason (its file is deleted; the row
+    keeps who, when and why)."""
+    document = get_object_or_404(
+        AuthorizationDocument.objects.for_user(request.user).select_related(
+            "authorization__patient"
+        ),
+        pk=pk,
+    )
+    authorization = document.authorization
+    form = DocumentRemovalForm(request.POST)
+    if not form.is_valid():
+        terms = PriorAuthorizationForm(instance=authorization)
+        page = _detail_page(
+            request, authorization, terms, AuthorizationDocumentForm(), (document.pk, form)
+        )
+        page.status_code = 400
+        return page
+    try:
+        remove_document(document=document, by=request.user, reason=form.cleaned_data["reason"])
+    except DocumentAlreadyRemoved:
+        messages.info(request, f"{document.original_name} was removed already.")
+    else:
+        messages.success(request, f"{document.original_name} removed.")
+    return redirect("treatments:authorization_detail", pk=authorization.pk)
+
+
 @staff_required
 def document_download(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     """The document, as an attachment, to staff who may see its patient (the patient loads
     with it, so the audit trail notes the look)."""
     document = get_object_or_404(
-        AuthorizationDocument.objects.for_user(request.user).select_related(
-            "authorization__patient"
-        ),
+        AuthorizationDocument.objects.for_user(request.user)
+        .present()
+        .select_related("authorization__patient"),
         pk=pk,
     )
     try:
