@@ -5,6 +5,7 @@ import datetime
 import random
 
 from django.contrib.auth.hashers import make_password
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -45,7 +46,7 @@ from treatments.services import (
     sign_session,
     standard_sites,
 )
-from treatments.services.authorizations import record_authorization
+from treatments.services.authorizations import attach_document, record_authorization
 from treatments.services.reminders import in_quiet_hours
 
 DEMO_PASSWORD = "cadence-demo"
@@ -540,15 +541,24 @@ def _seed_authorizations(created) -> None:
         given = course.sessions.signed().count()
         used = given + (1 if patient.pk in booked else 0)
         sessions = max(1, used + sessions_left)
-        record_authorization(
+        desk = User.objects.get(username="desk.kim")
+        authorization = record_authorization(
             patient=patient,
-            by=User.objects.get(username="desk.kim"),
+            by=desk,
             payer=PAYERS[created["authorizations"] % len(PAYERS)],
             reference=f"PA-{patient.mrn[-4:]}-{created['authorizations'] + 1:02d}",
             sessions_approved=sessions,
             units_approved=units or 195 * sessions,
             valid_from=valid_from or course.started_on,
             valid_to=valid_to,
+        )
+        letter = SimpleUploadedFile(
+            f"{authorization.payer} approval {authorization.reference}.pdf",
+            _approval_letter(authorization),
+            "application/pdf",
+        )
+        attach_document(
+            authorization=authorization, upload=letter, content_type="application/pdf", by=desk
         )
         created["authorizations"] += 1
 
@@ -575,6 +585,23 @@ def _seed_authorizations(created) -> None:
             continue
         created["appointments"] += 1
         return
+
+
+def _approval_letter(authorization: PriorAuthorization) -> bytes:
+    """A payer's approval letter, as the front desk would scan it (a made-up one: the demo's)."""
+    from treatments.pdf import H1, build, paragraph
+
+    a = authorization
+    lines = [
+        f"{a.payer}: prior authorization approved (demo letter)",
+        f"Authorization number {a.reference}, for {a.patient.full_name}.",
+        f"OnabotulinumtoxinA (J0585) with chemodenervation (CPT 64615): {a.sessions_approved} "
+        f"sessions, {a.units_approved} units in all, from {a.valid_from:%d %b %Y} to "
+        f"{a.valid_to:%d %b %Y}.",
+        "Continuation requires documented response (headache days) before the last session.",
+    ]
+    story = [paragraph(lines[0], H1), *(paragraph(line) for line in lines[1:])]
+    return build(story, title=f"{a.payer} approval {a.reference}")
 
 
 def _book_past_authorization(course: TreatmentCourse, start: datetime.date) -> None:

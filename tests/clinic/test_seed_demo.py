@@ -143,3 +143,8 @@ def test_seed_demo_has_authorizations_in_every_state_and_a_visit_booked_past_one
     covering = PriorAuthorization.objects.covering(visit.patient_id, visit.local_starts_at.date())
     assert covering is None  # booked past the end of the patient's authorization
     assert visit.patient.authorizations.exists()
+    # each with its payer's approval letter, a PDF one may download
+    for authorization in PriorAuthorization.objects.prefetch_related("documents"):
+        [letter] = authorization.documents.all()
+        assert letter.original_name.endswith(f"approval {authorization.reference}.pdf")
+        assert letter.file.read(5) == b"%PDF-"
