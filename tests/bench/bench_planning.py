@@ -202,7 +202,9 @@ def seed(args) -> dict[str, float]:
         timings["patients and consents"] = time.perf_counter() - started
 
         # Visit n: clinician n % C, their (n // C)-th slot; patient n % P. P is a multiple of
-        # C, so a patient always sees the same clinician, P / C slots apart: no overlaps.
+        # C, so a patient always sees the same clinician, P / C slots apart: no overlaps. A
+        # patient's first visit is their injection, the later ones reviews (one active
+        # injection visit per patient: appt_one_active_injection); reminders do not differ.
         # The audit trigger on appointments is off while seeding (the data set is thrown away;
         # it would write a million change events); the exclusion constraints stay on.
         started = time.perf_counter()
@@ -215,7 +217,8 @@ def seed(args) -> dict[str, float]:
                     (starts_at, ends_at, kind, status, booked_at, early_override_reason,
                      cancel_reason, sequence, booked_by_id, clinician_id, location_id,
                      patient_id, change_request)
-                SELECT slot.starts, slot.starts + interval '30 minutes', 'injection', 'booked',
+                SELECT slot.starts, slot.starts + interval '30 minutes',
+                       CASE WHEN n < %(patients)s THEN 'injection' ELSE 'review' END, 'booked',
                        now(), '', '', n %% 3, %(desk)s, c.id, c.location_id,
                        %(first)s + n %% %(patients)s, ''
                   FROM generate_series(%(start)s, %(stop)s - 1) AS n
@@ -382,7 +385,7 @@ def main() -> int:
         if args.one_connection_run:
             log("planning into an empty outbox on one connection ...")
             with connection.cursor() as cursor:
-                cursor.execute("TRUNCATE treatments_reminder")
+                cursor.execute("TRUNCATE treatments_shortlink, treatments_reminder")
             alone, alone_here, alone_server = timed_bulk(args.batch, 1)
             rows += [
                 ("one connection: inserted", f"{alone.inserted:,}"),
@@ -399,7 +402,7 @@ def main() -> int:
             log("planning into an empty outbox with row triggers off ...")
             total = Reminder.objects.count()
             with connection.cursor() as cursor:
-                cursor.execute("TRUNCATE treatments_reminder")
+                cursor.execute("TRUNCATE treatments_shortlink, treatments_reminder")
                 # For the planning threads' new connections too.
                 cursor.execute(f"ALTER DATABASE {database} SET session_replication_role = replica")
                 cursor.execute("SET session_replication_role = replica")
