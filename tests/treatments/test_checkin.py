@@ -234,6 +234,9 @@ def test_a_link_to_an_amended_session_answers_for_its_current_version(
         "not-a-token",
         make_link_token(purpose="offer", offer_id=1),  # another purpose
     ],
+    # ids of their own: the signed token carries the time it was made, which differs between
+    # xdist's workers, and each worker must collect the same test ids
+    ids=["not-a-token", "another-purpose"],
 )
 def test_a_bad_link_gets_the_invalid_link_page(client, given, token):
     response = client.post(reverse("links:checkin", args=[token]), {"eyelids": "yes"})
